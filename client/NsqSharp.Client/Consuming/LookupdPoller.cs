@@ -1,0 +1,220 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+
+namespace NsqSharp.Client.Consuming;
+
+/// <summary>
+/// Discovers the nsqds that have a topic by polling nsqlookupd <c>/lookup</c>, round-robin over the configured
+/// lookupds (up to 3 tries per round), every <c>lookupd_poll_interval</c> after a random initial delay of up to
+/// <c>lookupd_poll_jitter × interval</c>, and early when a connection is lost.
+/// </summary>
+internal sealed class LookupdPoller : IDisposable
+{
+    private const int MaxResponseBytes = 4 * 1024 * 1024;
+
+    private readonly object _gate = new();
+    private readonly List<Uri> _endpoints = [];
+    private readonly string _topic;
+    private readonly NsqConfig _config;
+    private readonly ILogger _logger;
+    private readonly HttpClient _http;
+    private readonly Func<IReadOnlyList<string>, CancellationToken, Task> _onProducers;
+    private readonly SemaphoreSlim _recheck = new(0, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+    private int _next;
+
+    public LookupdPoller(string topic, NsqConfig config, ILogger logger, HttpMessageHandler? handler,
+        Func<IReadOnlyList<string>, CancellationToken, Task> onProducers)
+    {
+        _topic = topic;
+        _config = config;
+        _logger = logger;
+        _onProducers = onProducers;
+        _http = handler == null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        _http.Timeout = config.LookupdPollTimeout > TimeSpan.Zero ? config.LookupdPollTimeout : TimeSpan.FromMinutes(1);
+    }
+
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _endpoints.Count;
+            }
+        }
+    }
+
+    /// <summary>Adds a lookupd; returns true when it is the first one (the caller then queries and starts polling).</summary>
+    public bool Add(string address)
+    {
+        var endpoint = LookupdEndpoint.Build(address, _topic);
+        lock (_gate)
+        {
+            if (_endpoints.Contains(endpoint))
+            {
+                return false;
+            }
+
+            _endpoints.Add(endpoint);
+            return _endpoints.Count == 1;
+        }
+    }
+
+    /// <exception cref="InvalidOperationException">It is the last lookupd (go-nsq refuses that too).</exception>
+    public bool Remove(string address)
+    {
+        var endpoint = LookupdEndpoint.Build(address, _topic);
+        lock (_gate)
+        {
+            if (!_endpoints.Contains(endpoint))
+            {
+                return false;
+            }
+
+            if (_endpoints.Count == 1)
+            {
+                throw new InvalidOperationException($"cannot disconnect from only remaining nsqlookupd HTTP address {address}");
+            }
+
+            return _endpoints.Remove(endpoint);
+        }
+    }
+
+    public void Start() => _loop = Task.Run(() => PollLoopAsync(_stop.Token));
+
+    /// <summary>Asks for an early query (coalesced: at most one pending).</summary>
+    public void RequestRecheck()
+    {
+        lock (_gate)
+        {
+            if (_recheck.CurrentCount == 0)
+            {
+                _recheck.Release();
+            }
+        }
+    }
+
+    /// <summary>One discovery round: query the next lookupd (trying up to 3), then hand the producers over.</summary>
+    public async Task QueryAsync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var endpoint = NextEndpoint();
+            if (endpoint == null)
+            {
+                return;
+            }
+
+            IReadOnlyList<string> producers;
+            try
+            {
+                producers = await LookupAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or NsqException or TaskCanceledException or IOException &&
+                                      !cancellationToken.IsCancellationRequested)
+            {
+                Log.LookupdQueryFailed(_logger, endpoint.ToString(), e);
+                continue;
+            }
+
+            await _onProducers(producers, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try
+        {
+            _loop.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+
+        _http.Dispose();
+        _stop.Dispose();
+        _recheck.Dispose();
+    }
+
+    private async Task PollLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            // jitter so consumers restarted together don't all poll (and connect) at once
+            var jitter = TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * _config.LookupdPollJitter * _config.LookupdPollInterval.Ticks));
+            await Task.Delay(jitter, cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                await _recheck.WaitAsync(_config.LookupdPollInterval, cancellationToken).ConfigureAwait(false);
+                await QueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private Uri? NextEndpoint()
+    {
+        lock (_gate)
+        {
+            if (_endpoints.Count == 0)
+            {
+                return null;
+            }
+
+            _next %= _endpoints.Count;
+            return _endpoints[_next++];
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> LookupAsync(Uri endpoint, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, endpoint);
+        request.Headers.Accept.Add(MediaTypeWithQualityHeaderValue.Parse("application/vnd.nsq; version=1.0"));
+        if (_config.LookupdAuthorization && !string.IsNullOrEmpty(_config.AuthSecret))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _config.AuthSecret);
+        }
+
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
+            .ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // TOPIC_NOT_FOUND: no nsqd has registered the topic yet - not an error, just nothing to connect to
+            Log.LookupdTopicNotFound(_logger, endpoint.ToString());
+            return [];
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"nsqlookupd {endpoint} answered {(int)response.StatusCode}");
+        }
+
+        if (response.Content.Headers.ContentLength > MaxResponseBytes)
+        {
+            throw new NsqProtocolException($"nsqlookupd {endpoint} response too large");
+        }
+
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var body = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (body.Length + read > MaxResponseBytes)
+            {
+                throw new NsqProtocolException($"nsqlookupd {endpoint} response too large");
+            }
+
+            body.Write(buffer, 0, read);
+        }
+
+        return LookupdResponse.ParseProducers(body.GetBuffer().AsSpan(0, (int)body.Length));
+    }
+}

@@ -1,0 +1,358 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Lookup;
+using NsqSharp.Nsqd.Metadata;
+using NsqSharp.Nsqd.Storage;
+
+namespace NsqSharp.Nsqd.Broker;
+
+/// <summary>
+/// Owns the topics of one nsqd: creates and restores them from the data path, persists the
+/// topic/channel list, and runs the housekeeping loops (in-flight timeouts and deferred due
+/// times every 100 ms, cursor checkpoints every second, retention every 30 s).
+/// Layout: data/nsqd.json, data/topics/&lt;topic&gt;/&lt;partition&gt;/*.log, data/topics/&lt;topic&gt;/channels/*.cursor,
+/// data/ephemeral/&lt;topic&gt; (wiped at start).
+/// </summary>
+public sealed class Broker : IAsyncDisposable
+{
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
+    private readonly object _topicGate = new();
+    private readonly object _metadataGate = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _housekeeping;
+    private bool _loading;
+
+    public Broker(NsqdOptions options, ILoggerFactory loggerFactory)
+    {
+        Options = options;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("nsqd.broker");
+        DataPath = Path.GetFullPath(options.DataPath);
+    }
+
+    public NsqdOptions Options { get; }
+
+    public string DataPath { get; }
+
+    /// <summary>Set once a lookupd registrar exists; receives topic/channel create/delete events.</summary>
+    public LookupRegistrar? Lookup { get; set; }
+
+    /// <summary>Null when healthy; otherwise why (e.g. a failed disk write), reported by /ping and /stats.</summary>
+    public string? Health
+    {
+        get
+        {
+            foreach (var topic in _topics.Values)
+            {
+                foreach (var log in topic.Partitions)
+                {
+                    if (log.Health != null)
+                    {
+                        return log.Health;
+                    }
+                }
+            }
+
+            return null;
+        }
+    }
+
+    public bool IsExiting => _stop.IsCancellationRequested;
+
+    public ICollection<Topic> Topics => _topics.Values;
+
+    private string MetadataPath => Path.Combine(DataPath, "nsqd.json");
+
+    /// <summary>Restores topics, channels and cursors from the data path and starts housekeeping.</summary>
+    public void Start()
+    {
+        Directory.CreateDirectory(DataPath);
+        var ephemeralRoot = Path.Combine(DataPath, "ephemeral");
+        if (Directory.Exists(ephemeralRoot))
+        {
+            Directory.Delete(ephemeralRoot, recursive: true);
+        }
+
+        var metadata = NodeMetadata.Load(MetadataPath);
+        if (metadata != null)
+        {
+            _loading = true;
+            try
+            {
+                foreach (var t in metadata.Topics)
+                {
+                    if (!NsqNames.IsValidTopicName(t.Name) || NsqNames.IsEphemeral(t.Name))
+                    {
+                        _logger.LogWarning("skipping topic {Topic} from metadata: invalid name", t.Name);
+                        continue;
+                    }
+
+                    var topic = OpenTopic(t.Name, Math.Max(1, t.Partitions));
+                    topic.SetPausedQuietly(t.Paused);
+                    foreach (var c in t.Channels)
+                    {
+                        if (NsqNames.IsValidChannelName(c.Name) && !NsqNames.IsEphemeral(c.Name))
+                        {
+                            topic.RestoreChannel(c.Name, c.Paused);
+                        }
+                    }
+
+                    _topics[t.Name] = topic;
+                }
+            }
+            finally
+            {
+                _loading = false;
+            }
+
+            _logger.LogInformation("restored {Count} topics from {Path}", _topics.Count, DataPath);
+        }
+
+        _housekeeping = Task.Run(RunHousekeepingAsync);
+    }
+
+    public bool TryGetTopic(string name, out Topic topic) => _topics.TryGetValue(name, out topic!);
+
+    /// <summary>Gets or creates a topic (PUB and SUB create topics, as upstream).</summary>
+    public Topic GetOrCreateTopic(string name)
+    {
+        if (_topics.TryGetValue(name, out var topic))
+        {
+            return topic;
+        }
+
+        lock (_topicGate)
+        {
+            if (_topics.TryGetValue(name, out topic))
+            {
+                return topic;
+            }
+
+            ObjectDisposedException.ThrowIf(IsExiting, this);
+            topic = OpenTopic(name, partitions: 1);
+            _topics[name] = topic;
+        }
+
+        _logger.LogInformation("TOPIC({Topic}): created", name);
+        SaveMetadata();
+        Lookup?.TopicCreated(name);
+        if (Lookup != null && !topic.IsEphemeral)
+        {
+            _ = PrecreateKnownChannelsAsync(topic);
+        }
+
+        return topic;
+    }
+
+    /// <summary>Channels lookupd already knows for a new topic are created at once, so their messages are kept.</summary>
+    private async Task PrecreateKnownChannelsAsync(Topic topic)
+    {
+        try
+        {
+            var names = await Lookup!.GetKnownChannelsAsync(topic.Name, _stop.Token).ConfigureAwait(false);
+            foreach (var name in names)
+            {
+                if (NsqNames.IsValidChannelName(name) && !NsqNames.IsEphemeral(name) && !topic.IsDeleting)
+                {
+                    topic.GetOrCreateChannel(name, StartPosition.Oldest);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "TOPIC({Topic}): could not pre-create channels from lookupd", topic.Name);
+        }
+    }
+
+    private Topic OpenTopic(string name, int partitions)
+    {
+        var ephemeral = NsqNames.IsEphemeral(name);
+        var directory = ephemeral
+            ? Path.Combine(DataPath, "ephemeral", Topic.EscapeFileName(name))
+            : Path.Combine(DataPath, "topics", Topic.EscapeFileName(name));
+        Directory.CreateDirectory(Path.Combine(directory, "channels"));
+        var logs = new PartitionLog[partitions];
+        var logger = _loggerFactory.CreateLogger("nsqd.storage");
+        for (var p = 0; p < partitions; p++)
+        {
+            logs[p] = PartitionLog.Open(Path.Combine(directory, p.ToString(System.Globalization.CultureInfo.InvariantCulture)), p,
+                Options.ToLogOptions(ephemeral), logger);
+        }
+
+        return new Topic(this, name, directory, logs, _loggerFactory.CreateLogger("nsqd.topic"));
+    }
+
+    public async Task<bool> DeleteTopicAsync(string name)
+    {
+        if (!_topics.TryRemove(name, out var topic))
+        {
+            return false;
+        }
+
+        topic.MarkDeleting();
+        await topic.StopAsync(delete: true).ConfigureAwait(false);
+        try
+        {
+            Directory.Delete(topic.Directory, recursive: true);
+        }
+        catch (IOException e)
+        {
+            _logger.LogWarning(e, "TOPIC({Topic}): could not remove {Dir}", name, topic.Directory);
+        }
+
+        SaveMetadata();
+        Lookup?.TopicDeleted(name);
+        _logger.LogInformation("TOPIC({Topic}): deleted", name);
+        return true;
+    }
+
+    internal void OnChannelCreated(Topic topic, Channel channel)
+    {
+        _logger.LogInformation("TOPIC({Topic}): new channel({Channel})", topic.Name, channel.Name);
+        SaveMetadata();
+        Lookup?.ChannelCreated(topic.Name, channel.Name);
+    }
+
+    internal void OnChannelDeleted(Topic topic, Channel channel)
+    {
+        _logger.LogInformation("TOPIC({Topic}): deleted channel({Channel})", topic.Name, channel.Name);
+        SaveMetadata();
+        Lookup?.ChannelDeleted(topic.Name, channel.Name);
+    }
+
+    /// <summary>Everything to (re-)register with a lookupd: each topic alone, and each topic/channel pair.</summary>
+    public IReadOnlyList<(string Topic, string? Channel)> RegistrationSnapshot()
+    {
+        var list = new List<(string, string?)>();
+        foreach (var topic in _topics.Values)
+        {
+            list.Add((topic.Name, null));
+            foreach (var channel in topic.Channels)
+            {
+                list.Add((topic.Name, channel.Name));
+            }
+        }
+
+        return list;
+    }
+
+    public void SaveMetadata()
+    {
+        if (_loading)
+        {
+            return;
+        }
+
+        var metadata = new NodeMetadata { Version = ProtocolConstants.CompatibleVersion };
+        foreach (var topic in _topics.Values)
+        {
+            if (topic.IsEphemeral || topic.IsDeleting)
+            {
+                continue;
+            }
+
+            var t = new TopicMetadata { Name = topic.Name, Paused = topic.Paused, Partitions = topic.Partitions.Length };
+            foreach (var channel in topic.Channels)
+            {
+                if (!channel.IsEphemeral)
+                {
+                    t.Channels.Add(new ChannelMetadata { Name = channel.Name, Paused = channel.Paused });
+                }
+            }
+
+            t.Channels.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            metadata.Topics.Add(t);
+        }
+
+        metadata.Topics.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        lock (_metadataGate)
+        {
+            try
+            {
+                metadata.Save(MetadataPath);
+            }
+            catch (IOException e)
+            {
+                _logger.LogError(e, "failed to persist metadata to {Path}", MetadataPath);
+            }
+        }
+    }
+
+    private async Task RunHousekeepingAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        var tick = 0L;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                tick++;
+                foreach (var topic in _topics.Values)
+                {
+                    foreach (var channel in topic.Channels)
+                    {
+                        channel.ProcessTimers();
+                        if (tick % 10 == 0)
+                        {
+                            channel.CheckpointIfDirty();
+                        }
+                    }
+
+                    if (tick % 300 == 0)
+                    {
+                        EnforceRetention(topic);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogCritical(e, "housekeeping loop failed");
+        }
+    }
+
+    private void EnforceRetention(Topic topic)
+    {
+        for (var p = 0; p < topic.Partitions.Length; p++)
+        {
+            var log = topic.Partitions[p];
+            var deleted = log.EnforceRetention(topic.MinAckFloor(p), DateTimeOffset.UtcNow);
+            if (deleted > 0)
+            {
+                _logger.LogInformation("TOPIC({Topic}): retention removed {Count} segments of partition {Partition}", topic.Name, deleted, p);
+            }
+        }
+    }
+
+    /// <summary>Graceful stop: checkpoints every channel, fsyncs every log, persists metadata. Loses nothing.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        SaveMetadata();
+        _stop.Cancel();
+        if (_housekeeping != null)
+        {
+            await _housekeeping.ConfigureAwait(false);
+        }
+
+        foreach (var topic in _topics.Values)
+        {
+            await topic.StopAsync(delete: false).ConfigureAwait(false);
+        }
+
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,451 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Protocol;
+
+namespace NsqSharp.Nsqd.Broker;
+
+/// <summary>
+/// An NSQ channel: one cursor per partition of its topic, a bounded ready queue that the cursors'
+/// fill loops feed, and the clients that compete for it. Every consumer of the channel sees each
+/// message once (at least once); different channels of a topic each see every message.
+/// </summary>
+public sealed class Channel
+{
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _fillLoops = [];
+    private readonly List<IChannelConsumer> _released = [];
+    private IChannelConsumer[] _clients = [];
+    private long _messageCount;
+    private long _requeueCount;
+    private long _timeoutCount;
+    private bool _dirty = true;
+    private bool _deleting;
+
+    internal Channel(Topic topic, string name, ChannelCursor[]? cursors, NsqdOptions options, ILogger logger)
+    {
+        Topic = topic;
+        Name = name;
+        IsEphemeral = NsqNames.IsEphemeral(name);
+        _logger = logger;
+        MaxPending = options.MaxPendingPerChannel;
+        E2ELatency = new LatencyQuantiles(options.E2EProcessingLatencyWindowTime);
+        ReadyQueue = System.Threading.Channels.Channel.CreateBounded<Delivery>(
+            new BoundedChannelOptions(Math.Clamp(options.MemQueueSize, 64, 4096))
+            {
+                SingleReader = false,
+                SingleWriter = false,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+        Cursors = cursors ?? [];
+    }
+
+    public Topic Topic { get; }
+
+    public string Name { get; }
+
+    public bool IsEphemeral { get; }
+
+    public bool Paused { get; private set; }
+
+    /// <summary>Guards the cursors, the client list and pause state. Never held across I/O.</summary>
+    internal object Sync { get; } = new();
+
+    internal ChannelCursor[] Cursors { get; set; }
+
+    internal Channel<Delivery> ReadyQueue { get; }
+
+    internal int MaxPending { get; }
+
+    public LatencyQuantiles E2ELatency { get; }
+
+    public long MessageCount => Interlocked.Read(ref _messageCount);
+
+    public long RequeueCount => Interlocked.Read(ref _requeueCount);
+
+    public long TimeoutCount => Interlocked.Read(ref _timeoutCount);
+
+    public IChannelConsumer[] Clients => Volatile.Read(ref _clients);
+
+    internal string CheckpointPath => Path.Combine(Topic.Directory, "channels", Topic.EscapeFileName(Name) + ".cursor");
+
+    internal void Start()
+    {
+        foreach (var cursor in Cursors)
+        {
+            _fillLoops.Add(Task.Run(() => RunFillLoopAsync(cursor)));
+        }
+    }
+
+    private async Task RunFillLoopAsync(ChannelCursor cursor)
+    {
+        try
+        {
+            await cursor.RunFillLoopAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (ChannelClosedException)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "channel {Topic}/{Channel}: fill loop of partition {Partition} failed", Topic.Name, Name, cursor.Partition);
+        }
+    }
+
+    /// <summary>Registers a subscriber; returns an error text for E_SUB_FAILED, or null.</summary>
+    public string? AddClient(IChannelConsumer client, int maxConsumers)
+    {
+        lock (Sync)
+        {
+            if (_deleting)
+            {
+                return "channel is exiting";
+            }
+
+            if (maxConsumers > 0 && _clients.Length >= maxConsumers)
+            {
+                return $"channel consumers for {Topic.Name}:{Name} exceeds limit of {maxConsumers}";
+            }
+
+            var next = new IChannelConsumer[_clients.Length + 1];
+            _clients.CopyTo(next, 0);
+            next[^1] = client;
+            Volatile.Write(ref _clients, next);
+            return null;
+        }
+    }
+
+    /// <summary>Unsubscribes a client, requeueing whatever it held. An ephemeral channel goes away with its last client.</summary>
+    public void RemoveClient(IChannelConsumer client)
+    {
+        bool deleteNow;
+        lock (Sync)
+        {
+            var index = Array.IndexOf(_clients, client);
+            if (index < 0)
+            {
+                return;
+            }
+
+            var next = new IChannelConsumer[_clients.Length - 1];
+            Array.Copy(_clients, 0, next, 0, index);
+            Array.Copy(_clients, index + 1, next, index, _clients.Length - index - 1);
+            Volatile.Write(ref _clients, next);
+            foreach (var cursor in Cursors)
+            {
+                cursor.ReleaseClient(client);
+            }
+
+            _dirty = true;
+            deleteNow = IsEphemeral && next.Length == 0 && !_deleting;
+        }
+
+        if (deleteNow)
+        {
+            _ = Topic.DeleteChannelAsync(Name);
+        }
+    }
+
+    /// <summary>
+    /// Takes the next deliverable message for a client and marks it in flight. False when the ready
+    /// queue is empty or the channel is paused.
+    /// </summary>
+    public bool TryTake(IChannelConsumer client, long timeoutMs, out Delivery delivery, out ushort attempts)
+    {
+        while (true)
+        {
+            if (Paused || !ReadyQueue.Reader.TryRead(out delivery))
+            {
+                delivery = default;
+                attempts = 0;
+                return false;
+            }
+
+            lock (Sync)
+            {
+                var cursor = CursorFor(delivery.Partition);
+                if (cursor != null && cursor.MarkInFlight(delivery, client, Environment.TickCount64, timeoutMs, out attempts))
+                {
+                    _dirty = true;
+                    Interlocked.Increment(ref _messageCount);
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until the ready queue may have a message (or the token fires).</summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken ct) => ReadyQueue.Reader.WaitToReadAsync(ct);
+
+    /// <summary>A message skipped by the client's sample rate: consumed without delivery (as upstream).</summary>
+    public void Skip(in Delivery delivery)
+    {
+        lock (Sync)
+        {
+            CursorFor(delivery.Partition)?.DropQueued(delivery.Offset);
+            _dirty = true;
+        }
+    }
+
+    public string? Finish(IChannelConsumer client, MessageId id)
+    {
+        string? error;
+        long timestampNs;
+        lock (Sync)
+        {
+            var cursor = CursorFor(id.Partition);
+            if (cursor == null)
+            {
+                return "ID not in flight";
+            }
+
+            error = cursor.Finish(id.Offset, client, out timestampNs);
+            _dirty |= error == null;
+        }
+
+        if (error == null && timestampNs > 0)
+        {
+            E2ELatency.Record((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000) - timestampNs);
+        }
+
+        return error;
+    }
+
+    public string? Requeue(IChannelConsumer client, MessageId id, long delayMs)
+    {
+        lock (Sync)
+        {
+            var cursor = CursorFor(id.Partition);
+            var error = cursor == null ? "ID not in flight" : cursor.Requeue(id.Offset, client, delayMs);
+            if (error == null)
+            {
+                _dirty = true;
+                Interlocked.Increment(ref _requeueCount);
+            }
+
+            return error;
+        }
+    }
+
+    public string? Touch(IChannelConsumer client, MessageId id, long timeoutMs, long maxTimeoutMs)
+    {
+        lock (Sync)
+        {
+            var cursor = CursorFor(id.Partition);
+            return cursor == null ? "ID not in flight" : cursor.Touch(id.Offset, client, Environment.TickCount64, timeoutMs, maxTimeoutMs);
+        }
+    }
+
+    /// <summary>Called by the broker's timer loop: in-flight timeouts and deferred due times.</summary>
+    internal void ProcessTimers()
+    {
+        var nowTicks = Environment.TickCount64;
+        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        IChannelConsumer[]? toNotify = null;
+        lock (Sync)
+        {
+            _released.Clear();
+            var timedOut = 0;
+            foreach (var cursor in Cursors)
+            {
+                timedOut += cursor.ProcessTimers(nowTicks, nowMs, _released);
+            }
+
+            if (timedOut > 0)
+            {
+                Interlocked.Add(ref _timeoutCount, timedOut);
+                _dirty = true;
+            }
+
+            if (_released.Count > 0)
+            {
+                toNotify = [.. _released];
+            }
+        }
+
+        if (toNotify != null)
+        {
+            foreach (var client in toNotify)
+            {
+                client.InFlightReleased(1);
+            }
+        }
+    }
+
+    public void Pause() => SetPaused(true);
+
+    public void Unpause() => SetPaused(false);
+
+    internal void SetPausedQuietly(bool paused) => Paused = paused;
+
+    private void SetPaused(bool paused)
+    {
+        Paused = paused;
+        WakeClients();
+    }
+
+    /// <summary>Drops every message not in flight and moves the cursors to the end (upstream /channel/empty).</summary>
+    public void Empty() => MoveTo(StartPosition.Newest);
+
+    /// <summary>Moves every partition cursor (replay). In-flight messages stay in flight.</summary>
+    public void MoveTo(StartPosition position)
+    {
+        lock (Sync)
+        {
+            foreach (var cursor in Cursors)
+            {
+                cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position));
+            }
+
+            _dirty = true;
+        }
+
+        // Stale copies left in the ready queue are skipped by generation when taken.
+        WakeClients();
+    }
+
+    internal void WakeClients()
+    {
+        foreach (var client in Clients)
+        {
+            client.Wake();
+        }
+    }
+
+    public long Depth
+    {
+        get
+        {
+            lock (Sync)
+            {
+                long depth = 0;
+                foreach (var c in Cursors)
+                {
+                    depth += c.Depth;
+                }
+
+                return depth;
+            }
+        }
+    }
+
+    public int InFlightCount => SumUnderLock(static c => c.InFlightCount);
+
+    public int DeferredCount => SumUnderLock(static c => c.DeferredCount);
+
+    internal long AckFloor(int partition)
+    {
+        lock (Sync)
+        {
+            return CursorFor(partition)?.AckFloor ?? long.MaxValue;
+        }
+    }
+
+    /// <summary>Writes the cursor checkpoint if anything changed since the last one. Ephemeral channels are not persisted.</summary>
+    internal void CheckpointIfDirty()
+    {
+        if (IsEphemeral || Topic.IsEphemeral)
+        {
+            return;
+        }
+
+        var states = new List<ChannelCheckpoint.PartitionState>(Cursors.Length);
+        lock (Sync)
+        {
+            if (!_dirty || _deleting)
+            {
+                return;
+            }
+
+            _dirty = false;
+            foreach (var cursor in Cursors)
+            {
+                var entries = new List<CheckpointEntry>();
+                cursor.Snapshot(entries, out var nextRead);
+                states.Add(new ChannelCheckpoint.PartitionState(cursor.Partition, nextRead, entries));
+            }
+        }
+
+        try
+        {
+            ChannelCheckpoint.Write(CheckpointPath, states);
+        }
+        catch (IOException e)
+        {
+            lock (Sync)
+            {
+                _dirty = true;
+            }
+
+            _logger.LogError(e, "channel {Topic}/{Channel}: checkpoint failed", Topic.Name, Name);
+        }
+    }
+
+    /// <summary>Stops the fill loops. With delete, closes the clients and removes the checkpoint.</summary>
+    internal async Task StopAsync(bool delete)
+    {
+        IChannelConsumer[] clients;
+        lock (Sync)
+        {
+            _deleting |= delete;
+            clients = _clients;
+        }
+
+        if (!delete)
+        {
+            CheckpointIfDirty();
+        }
+
+        _stop.Cancel();
+        ReadyQueue.Writer.TryComplete();
+        try
+        {
+            await Task.WhenAll(_fillLoops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (delete)
+        {
+            foreach (var client in clients)
+            {
+                client.CloseForChannelDelete();
+            }
+
+            try
+            {
+                File.Delete(CheckpointPath);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private ChannelCursor? CursorFor(int partition)
+    {
+        var cursors = Cursors;
+        return (uint)partition < (uint)cursors.Length ? cursors[partition] : null;
+    }
+
+    private int SumUnderLock(Func<ChannelCursor, int> selector)
+    {
+        lock (Sync)
+        {
+            var sum = 0;
+            foreach (var c in Cursors)
+            {
+                sum += selector(c);
+            }
+
+            return sum;
+        }
+    }
+}

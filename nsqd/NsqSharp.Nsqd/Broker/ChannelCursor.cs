@@ -1,0 +1,485 @@
+using NsqSharp.Nsqd.Storage;
+
+namespace NsqSharp.Nsqd.Broker;
+
+/// <summary>
+/// A channel's position in one partition log: the next offset to read, and every read-but-unacked
+/// offset (queued, in flight, deferred, requeued). All state is guarded by the owning channel's lock;
+/// the fill loop is the only code that reads the log.
+/// </summary>
+internal sealed class ChannelCursor
+{
+    private readonly Channel _channel;
+    private readonly List<LogRecord> _readBatch = new(256);
+    private readonly PriorityQueue<long, long> _inFlightByDeadline = new();
+    private readonly PriorityQueue<long, long> _deferredByDue = new();
+    private readonly Queue<long> _requeued = new();
+
+    public ChannelCursor(Channel channel, PartitionLog log, long nextRead)
+    {
+        _channel = channel;
+        Log = log;
+        NextRead = nextRead;
+    }
+
+    public PartitionLog Log { get; }
+
+    public int Partition => Log.Partition;
+
+    public AsyncSignal FillSignal { get; } = new();
+
+    // --- state below is guarded by _channel.Sync ---
+    public long NextRead { get; private set; }
+
+    public Dictionary<long, PendingMessage> Pending { get; } = [];
+
+    public int Generation { get; private set; }
+
+    public int InFlightCount { get; private set; }
+
+    public int DeferredCount { get; private set; }
+
+    public int QueuedCount { get; private set; }
+
+    public int RequeuedCount => _requeued.Count;
+
+    /// <summary>Messages waiting for a client: unread in the log + queued + requeued.</summary>
+    public long Depth => Math.Max(0, Log.DurableOffset - NextRead) + QueuedCount + _requeued.Count;
+
+    public long AckFloor
+    {
+        get
+        {
+            var floor = NextRead;
+            foreach (var offset in Pending.Keys)
+            {
+                if (offset < floor)
+                {
+                    floor = offset;
+                }
+            }
+
+            return floor;
+        }
+    }
+
+    /// <summary>The fill loop: moves requeued and newly durable messages into the channel's ready queue.</summary>
+    public async Task RunFillLoopAsync(CancellationToken ct)
+    {
+        var writer = _channel.ReadyQueue.Writer;
+        while (!ct.IsCancellationRequested)
+        {
+            if (TryTakeRequeued(out var delivery))
+            {
+                await writer.WriteAsync(delivery, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            if (ReadAhead())
+            {
+                foreach (var record in _readBatch)
+                {
+                    if (TryQueueFresh(record, out delivery))
+                    {
+                        await writer.WriteAsync(delivery, ct).ConfigureAwait(false);
+                    }
+                }
+
+                continue;
+            }
+
+            long waitFor;
+            lock (_channel.Sync)
+            {
+                waitFor = NextRead;
+            }
+
+            var dataTask = Log.WaitForDataAsync(waitFor, ct);
+            if (!dataTask.IsCompleted || _channel.Topic.Paused)
+            {
+                await Task.WhenAny(dataTask, FillSignal.WaitAsync(ct)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private bool TryTakeRequeued(out Delivery delivery)
+    {
+        while (true)
+        {
+            long offset;
+            int generation;
+            lock (_channel.Sync)
+            {
+                if (!_requeued.TryDequeue(out offset))
+                {
+                    delivery = default;
+                    return false;
+                }
+
+                ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+                if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.Requeued)
+                {
+                    continue;
+                }
+
+                entry.State = PendingState.Queued;
+                QueuedCount++;
+                generation = Generation;
+                entry.Generation = generation;
+            }
+
+            if (Log.TryRead(offset, out var record))
+            {
+                delivery = new Delivery(Partition, offset, record.TimestampNs, record.Body, generation);
+                return true;
+            }
+
+            // Deleted by the hard size limit: nothing left to deliver, so it counts as acked.
+            lock (_channel.Sync)
+            {
+                if (Pending.Remove(offset))
+                {
+                    QueuedCount--;
+                }
+            }
+        }
+    }
+
+    private bool ReadAhead()
+    {
+        long from;
+        lock (_channel.Sync)
+        {
+            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.DurableOffset)
+            {
+                return false;
+            }
+
+            from = NextRead;
+        }
+
+        _readBatch.Clear();
+        Log.Read(from, 256, 1 << 20, _readBatch);
+        if (_readBatch.Count == 0)
+        {
+            // Skipped by retention: jump to the oldest retained message.
+            lock (_channel.Sync)
+            {
+                if (NextRead == from && from < Log.StartOffset)
+                {
+                    NextRead = Log.StartOffset;
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return true;
+    }
+
+    private bool TryQueueFresh(in LogRecord record, out Delivery delivery)
+    {
+        lock (_channel.Sync)
+        {
+            if (record.Offset < NextRead)
+            {
+                // The cursor was moved while this batch was being read.
+                delivery = default;
+                return false;
+            }
+
+            NextRead = record.Offset + 1;
+            var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
+            if (record.DeliverAtMs > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+            {
+                entry.State = PendingState.Deferred;
+                entry.Due = record.DeliverAtMs;
+                Pending[record.Offset] = entry;
+                _deferredByDue.Enqueue(record.Offset, entry.Due);
+                DeferredCount++;
+                delivery = default;
+                return false;
+            }
+
+            entry.State = PendingState.Queued;
+            Pending[record.Offset] = entry;
+            QueuedCount++;
+            delivery = new Delivery(Partition, record.Offset, record.TimestampNs, record.Body, Generation);
+            return true;
+        }
+    }
+
+    // --- the methods below are called with _channel.Sync held ---
+
+    /// <summary>A client took a queued message: it becomes in flight. False if stale (emptied, moved).</summary>
+    public bool MarkInFlight(in Delivery delivery, IChannelConsumer client, long nowTicks, long timeoutMs, out ushort attempts)
+    {
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, delivery.Offset);
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.Queued ||
+            entry.Generation != delivery.Generation || delivery.Generation != Generation)
+        {
+            attempts = 0;
+            return false;
+        }
+
+        entry.State = PendingState.InFlight;
+        entry.Owner = client;
+        entry.Attempts = entry.Attempts == ushort.MaxValue ? ushort.MaxValue : (ushort)(entry.Attempts + 1);
+        entry.DeliveredAt = nowTicks;
+        entry.Due = nowTicks + timeoutMs;
+        _inFlightByDeadline.Enqueue(delivery.Offset, entry.Due);
+        QueuedCount--;
+        InFlightCount++;
+        attempts = entry.Attempts;
+        return true;
+    }
+
+    /// <summary>Removes a queued message that will not be delivered (sampling): it counts as consumed.</summary>
+    public void DropQueued(long offset)
+    {
+        if (Pending.TryGetValue(offset, out var entry) && entry.State == PendingState.Queued)
+        {
+            Pending.Remove(offset);
+            QueuedCount--;
+        }
+    }
+
+    public string? Finish(long offset, IChannelConsumer client, out long timestampNs)
+    {
+        timestampNs = 0;
+        var error = CheckOwned(offset, client);
+        if (error != null)
+        {
+            return error;
+        }
+
+        timestampNs = Pending[offset].TimestampNs;
+        Pending.Remove(offset);
+        InFlightCount--;
+        return null;
+    }
+
+    public string? Requeue(long offset, IChannelConsumer client, long delayMs)
+    {
+        var error = CheckOwned(offset, client);
+        if (error != null)
+        {
+            return error;
+        }
+
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+        entry.Owner = null;
+        InFlightCount--;
+        if (delayMs > 0)
+        {
+            entry.State = PendingState.Deferred;
+            entry.Due = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + delayMs;
+            _deferredByDue.Enqueue(offset, entry.Due);
+            DeferredCount++;
+        }
+        else
+        {
+            entry.State = PendingState.Requeued;
+            _requeued.Enqueue(offset);
+            FillSignal.Set();
+        }
+
+        return null;
+    }
+
+    public string? Touch(long offset, IChannelConsumer client, long nowTicks, long timeoutMs, long maxTimeoutMs)
+    {
+        var error = CheckOwned(offset, client);
+        if (error != null)
+        {
+            return error;
+        }
+
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+        var deadline = nowTicks + timeoutMs;
+        if (deadline - entry.DeliveredAt >= maxTimeoutMs)
+        {
+            deadline = entry.DeliveredAt + maxTimeoutMs;
+        }
+
+        entry.Due = deadline;
+        _inFlightByDeadline.Enqueue(offset, deadline);
+        return null;
+    }
+
+    /// <summary>Requeues every message a disconnecting client holds (upstream waits for the timeout; we don't).</summary>
+    public int ReleaseClient(IChannelConsumer client)
+    {
+        var released = 0;
+        foreach (var (offset, entry) in Pending)
+        {
+            if (entry.State == PendingState.InFlight && ReferenceEquals(entry.Owner, client))
+            {
+                released++;
+                _requeued.Enqueue(offset);
+            }
+        }
+
+        if (released > 0)
+        {
+            foreach (var offset in _requeued)
+            {
+                ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) && entry.State == PendingState.InFlight &&
+                    ReferenceEquals(entry.Owner, client))
+                {
+                    entry.State = PendingState.Requeued;
+                    entry.Owner = null;
+                    InFlightCount--;
+                }
+            }
+
+            FillSignal.Set();
+        }
+
+        return released;
+    }
+
+    /// <summary>Moves expired in-flight messages and due deferred ones to the requeue list.</summary>
+    public int ProcessTimers(long nowTicks, long nowUnixMs, List<IChannelConsumer> released)
+    {
+        var timedOut = 0;
+        while (_inFlightByDeadline.TryPeek(out var offset, out var deadline) && deadline <= nowTicks)
+        {
+            _inFlightByDeadline.Dequeue();
+            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.InFlight || entry.Due != deadline)
+            {
+                continue; // stale heap entry: finished, requeued or touched since
+            }
+
+            if (entry.Owner != null)
+            {
+                released.Add(entry.Owner);
+            }
+
+            entry.State = PendingState.Requeued;
+            entry.Owner = null;
+            InFlightCount--;
+            _requeued.Enqueue(offset);
+            timedOut++;
+        }
+
+        var due = 0;
+        while (_deferredByDue.TryPeek(out var offset, out var dueAt) && dueAt <= nowUnixMs)
+        {
+            _deferredByDue.Dequeue();
+            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.Deferred || entry.Due != dueAt)
+            {
+                continue;
+            }
+
+            entry.State = PendingState.Requeued;
+            DeferredCount--;
+            _requeued.Enqueue(offset);
+            due++;
+        }
+
+        if (timedOut + due > 0)
+        {
+            FillSignal.Set();
+        }
+
+        // Keep the heaps from growing with stale entries from TOUCH-heavy clients.
+        if (_inFlightByDeadline.Count > 4 * (InFlightCount + 64))
+        {
+            RebuildInFlightHeap();
+        }
+
+        return timedOut;
+    }
+
+    /// <summary>Forgets everything unacked except in-flight messages and moves the cursor (empty, replay).</summary>
+    public void MoveTo(long offset)
+    {
+        Generation++;
+        var keep = new List<KeyValuePair<long, PendingMessage>>();
+        foreach (var pair in Pending)
+        {
+            if (pair.Value.State == PendingState.InFlight)
+            {
+                keep.Add(pair);
+            }
+        }
+
+        Pending.Clear();
+        foreach (var pair in keep)
+        {
+            Pending.Add(pair.Key, pair.Value);
+        }
+
+        _requeued.Clear();
+        _deferredByDue.Clear();
+        DeferredCount = 0;
+        QueuedCount = 0;
+        NextRead = Math.Clamp(offset, Log.StartOffset, Log.DurableOffset);
+        FillSignal.Set();
+    }
+
+    /// <summary>Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued.</summary>
+    public void Restore(long nextRead, IReadOnlyList<CheckpointEntry> entries)
+    {
+        NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.DurableOffset));
+        foreach (var e in entries)
+        {
+            if (e.Offset >= NextRead || e.Offset < Log.StartOffset)
+            {
+                continue;
+            }
+
+            var entry = new PendingMessage { Attempts = e.Attempts };
+            if (e.DueMs > 0)
+            {
+                entry.State = PendingState.Deferred;
+                entry.Due = e.DueMs;
+                _deferredByDue.Enqueue(e.Offset, e.DueMs);
+                DeferredCount++;
+            }
+            else
+            {
+                entry.State = PendingState.Requeued;
+                _requeued.Enqueue(e.Offset);
+            }
+
+            Pending[e.Offset] = entry;
+        }
+    }
+
+    public void Snapshot(List<CheckpointEntry> into, out long nextRead)
+    {
+        nextRead = NextRead;
+        foreach (var (offset, entry) in Pending)
+        {
+            into.Add(new CheckpointEntry(offset, entry.Attempts, entry.State == PendingState.Deferred ? entry.Due : 0));
+        }
+    }
+
+    private string? CheckOwned(long offset, IChannelConsumer client)
+    {
+        if (!Pending.TryGetValue(offset, out var entry) || entry.State != PendingState.InFlight)
+        {
+            return "ID not in flight";
+        }
+
+        return ReferenceEquals(entry.Owner, client) ? null : "client does not own message";
+    }
+
+    private void RebuildInFlightHeap()
+    {
+        _inFlightByDeadline.Clear();
+        foreach (var (offset, entry) in Pending)
+        {
+            if (entry.State == PendingState.InFlight)
+            {
+                _inFlightByDeadline.Enqueue(offset, entry.Due);
+            }
+        }
+    }
+}

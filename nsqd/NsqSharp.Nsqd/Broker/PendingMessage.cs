@@ -1,0 +1,36 @@
+namespace NsqSharp.Nsqd.Broker;
+
+public enum PendingState : byte
+{
+    /// <summary>Read from the log and waiting in the channel's ready queue.</summary>
+    Queued,
+
+    /// <summary>Sent to a client, waiting for FIN/REQ/TOUCH or the timeout.</summary>
+    InFlight,
+
+    /// <summary>Waiting for its due time (DPUB, REQ with delay).</summary>
+    Deferred,
+
+    /// <summary>Due for redelivery; the fill loop re-reads it from the log.</summary>
+    Requeued,
+}
+
+/// <summary>
+/// Bookkeeping for one unacknowledged offset of a channel cursor. Acked offsets have no entry:
+/// the ack floor is the smallest pending offset (or the next read offset when none is pending).
+/// </summary>
+public struct PendingMessage
+{
+    public PendingState State;
+    public ushort Attempts;
+    public int Generation;
+    public IChannelConsumer? Owner;
+
+    /// <summary>In flight: Environment.TickCount64 deadline. Deferred: unix ms due time.</summary>
+    public long Due;
+
+    /// <summary>Environment.TickCount64 when delivered (TOUCH may not extend past this + max-msg-timeout).</summary>
+    public long DeliveredAt;
+
+    public long TimestampNs;
+}

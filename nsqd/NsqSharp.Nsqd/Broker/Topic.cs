@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Storage;
+
+namespace NsqSharp.Nsqd.Broker;
+
+/// <summary>
+/// An NSQ topic: P partition logs (P = 1 in standalone mode) and its channels. A topic without
+/// channels keeps its messages; its first channel starts at the oldest retained message, later
+/// channels at the end (as NSQ).
+/// </summary>
+public sealed class Topic
+{
+    private readonly Broker _broker;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Channel> _channels = new(StringComparer.Ordinal);
+    private readonly object _channelGate = new();
+    private long _messageCount;
+    private long _messageBytes;
+    private int _nextPartition;
+    private bool _everHadChannel;
+
+    internal Topic(Broker broker, string name, string directory, PartitionLog[] partitions, ILogger logger)
+    {
+        _broker = broker;
+        Name = name;
+        Directory = directory;
+        Partitions = partitions;
+        IsEphemeral = NsqNames.IsEphemeral(name);
+        _logger = logger;
+    }
+
+    public string Name { get; }
+
+    public bool IsEphemeral { get; }
+
+    public bool Paused { get; private set; }
+
+    internal string Directory { get; }
+
+    internal PartitionLog[] Partitions { get; }
+
+    public long MessageCount => Interlocked.Read(ref _messageCount);
+
+    public long MessageBytes => Interlocked.Read(ref _messageBytes);
+
+    public bool IsDeleting { get; private set; }
+
+    public ICollection<Channel> Channels => _channels.Values;
+
+    public bool TryGetChannel(string name, out Channel channel) => _channels.TryGetValue(name, out channel!);
+
+    /// <summary>Appends one message; completes once it is durable (fsynced by default).</summary>
+    public async ValueTask PublishAsync(ReadOnlyMemory<byte> body, long deferMs, CancellationToken ct = default)
+    {
+        var deliverAt = deferMs > 0 ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + deferMs : 0;
+        await PickPartition().AppendAsync(body, deliverAt, ct).ConfigureAwait(false);
+        Interlocked.Increment(ref _messageCount);
+        Interlocked.Add(ref _messageBytes, body.Length);
+    }
+
+    /// <summary>Appends a batch atomically (MPUB); completes once it is durable.</summary>
+    public async ValueTask PublishBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> bodies, long deferMs, CancellationToken ct = default)
+    {
+        var deliverAt = deferMs > 0 ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + deferMs : 0;
+        await PickPartition().AppendBatchAsync(bodies, deliverAt, ct).ConfigureAwait(false);
+        long bytes = 0;
+        foreach (var b in bodies)
+        {
+            bytes += b.Length;
+        }
+
+        Interlocked.Add(ref _messageCount, bodies.Count);
+        Interlocked.Add(ref _messageBytes, bytes);
+    }
+
+    private PartitionLog PickPartition()
+    {
+        if (Partitions.Length == 1)
+        {
+            return Partitions[0];
+        }
+
+        var index = (int)((uint)Interlocked.Increment(ref _nextPartition) % (uint)Partitions.Length);
+        return Partitions[index];
+    }
+
+    /// <summary>Gets or creates a channel. New channels start per NSQ's rule unless a position is given.</summary>
+    public Channel GetOrCreateChannel(string name, StartPosition? position = null)
+    {
+        if (_channels.TryGetValue(name, out var existing))
+        {
+            return existing;
+        }
+
+        Channel channel;
+        lock (_channelGate)
+        {
+            if (_channels.TryGetValue(name, out existing))
+            {
+                return existing;
+            }
+
+            var start = position ?? (_everHadChannel ? StartPosition.Newest : StartPosition.Oldest);
+            channel = CreateChannel(name, start, restore: null);
+            _channels[name] = channel;
+            _everHadChannel = true;
+        }
+
+        channel.Start();
+        _broker.OnChannelCreated(this, channel);
+        return channel;
+    }
+
+    /// <summary>Recreates a channel from metadata at startup, restoring its checkpointed cursors.</summary>
+    internal void RestoreChannel(string name, bool paused)
+    {
+        List<ChannelCheckpoint.PartitionState>? saved = null;
+        var path = Path.Combine(Directory, "channels", EscapeFileName(name) + ".cursor");
+        try
+        {
+            saved = ChannelCheckpoint.Read(path);
+        }
+        catch (InvalidDataException e)
+        {
+            // Redeliver from the oldest retained message rather than lose anything.
+            _logger.LogError(e, "topic {Topic}: channel {Channel} checkpoint unreadable, restarting it from the oldest message", Name, name);
+        }
+
+        var channel = CreateChannel(name, StartPosition.Oldest, saved);
+        channel.SetPausedQuietly(paused);
+        _channels[name] = channel;
+        _everHadChannel = true;
+        channel.Start();
+    }
+
+    private Channel CreateChannel(string name, StartPosition start, List<ChannelCheckpoint.PartitionState>? restore)
+    {
+        var channel = new Channel(this, name, null, _broker.Options, _logger);
+        var cursors = new ChannelCursor[Partitions.Length];
+        for (var i = 0; i < Partitions.Length; i++)
+        {
+            var log = Partitions[i];
+            cursors[i] = new ChannelCursor(channel, log, ResolvePosition(log, start));
+            if (restore != null)
+            {
+                foreach (var p in restore)
+                {
+                    if (p.Partition == i)
+                    {
+                        cursors[i].Restore(p.NextRead, p.Entries);
+                    }
+                }
+            }
+        }
+
+        channel.Cursors = cursors;
+        return channel;
+    }
+
+    internal long ResolvePosition(PartitionLog log, StartPosition position) => position.Kind switch
+    {
+        StartPositionKind.Oldest => log.StartOffset,
+        StartPositionKind.Newest => log.DurableOffset,
+        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.DurableOffset),
+        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value), log.DurableOffset),
+        _ => log.DurableOffset,
+    };
+
+    public async Task<bool> DeleteChannelAsync(string name)
+    {
+        if (!_channels.TryRemove(name, out var channel))
+        {
+            return false;
+        }
+
+        await channel.StopAsync(delete: true).ConfigureAwait(false);
+        _broker.OnChannelDeleted(this, channel);
+
+        // An ephemeral topic goes away with its last channel (as upstream).
+        if (IsEphemeral && _channels.IsEmpty)
+        {
+            await _broker.DeleteTopicAsync(Name).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    public void Pause() => SetPaused(true);
+
+    public void Unpause() => SetPaused(false);
+
+    internal void SetPausedQuietly(bool paused) => Paused = paused;
+
+    private void SetPaused(bool paused)
+    {
+        Paused = paused;
+        _broker.SaveMetadata();
+        if (!paused)
+        {
+            foreach (var channel in _channels.Values)
+            {
+                foreach (var cursor in channel.Cursors)
+                {
+                    cursor.FillSignal.Set();
+                }
+            }
+        }
+    }
+
+    /// <summary>Upstream /topic/empty: drop what channels have not yet seen (here: move them to the end).</summary>
+    public void Empty()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.MoveTo(StartPosition.Newest);
+        }
+    }
+
+    /// <summary>Messages not yet handed to any channel: the whole retained log when there is no channel.</summary>
+    public long Depth
+    {
+        get
+        {
+            if (!_channels.IsEmpty)
+            {
+                return 0;
+            }
+
+            long depth = 0;
+            foreach (var log in Partitions)
+            {
+                depth += log.DurableOffset - log.StartOffset;
+            }
+
+            return depth;
+        }
+    }
+
+    /// <summary>Smallest ack floor of all channels of a partition; the retained start when there is none.</summary>
+    internal long MinAckFloor(int partition)
+    {
+        var floor = long.MaxValue;
+        foreach (var channel in _channels.Values)
+        {
+            floor = Math.Min(floor, channel.AckFloor(partition));
+        }
+
+        return floor == long.MaxValue ? Partitions[partition].StartOffset : floor;
+    }
+
+    internal void MarkDeleting() => IsDeleting = true;
+
+    internal async Task StopAsync(bool delete)
+    {
+        foreach (var channel in _channels.Values)
+        {
+            await channel.StopAsync(delete).ConfigureAwait(false);
+        }
+
+        foreach (var log in Partitions)
+        {
+            await log.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Names are [.a-zA-Z0-9_-#]; only all-dot names ("." and "..") are unsafe as file names.</summary>
+    internal static string EscapeFileName(string name)
+    {
+        foreach (var c in name)
+        {
+            if (c != '.')
+            {
+                return name;
+            }
+        }
+
+        return name.Replace(".", "%2E", StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+
+namespace NsqSharp.Nsqd.Http;
+
+/// <summary>GET /config/:opt — option values by upstream's config names (flag name with '-' → '_').</summary>
+internal static class ConfigValues
+{
+    public static byte[]? Get(NsqdOptions o, string name)
+    {
+        object? value = name switch
+        {
+            "nsqlookupd_tcp_addresses" => o.LookupdTcpAddresses,
+            "log_level" => o.LogLevel,
+            "tcp_address" => o.TcpAddress,
+            "http_address" => o.HttpAddress,
+            "https_address" => o.HttpsAddress,
+            "broadcast_address" => o.BroadcastAddress,
+            "broadcast_tcp_port" => o.BroadcastTcpPort,
+            "broadcast_http_port" => o.BroadcastHttpPort,
+            "data_path" => o.DataPath,
+            "node_id" => o.NodeId,
+            "mem_queue_size" => o.MemQueueSize,
+            "max_bytes_per_file" => o.MaxBytesPerFile,
+            "sync_every" => o.SyncEvery,
+            "sync_timeout" => Nanos(o.SyncTimeout),
+            "msg_timeout" => Nanos(o.MsgTimeout),
+            "max_msg_timeout" => Nanos(o.MaxMsgTimeout),
+            "max_msg_size" => o.MaxMsgSize,
+            "max_body_size" => o.MaxBodySize,
+            "max_req_timeout" => Nanos(o.MaxReqTimeout),
+            "max_defer_timeout" => Nanos(o.EffectiveMaxDeferTimeout),
+            "client_timeout" => Nanos(o.ClientTimeout),
+            "max_heartbeat_interval" => Nanos(o.MaxHeartbeatInterval),
+            "max_rdy_count" => o.MaxRdyCount,
+            "max_output_buffer_size" => o.MaxOutputBufferSize,
+            "max_output_buffer_timeout" => Nanos(o.MaxOutputBufferTimeout),
+            "min_output_buffer_timeout" => Nanos(o.MinOutputBufferTimeout),
+            "output_buffer_timeout" => Nanos(o.OutputBufferTimeout),
+            "max_channel_consumers" => o.MaxChannelConsumers,
+            "snappy" => o.Snappy,
+            "deflate" => o.Deflate,
+            "max_deflate_level" => o.MaxDeflateLevel,
+            "tls_cert" => o.TlsCert,
+            "tls_key" => o.TlsKey,
+            "tls_client_auth_policy" => o.TlsClientAuthPolicy,
+            "tls_root_ca_file" => o.TlsRootCaFile,
+            "tls_required" => o.TlsRequired,
+            "tls_min_version" => o.TlsMinVersion,
+            "auth_http_addresses" => o.AuthHttpAddresses,
+            "e2e_processing_latency_percentiles" => o.E2EProcessingLatencyPercentiles,
+            "e2e_processing_latency_window_time" => Nanos(o.E2EProcessingLatencyWindowTime),
+            "retention_age" => Nanos(o.RetentionAge),
+            "retention_bytes" => o.RetentionBytes,
+            "hard_limit_bytes" => o.HardLimitBytes,
+            _ => null,
+        };
+        return value == null ? null : JsonSerializer.SerializeToUtf8Bytes(value, value.GetType());
+    }
+
+    private static long Nanos(TimeSpan t) => t.Ticks * 100;
+}

@@ -1,0 +1,470 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker;
+using NsqSharp.Nsqd.Protocol;
+
+namespace NsqSharp.Nsqd.Http;
+
+/// <summary>
+/// The nsqd HTTP API with upstream's routes, status codes and messages (nsqd/http.go), plus
+/// /metrics (Prometheus text) and /channel/seek (replay, see docs/PROTOCOL.md).
+/// </summary>
+internal sealed class NsqdHttpApi
+{
+    private readonly NsqdServer _server;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, (string Method, Func<HttpContext, QueryParams, Task> Handler)[]> _routes;
+
+    public NsqdHttpApi(NsqdServer server, ILogger logger)
+    {
+        _server = server;
+        _logger = logger;
+        _routes = new(StringComparer.Ordinal)
+        {
+            ["/ping"] = [("GET", Ping), ("HEAD", Ping)],
+            ["/info"] = [("GET", Info)],
+            ["/pub"] = [("POST", Publish)],
+            ["/mpub"] = [("POST", MultiPublish)],
+            ["/stats"] = [("GET", Stats)],
+            ["/metrics"] = [("GET", Metrics)],
+            ["/topic/create"] = [("POST", CreateTopic)],
+            ["/topic/delete"] = [("POST", DeleteTopic)],
+            ["/topic/empty"] = [("POST", (c, q) => WithExistingTopic(c, q, t => t.Empty()))],
+            ["/topic/pause"] = [("POST", (c, q) => WithExistingTopic(c, q, t => t.Pause()))],
+            ["/topic/unpause"] = [("POST", (c, q) => WithExistingTopic(c, q, t => t.Unpause()))],
+            ["/channel/create"] = [("POST", CreateChannel)],
+            ["/channel/delete"] = [("POST", DeleteChannel)],
+            ["/channel/empty"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Empty()))],
+            ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Pause(); _server.Broker.SaveMetadata(); }))],
+            ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Unpause(); _server.Broker.SaveMetadata(); }))],
+            ["/channel/seek"] = [("POST", Seek)],
+        };
+    }
+
+    /// <summary>Port of the HTTPS listener, reported when plain HTTP is refused (--tls-required).</summary>
+    public int HttpsPort { get; set; }
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        try
+        {
+            if (_server.Options.HttpTlsRequired && !ctx.Request.IsHttps)
+            {
+                var json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["message"] = "TLS_REQUIRED", ["https_port"] = HttpsPort });
+                await HttpReplies.Json(ctx, json, 403).ConfigureAwait(false);
+                return;
+            }
+
+            var path = ctx.Request.Path.Value ?? "/";
+            if (path.StartsWith("/config/", StringComparison.Ordinal))
+            {
+                await Config(ctx, path["/config/".Length..]).ConfigureAwait(false);
+                return;
+            }
+
+            if (!_routes.TryGetValue(path, out var methods))
+            {
+                await HttpReplies.Error(ctx, 404, "NOT_FOUND").ConfigureAwait(false);
+                return;
+            }
+
+            foreach (var (method, handler) in methods)
+            {
+                if (method == ctx.Request.Method)
+                {
+                    var query = QueryParams.Parse(ctx.Request.QueryString.Value) ?? throw new HttpError(400, "INVALID_REQUEST");
+                    await handler(ctx, query).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            await HttpReplies.Error(ctx, 405, "METHOD_NOT_ALLOWED").ConfigureAwait(false);
+        }
+        catch (HttpError e)
+        {
+            if (!ctx.Response.HasStarted)
+            {
+                await HttpReplies.Error(ctx, e.Status, e.Message).ConfigureAwait(false);
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            if (!ctx.Response.HasStarted)
+            {
+                await HttpReplies.Error(ctx, 413, "MSG_TOO_BIG").ConfigureAwait(false);
+            }
+        }
+    }
+
+    private Task Ping(HttpContext ctx, QueryParams q)
+    {
+        var health = _server.Broker.Health;
+        return health == null ? HttpReplies.Text(ctx, "OK") : HttpReplies.Text(ctx, "NOK - " + health, 500);
+    }
+
+    private Task Info(HttpContext ctx, QueryParams q)
+    {
+        var o = _server.Options;
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("version", ProtocolConstants.CompatibleVersion);
+            w.WriteString("broadcast_address", o.BroadcastAddress);
+            w.WriteString("hostname", Environment.MachineName);
+            w.WriteNumber("http_port", _server.BroadcastHttpPort);
+            w.WriteNumber("tcp_port", _server.BroadcastTcpPort);
+            w.WriteNumber("start_time", _server.StartTime.ToUnixTimeSeconds());
+            w.WriteNumber("max_heartbeat_interval", o.MaxHeartbeatInterval.Ticks * 100);
+            w.WriteNumber("max_output_buffer_size", o.MaxOutputBufferSize);
+            w.WriteNumber("max_output_buffer_timeout", o.MaxOutputBufferTimeout.Ticks * 100);
+            w.WriteNumber("max_deflate_level", o.MaxDeflateLevel);
+            w.WriteString("topology_zone", "");
+            w.WriteString("topology_region", "");
+            w.WriteString("product_version", ProtocolConstants.ProductVersion);
+            w.WriteEndObject();
+        }
+
+        return HttpReplies.Json(ctx, stream.ToArray());
+    }
+
+    private async Task Publish(HttpContext ctx, QueryParams q)
+    {
+        var o = _server.Options;
+        if (ctx.Request.ContentLength > o.MaxMsgSize)
+        {
+            throw new HttpError(413, "MSG_TOO_BIG");
+        }
+
+        var body = await ReadBodyAsync(ctx, o.MaxMsgSize, "MSG_TOO_BIG").ConfigureAwait(false);
+        if (body.Length == 0)
+        {
+            throw new HttpError(400, "MSG_EMPTY");
+        }
+
+        var topic = TopicFromQuery(q);
+        long deferMs = 0;
+        var deferText = q.Get("defer");
+        if (deferText != null)
+        {
+            if (!long.TryParse(deferText, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out deferMs) ||
+                deferMs < 0 || deferMs > o.EffectiveMaxDeferTimeout.TotalMilliseconds)
+            {
+                throw new HttpError(400, "INVALID_DEFER");
+            }
+        }
+
+        await PublishOrExiting(topic.PublishAsync(body, deferMs)).ConfigureAwait(false);
+        await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
+    }
+
+    private async Task MultiPublish(HttpContext ctx, QueryParams q)
+    {
+        var o = _server.Options;
+        if (ctx.Request.ContentLength > o.MaxBodySize)
+        {
+            throw new HttpError(413, "BODY_TOO_BIG");
+        }
+
+        var topic = TopicFromQuery(q);
+        var binary = false;
+        var binaryText = q.Get("binary");
+        if (binaryText != null && !TryParseGoBool(binaryText, out binary))
+        {
+            binary = true; // upstream: an unrecognized value means binary (deprecated)
+        }
+
+        var body = await ReadBodyAsync(ctx, o.MaxBodySize, "BODY_TOO_BIG").ConfigureAwait(false);
+        List<ReadOnlyMemory<byte>> messages;
+        if (binary)
+        {
+            var error = MultiPublishParser.Parse(body, o.MaxMsgSize, o.MaxBodySize, out messages);
+            if (error != null)
+            {
+                throw new HttpError(413, error.Code[2..]);
+            }
+        }
+        else
+        {
+            messages = [];
+            var start = 0;
+            for (var i = 0; i <= body.Length; i++)
+            {
+                if (i < body.Length && body[i] != (byte)'\n')
+                {
+                    continue;
+                }
+
+                var length = i - start;
+                if (length > 0)
+                {
+                    if (length > o.MaxMsgSize)
+                    {
+                        throw new HttpError(413, "MSG_TOO_BIG");
+                    }
+
+                    messages.Add(body.AsMemory(start, length));
+                }
+
+                start = i + 1;
+            }
+        }
+
+        if (messages.Count > 0)
+        {
+            await PublishOrExiting(topic.PublishBatchAsync(messages, 0)).ConfigureAwait(false);
+        }
+
+        await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
+    }
+
+    private static async Task PublishOrExiting(ValueTask publish)
+    {
+        try
+        {
+            await publish.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or IOException or InvalidOperationException)
+        {
+            throw new HttpError(503, "EXITING");
+        }
+    }
+
+    /// <summary>Reads at most max bytes; one byte more means too big (upstream's LimitReader(max+1) trick).</summary>
+    private static async Task<byte[]> ReadBodyAsync(HttpContext ctx, long max, string tooBig)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        while (true)
+        {
+            var read = await ctx.Request.Body.ReadAsync(chunk).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return buffer.ToArray();
+            }
+
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > max)
+            {
+                throw new HttpError(413, tooBig);
+            }
+        }
+    }
+
+    private Topic TopicFromQuery(QueryParams q)
+    {
+        var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        if (!NsqNames.IsValidTopicName(name))
+        {
+            throw new HttpError(400, "INVALID_TOPIC");
+        }
+
+        try
+        {
+            return _server.Broker.GetOrCreateTopic(name);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new HttpError(503, "EXITING");
+        }
+    }
+
+    private Task CreateTopic(HttpContext ctx, QueryParams q)
+    {
+        TopicFromQuery(q);
+        return HttpReplies.Empty(ctx);
+    }
+
+    private async Task DeleteTopic(HttpContext ctx, QueryParams q)
+    {
+        var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        if (!await _server.Broker.DeleteTopicAsync(name).ConfigureAwait(false))
+        {
+            throw new HttpError(404, "TOPIC_NOT_FOUND");
+        }
+
+        await HttpReplies.Empty(ctx).ConfigureAwait(false);
+    }
+
+    private Task WithExistingTopic(HttpContext ctx, QueryParams q, Action<Topic> action)
+    {
+        var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        if (!NsqNames.IsValidTopicName(name))
+        {
+            throw new HttpError(400, "INVALID_TOPIC");
+        }
+
+        if (!_server.Broker.TryGetTopic(name, out var topic))
+        {
+            throw new HttpError(404, "TOPIC_NOT_FOUND");
+        }
+
+        action(topic);
+        return HttpReplies.Empty(ctx);
+    }
+
+    private (Topic Topic, string Channel) ExistingTopicAndChannelArg(QueryParams q)
+    {
+        var topicName = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        if (!NsqNames.IsValidTopicName(topicName))
+        {
+            throw new HttpError(400, "INVALID_ARG_TOPIC");
+        }
+
+        var channelName = q.Get("channel") ?? throw new HttpError(400, "MISSING_ARG_CHANNEL");
+        if (!NsqNames.IsValidChannelName(channelName))
+        {
+            throw new HttpError(400, "INVALID_ARG_CHANNEL");
+        }
+
+        if (!_server.Broker.TryGetTopic(topicName, out var topic))
+        {
+            throw new HttpError(404, "TOPIC_NOT_FOUND");
+        }
+
+        return (topic, channelName);
+    }
+
+    private Task CreateChannel(HttpContext ctx, QueryParams q)
+    {
+        var (topic, channel) = ExistingTopicAndChannelArg(q);
+        topic.GetOrCreateChannel(channel);
+        return HttpReplies.Empty(ctx);
+    }
+
+    private async Task DeleteChannel(HttpContext ctx, QueryParams q)
+    {
+        var (topic, channel) = ExistingTopicAndChannelArg(q);
+        if (!await topic.DeleteChannelAsync(channel).ConfigureAwait(false))
+        {
+            throw new HttpError(404, "CHANNEL_NOT_FOUND");
+        }
+
+        await HttpReplies.Empty(ctx).ConfigureAwait(false);
+    }
+
+    private Task WithExistingChannel(HttpContext ctx, QueryParams q, Action<Broker.Channel> action)
+    {
+        var (topic, name) = ExistingTopicAndChannelArg(q);
+        if (!topic.TryGetChannel(name, out var channel))
+        {
+            throw new HttpError(404, "CHANNEL_NOT_FOUND");
+        }
+
+        action(channel);
+        return HttpReplies.Empty(ctx);
+    }
+
+    /// <summary>Replay: POST /channel/seek?topic=&amp;channel=&amp;to=oldest|newest|offset|timestamp[&amp;value=N].</summary>
+    private Task Seek(HttpContext ctx, QueryParams q)
+    {
+        var to = q.Get("to") ?? throw new HttpError(400, "MISSING_ARG_TO");
+        long value = 0;
+        if (to is "offset" or "timestamp")
+        {
+            var text = q.Get("value") ?? throw new HttpError(400, "MISSING_ARG_VALUE");
+            if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value))
+            {
+                throw new HttpError(400, "INVALID_ARG_VALUE");
+            }
+        }
+
+        var position = to switch
+        {
+            "oldest" => StartPosition.Oldest,
+            "newest" => StartPosition.Newest,
+            "offset" => new StartPosition(StartPositionKind.Offset, value),
+            "timestamp" => new StartPosition(StartPositionKind.Timestamp, value),
+            _ => throw new HttpError(400, "INVALID_ARG_TO"),
+        };
+        return WithExistingChannel(ctx, q, ch => ch.MoveTo(position));
+    }
+
+    private async Task Stats(HttpContext ctx, QueryParams q)
+    {
+        var format = q.Get("format") ?? "text";
+        var filter = new StatsFilter(q.Get("topic"), q.Get("channel"),
+            IncludeClients: !TryParseGoBool(q.Get("include_clients") ?? "true", out var clients) || clients,
+            IncludeMemory: !TryParseGoBool(q.Get("include_mem") ?? "true", out var mem) || mem);
+        var snapshot = StatsSnapshot.Take(_server, filter);
+        if (format == "json")
+        {
+            await HttpReplies.Json(ctx, StatsJson.Write(snapshot)).ConfigureAwait(false);
+        }
+        else
+        {
+            await HttpReplies.Text(ctx, StatsText.Write(snapshot)).ConfigureAwait(false);
+        }
+    }
+
+    private Task Metrics(HttpContext ctx, QueryParams q) =>
+        HttpReplies.Bytes(ctx, Common.Metrics.PrometheusExporter.ContentType, _server.Metrics.Scrape());
+
+    private async Task Config(HttpContext ctx, string option)
+    {
+        var o = _server.Options;
+        if (ctx.Request.Method == "PUT")
+        {
+            var body = await ReadBodyAsync(ctx, o.MaxMsgSize, "INVALID_VALUE").ConfigureAwait(false);
+            if (body.Length == 0)
+            {
+                throw new HttpError(413, "INVALID_VALUE");
+            }
+
+            switch (option)
+            {
+                case "nsqlookupd_tcp_addresses":
+                    List<string>? addresses;
+                    try
+                    {
+                        addresses = JsonSerializer.Deserialize<List<string>>(body);
+                    }
+                    catch (JsonException)
+                    {
+                        throw new HttpError(400, "INVALID_VALUE");
+                    }
+
+                    o.LookupdTcpAddresses = addresses ?? [];
+                    _server.StartLookup(o.LookupdTcpAddresses);
+                    break;
+                case "log_level":
+                    var level = System.Text.Encoding.UTF8.GetString(body).Trim();
+                    if (_server.SetLogLevel == null || !_server.SetLogLevel(level))
+                    {
+                        throw new HttpError(400, "INVALID_VALUE");
+                    }
+
+                    o.LogLevel = level.ToLowerInvariant();
+                    break;
+                default:
+                    throw new HttpError(400, "INVALID_OPTION");
+            }
+        }
+        else if (ctx.Request.Method != "GET")
+        {
+            throw new HttpError(405, "METHOD_NOT_ALLOWED");
+        }
+
+        var value = ConfigValues.Get(o, option) ?? throw new HttpError(400, "INVALID_OPTION");
+        await HttpReplies.Json(ctx, value).ConfigureAwait(false);
+    }
+
+    /// <summary>Go's strconv.ParseBool.</summary>
+    internal static bool TryParseGoBool(string text, out bool value)
+    {
+        switch (text)
+        {
+            case "1" or "t" or "T" or "TRUE" or "true" or "True":
+                value = true;
+                return true;
+            case "0" or "f" or "F" or "FALSE" or "false" or "False":
+                value = false;
+                return true;
+            default:
+                value = false;
+                return false;
+        }
+    }
+}

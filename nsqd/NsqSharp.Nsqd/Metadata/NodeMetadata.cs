@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NsqSharp.Nsqd.Storage;
+
+namespace NsqSharp.Nsqd.Metadata;
+
+/// <summary>
+/// The durable list of topics and channels with their paused flags (upstream's nsqd.dat), written
+/// atomically on every change. Ephemeral topics and channels are never written.
+/// </summary>
+public sealed class NodeMetadata
+{
+    [JsonPropertyName("version")]
+    public string Version { get; set; } = "";
+
+    [JsonPropertyName("topics")]
+    public List<TopicMetadata> Topics { get; set; } = [];
+
+    public static NodeMetadata? Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        return JsonSerializer.Deserialize(File.ReadAllBytes(path), MetadataJsonContext.Default.NodeMetadata);
+    }
+
+    public void Save(string path) =>
+        AtomicFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(this, MetadataJsonContext.Default.NodeMetadata));
+}
+
+public sealed class TopicMetadata
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("paused")]
+    public bool Paused { get; set; }
+
+    [JsonPropertyName("partitions")]
+    public int Partitions { get; set; } = 1;
+
+    [JsonPropertyName("channels")]
+    public List<ChannelMetadata> Channels { get; set; } = [];
+}
+
+public sealed class ChannelMetadata
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("paused")]
+    public bool Paused { get; set; }
+}
+
+[JsonSerializable(typeof(NodeMetadata))]
+[JsonSourceGenerationOptions(WriteIndented = true)]
+internal sealed partial class MetadataJsonContext : JsonSerializerContext
+{
+}

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using NsqSharp.Common.Metrics;
+
+namespace NsqSharp.Nsqd;
+
+/// <summary>
+/// nsqd's metrics as System.Diagnostics.Metrics instruments, observed at scrape time from the
+/// live topics, channels and logs, and exposed as Prometheus text on GET /metrics.
+/// </summary>
+public sealed class NsqdMetrics : IDisposable
+{
+    public const string MeterName = "NsqSharp.Nsqd";
+    private readonly NsqdServer _server;
+    private readonly Meter _meter = new(MeterName);
+    private readonly PrometheusExporter _exporter;
+
+    public NsqdMetrics(NsqdServer server)
+    {
+        _server = server;
+        _meter.CreateObservableGauge("nsqd_topic_depth", () => PerTopic(t => t.Depth), description: "Messages not yet handed to any channel");
+        _meter.CreateObservableCounter("nsqd_topic_messages", () => PerTopic(t => t.MessageCount), description: "Messages published since start");
+        _meter.CreateObservableCounter("nsqd_topic_message_bytes", () => PerTopic(t => t.MessageBytes), description: "Body bytes published since start");
+        _meter.CreateObservableGauge("nsqd_partition_size_bytes", () => PerPartition(l => l.SizeBytes), description: "Bytes retained by a partition log");
+        _meter.CreateObservableGauge("nsqd_partition_end_offset", () => PerPartition(l => l.DurableOffset), description: "Durable end offset of a partition log");
+        _meter.CreateObservableGauge("nsqd_partition_start_offset", () => PerPartition(l => l.StartOffset), description: "Oldest retained offset of a partition log");
+        _meter.CreateObservableCounter("nsqd_partition_syncs", () => PerPartition(l => l.SyncCount), description: "fsyncs (group commits) of a partition log");
+        _meter.CreateObservableGauge("nsqd_channel_depth", () => PerChannel(c => c.Depth), description: "Messages waiting for a consumer");
+        _meter.CreateObservableGauge("nsqd_channel_in_flight", () => PerChannel(c => c.InFlightCount), description: "Messages sent and not yet finished");
+        _meter.CreateObservableGauge("nsqd_channel_deferred", () => PerChannel(c => c.DeferredCount), description: "Messages waiting for their due time");
+        _meter.CreateObservableGauge("nsqd_channel_clients", () => PerChannel(c => c.Clients.Length), description: "Subscribed clients");
+        _meter.CreateObservableCounter("nsqd_channel_messages", () => PerChannel(c => c.MessageCount), description: "Deliveries since start");
+        _meter.CreateObservableCounter("nsqd_channel_requeued", () => PerChannel(c => c.RequeueCount), description: "REQ since start");
+        _meter.CreateObservableCounter("nsqd_channel_timed_out", () => PerChannel(c => c.TimeoutCount), description: "In-flight timeouts since start");
+        _meter.CreateObservableGauge("nsqd_clients", () => (long)_server.Clients.Count, description: "Connected TCP clients");
+        _meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, description: "Resident set size");
+        _meter.CreateObservableCounter("process_cpu_seconds", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, description: "CPU time used");
+        _exporter = new PrometheusExporter([MeterName]);
+    }
+
+    public string Scrape() => _exporter.Scrape();
+
+    private IEnumerable<Measurement<long>> PerTopic(Func<Broker.Topic, long> value)
+    {
+        foreach (var topic in _server.Broker.Topics)
+        {
+            yield return new Measurement<long>(value(topic), new KeyValuePair<string, object?>("topic", topic.Name));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> PerPartition(Func<Storage.PartitionLog, long> value)
+    {
+        foreach (var topic in _server.Broker.Topics)
+        {
+            foreach (var log in topic.Partitions)
+            {
+                yield return new Measurement<long>(value(log), new KeyValuePair<string, object?>("topic", topic.Name),
+                    new KeyValuePair<string, object?>("partition", log.Partition));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> PerChannel(Func<Broker.Channel, long> value)
+    {
+        foreach (var topic in _server.Broker.Topics)
+        {
+            foreach (var channel in topic.Channels)
+            {
+                yield return new Measurement<long>(value(channel), new KeyValuePair<string, object?>("topic", topic.Name),
+                    new KeyValuePair<string, object?>("channel", channel.Name));
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _exporter.Dispose();
+        _meter.Dispose();
+    }
+}

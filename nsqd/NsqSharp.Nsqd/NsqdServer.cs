@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Auth;
+using NsqSharp.Nsqd.Http;
+using NsqSharp.Nsqd.Lookup;
+using NsqSharp.Nsqd.Protocol;
+
+namespace NsqSharp.Nsqd;
+
+/// <summary>
+/// One nsqd node: the broker (topics, channels, storage), the TCP V2 listener, the HTTP(S) API and
+/// the lookupd registrar. Start with StartAsync; DisposeAsync is the graceful shutdown.
+/// </summary>
+public sealed class NsqdServer : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<long, ClientConnection> _clients = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ILogger _logger;
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private NsqdHttpServer? _http;
+
+    public NsqdServer(NsqdOptions options, ILoggerFactory loggerFactory)
+    {
+        Options = options;
+        LoggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("nsqd");
+        Broker = new Broker.Broker(options, loggerFactory);
+        Auth = new AuthServerClient(options, loggerFactory.CreateLogger("nsqd.auth"));
+        Tls = options.TlsEnabled ? new TlsSettings(options) : null;
+        Metrics = new NsqdMetrics(this);
+    }
+
+    public NsqdOptions Options { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public Broker.Broker Broker { get; }
+
+    public AuthServerClient Auth { get; }
+
+    public TlsSettings? Tls { get; }
+
+    public NsqdMetrics Metrics { get; }
+
+    public LookupRegistrar? Lookup { get; private set; }
+
+    /// <summary>Set by the host: applies a log level at run time (PUT /config/log_level); false if invalid.</summary>
+    public Func<string, bool>? SetLogLevel { get; set; }
+
+    public DateTimeOffset StartTime { get; } = DateTimeOffset.UtcNow;
+
+    public IPEndPoint TcpEndPoint { get; private set; } = new(IPAddress.Loopback, 0);
+
+    public IPEndPoint HttpEndPoint => _http?.HttpEndPoint ?? new IPEndPoint(IPAddress.Loopback, 0);
+
+    public IPEndPoint? HttpsEndPoint => _http?.HttpsEndPoint;
+
+    internal ICollection<ClientConnection> Clients => _clients.Values;
+
+    public int BroadcastTcpPort => Options.BroadcastTcpPort > 0 ? Options.BroadcastTcpPort : TcpEndPoint.Port;
+
+    public int BroadcastHttpPort => Options.BroadcastHttpPort > 0 ? Options.BroadcastHttpPort : HttpEndPoint.Port;
+
+    public async Task StartAsync()
+    {
+        Broker.Start();
+        _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        var endpoint = ParseEndPoint(Options.TcpAddress);
+        if (endpoint.AddressFamily == AddressFamily.InterNetwork)
+        {
+            _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        }
+
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _listener.Bind(endpoint);
+        _listener.Listen(1024);
+        TcpEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _logger.LogInformation("TCP: listening on {Endpoint}", TcpEndPoint);
+
+        _http = new NsqdHttpServer(this);
+        await _http.StartAsync().ConfigureAwait(false);
+
+        if (Options.LookupdTcpAddresses.Count > 0)
+        {
+            StartLookup(Options.LookupdTcpAddresses);
+        }
+
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>Connects to (or switches) the lookupd set; used at start and by PUT /config/nsqlookupd_tcp_addresses.</summary>
+    public void StartLookup(IEnumerable<string> addresses)
+    {
+        if (Lookup != null)
+        {
+            Lookup.SetAddresses(addresses);
+            return;
+        }
+
+        var identity = new NodeIdentity(Options.BroadcastAddress, BroadcastTcpPort, BroadcastHttpPort, Environment.MachineName,
+            ProtocolConstants.CompatibleVersion);
+        Lookup = new LookupRegistrar(identity, addresses, Broker.RegistrationSnapshot, LoggerFactory.CreateLogger("nsqd.lookup"));
+        Broker.Lookup = Lookup;
+        Lookup.Start();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                _logger.LogWarning("TCP: accept failed: {Error}", e.Message);
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            socket.NoDelay = true;
+            var client = new ClientConnection(this, socket);
+            _clients[client.ClientId] = client;
+            _ = Task.Run(client.RunAsync);
+        }
+    }
+
+    internal void RemoveClient(ClientConnection client) => _clients.TryRemove(client.ClientId, out _);
+
+    public static IPEndPoint ParseEndPoint(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(address.AsSpan(colon + 1), out var port))
+        {
+            throw new FormatException($"invalid address {address} (want host:port)");
+        }
+
+        var host = address[..colon].Trim('[', ']');
+        IPAddress ip;
+        if (host.Length == 0)
+        {
+            ip = IPAddress.Any;
+        }
+        else if (!IPAddress.TryParse(host, out ip!))
+        {
+            ip = host == "localhost" ? IPAddress.Loopback : Dns.GetHostAddresses(host)[0];
+        }
+
+        return new IPEndPoint(ip, port);
+    }
+
+    /// <summary>Graceful shutdown: stop listening, disconnect clients, flush and checkpoint everything.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _logger.LogInformation("exiting");
+        _stop.Cancel();
+        _listener?.Dispose();
+        if (_acceptLoop != null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        if (_http != null)
+        {
+            await _http.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var client in _clients.Values)
+        {
+            client.Stop();
+        }
+
+        for (var i = 0; i < 100 && !_clients.IsEmpty; i++)
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        if (Lookup != null)
+        {
+            await Lookup.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await Broker.DisposeAsync().ConfigureAwait(false);
+        Auth.Dispose();
+        Metrics.Dispose();
+        _logger.LogInformation("exited cleanly");
+    }
+}

@@ -1,0 +1,566 @@
+using System.Buffers;
+using System.Buffers.Text;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker;
+
+namespace NsqSharp.Nsqd.Protocol;
+
+/// <summary>The V2 commands with upstream's validation order, error codes and texts (nsqd/protocol_v2.go).</summary>
+internal sealed partial class ClientConnection
+{
+    private Topic? _lastTopic;
+
+    private ValueTask<ProtocolError?> ExecuteAsync(ReadOnlyMemory<byte> line)
+    {
+        var span = line.Span;
+        var space = span.IndexOf((byte)' ');
+        var name = space < 0 ? span : span[..space];
+
+        if (name.SequenceEqual("IDENTIFY"u8))
+        {
+            return IdentifyAsync(line);
+        }
+
+        if (_options.TcpTlsRequired && !Tls)
+        {
+            return Fail(ProtocolError.Invalid($"cannot {ProtocolConstants.Utf8.GetString(name)} in current state (TLS required)"));
+        }
+
+        if (name.SequenceEqual("FIN"u8))
+        {
+            return new(Finish(span));
+        }
+
+        if (name.SequenceEqual("RDY"u8))
+        {
+            return new(Ready(span));
+        }
+
+        if (name.SequenceEqual("REQ"u8))
+        {
+            return new(Requeue(span));
+        }
+
+        if (name.SequenceEqual("PUB"u8))
+        {
+            return PublishAsync(line);
+        }
+
+        if (name.SequenceEqual("MPUB"u8))
+        {
+            return MultiPublishAsync(line);
+        }
+
+        if (name.SequenceEqual("DPUB"u8))
+        {
+            return DeferredPublishAsync(line);
+        }
+
+        if (name.SequenceEqual("NOP"u8))
+        {
+            return new((ProtocolError?)null);
+        }
+
+        if (name.SequenceEqual("TOUCH"u8))
+        {
+            return new(Touch(span));
+        }
+
+        if (name.SequenceEqual("SUB"u8))
+        {
+            return SubscribeAsync(line);
+        }
+
+        if (name.SequenceEqual("CLS"u8))
+        {
+            return CloseWaitAsync();
+        }
+
+        if (name.SequenceEqual("AUTH"u8))
+        {
+            return AuthAsync(line);
+        }
+
+        return Fail(ProtocolError.Invalid($"invalid command {ProtocolConstants.Utf8.GetString(name)}"));
+    }
+
+    private static ValueTask<ProtocolError?> Fail(ProtocolError error) => new(error);
+
+    /// <summary>Splits a command line on single spaces (as upstream's bytes.Split).</summary>
+    private static string[] Params(ReadOnlyMemory<byte> line) => ProtocolConstants.Utf8.GetString(line.Span).Split(' ');
+
+    private ProtocolError? Ready(ReadOnlySpan<byte> line)
+    {
+        var state = State;
+        if (state == ClientState.Closing)
+        {
+            return null; // ignore RDY changes on a closing connection
+        }
+
+        if (state != ClientState.Subscribed)
+        {
+            return ProtocolError.Invalid("cannot RDY in current state");
+        }
+
+        long count = 1;
+        var space = line.IndexOf((byte)' ');
+        if (space >= 0)
+        {
+            var arg = NextParam(line[(space + 1)..]);
+            if (!TryParseBase10(arg, out count))
+            {
+                return ProtocolError.Invalid($"RDY could not parse count {ProtocolConstants.Utf8.GetString(arg)}");
+            }
+        }
+
+        if (count < 0 || count > _options.MaxRdyCount)
+        {
+            return ProtocolError.Invalid($"RDY count {count} out of range 0-{_options.MaxRdyCount}");
+        }
+
+        Interlocked.Exchange(ref _readyCount, count);
+        _pumpSignal.Set();
+        return null;
+    }
+
+    private ProtocolError? Finish(ReadOnlySpan<byte> line)
+    {
+        var state = State;
+        if (state is not (ClientState.Subscribed or ClientState.Closing))
+        {
+            return ProtocolError.Invalid("cannot FIN in current state");
+        }
+
+        var parts = SplitParams(line, out var idBytes, out _);
+        if (parts < 2)
+        {
+            return ProtocolError.Invalid("FIN insufficient number of params");
+        }
+
+        if (idBytes.Length != MessageId.Length)
+        {
+            return ProtocolError.Invalid("Invalid Message ID");
+        }
+
+        var error = MessageId.TryParse(idBytes, out var id) ? _channel!.Finish(this, id) : "ID not in flight";
+        if (error != null)
+        {
+            return new ProtocolError("E_FIN_FAILED", $"FIN {ProtocolConstants.Utf8.GetString(idBytes)} failed {error}", fatal: false);
+        }
+
+        Interlocked.Increment(ref _finishCount);
+        InFlightReleased(1);
+        return null;
+    }
+
+    private ProtocolError? Requeue(ReadOnlySpan<byte> line)
+    {
+        var state = State;
+        if (state is not (ClientState.Subscribed or ClientState.Closing))
+        {
+            return ProtocolError.Invalid("cannot REQ in current state");
+        }
+
+        var parts = SplitParams(line, out var idBytes, out var timeoutBytes);
+        if (parts < 3)
+        {
+            return ProtocolError.Invalid("REQ insufficient number of params");
+        }
+
+        if (idBytes.Length != MessageId.Length)
+        {
+            return ProtocolError.Invalid("Invalid Message ID");
+        }
+
+        if (!TryParseBase10(timeoutBytes, out var timeoutMs))
+        {
+            return ProtocolError.Invalid($"REQ could not parse timeout {ProtocolConstants.Utf8.GetString(timeoutBytes)}");
+        }
+
+        // Clamped, not rejected (upstream).
+        timeoutMs = Math.Clamp(timeoutMs, 0, (long)_options.MaxReqTimeout.TotalMilliseconds);
+        var error = MessageId.TryParse(idBytes, out var id) ? _channel!.Requeue(this, id, timeoutMs) : "ID not in flight";
+        if (error != null)
+        {
+            return new ProtocolError("E_REQ_FAILED", $"REQ {ProtocolConstants.Utf8.GetString(idBytes)} failed {error}", fatal: false);
+        }
+
+        Interlocked.Increment(ref _requeueCount);
+        InFlightReleased(1);
+        return null;
+    }
+
+    private ProtocolError? Touch(ReadOnlySpan<byte> line)
+    {
+        var state = State;
+        if (state is not (ClientState.Subscribed or ClientState.Closing))
+        {
+            return ProtocolError.Invalid("cannot TOUCH in current state");
+        }
+
+        var parts = SplitParams(line, out var idBytes, out _);
+        if (parts < 2)
+        {
+            return ProtocolError.Invalid("TOUCH insufficient number of params");
+        }
+
+        if (idBytes.Length != MessageId.Length)
+        {
+            return ProtocolError.Invalid("Invalid Message ID");
+        }
+
+        var error = MessageId.TryParse(idBytes, out var id)
+            ? _channel!.Touch(this, id, MsgTimeoutMs, (long)_options.MaxMsgTimeout.TotalMilliseconds)
+            : "ID not in flight";
+        return error == null
+            ? null
+            : new ProtocolError("E_TOUCH_FAILED", $"TOUCH {ProtocolConstants.Utf8.GetString(idBytes)} failed {error}", fatal: false);
+    }
+
+    private async ValueTask<ProtocolError?> SubscribeAsync(ReadOnlyMemory<byte> line)
+    {
+        if (State != ClientState.Init)
+        {
+            return ProtocolError.Invalid("cannot SUB in current state");
+        }
+
+        if (HeartbeatIntervalMs <= 0)
+        {
+            return ProtocolError.Invalid("cannot SUB with heartbeats disabled");
+        }
+
+        var p = Params(line);
+        if (p.Length < 3)
+        {
+            return ProtocolError.Invalid("SUB insufficient number of parameters");
+        }
+
+        var topicName = p[1];
+        var channelName = p[2];
+        if (!NsqNames.IsValidTopicName(topicName))
+        {
+            return ProtocolError.BadTopic($"SUB topic name {GoQuote.Quote(topicName)} is not valid");
+        }
+
+        if (!NsqNames.IsValidChannelName(channelName))
+        {
+            return ProtocolError.BadChannel($"SUB channel name {GoQuote.Quote(channelName)} is not valid");
+        }
+
+        var authError = await CheckAuthAsync("SUB", topicName, channelName).ConfigureAwait(false);
+        if (authError != null)
+        {
+            return authError;
+        }
+
+        Broker.Channel? channel = null;
+        for (var attempt = 0; attempt < 100 && channel == null; attempt++)
+        {
+            Topic topic;
+            try
+            {
+                topic = _server.Broker.GetOrCreateTopic(topicName);
+            }
+            catch (ObjectDisposedException)
+            {
+                return new ProtocolError("E_SUB_FAILED", "SUB failed nsqd exiting");
+            }
+
+            var candidate = topic.GetOrCreateChannel(channelName);
+            var error = candidate.AddClient(this, _options.MaxChannelConsumers);
+            if (error != null)
+            {
+                if (error == "channel is exiting")
+                {
+                    await Task.Delay(1).ConfigureAwait(false); // an ephemeral channel/topic being deleted: retry
+                    continue;
+                }
+
+                return new ProtocolError("E_SUB_FAILED", "SUB failed " + error);
+            }
+
+            channel = candidate;
+        }
+
+        if (channel == null)
+        {
+            return new ProtocolError("E_SUB_FAILED", "SUB failed to deleted topic/channel");
+        }
+
+        _channel = channel;
+        Volatile.Write(ref _state, (int)ClientState.Subscribed);
+        await _replies.Writer.WriteAsync(Reply.Frame(Common.Protocol.FrameType.Response, ProtocolConstants.Ok.ToArray()), _closed.Token).ConfigureAwait(false);
+        _pump = Task.Run(() => RunPumpAsync(channel));
+        return null;
+    }
+
+    private async ValueTask<ProtocolError?> CloseWaitAsync()
+    {
+        if (State != ClientState.Subscribed)
+        {
+            return ProtocolError.Invalid("cannot CLS in current state");
+        }
+
+        Interlocked.Exchange(ref _readyCount, 0);
+        Volatile.Write(ref _state, (int)ClientState.Closing);
+        _pumpSignal.Set();
+        await _replies.Writer.WriteAsync(Reply.Frame(Common.Protocol.FrameType.Response, ProtocolConstants.CloseWait.ToArray()), _closed.Token)
+            .ConfigureAwait(false);
+        return null;
+    }
+
+    private async ValueTask<ProtocolError?> PublishAsync(ReadOnlyMemory<byte> line)
+    {
+        var p = Params(line);
+        if (p.Length < 2)
+        {
+            return ProtocolError.Invalid("PUB insufficient number of parameters");
+        }
+
+        var topicName = p[1];
+        if (!NsqNames.IsValidTopicName(topicName))
+        {
+            return ProtocolError.BadTopic($"PUB topic name {GoQuote.Quote(topicName)} is not valid");
+        }
+
+        var size = await ReadInt32Async(ProtocolError.BadMessage("PUB failed to read message body size")).ConfigureAwait(false);
+        if (size <= 0)
+        {
+            return ProtocolError.BadMessage($"PUB invalid message body size {size}");
+        }
+
+        if (size > _options.MaxMsgSize)
+        {
+            return ProtocolError.BadMessage($"PUB message too big {size} > {_options.MaxMsgSize}");
+        }
+
+        var body = await ReadBodyAsync(size, ProtocolError.BadMessage("PUB failed to read message body")).ConfigureAwait(false);
+        var error = await CheckAuthAsync("PUB", topicName, "").ConfigureAwait(false);
+        if (error != null)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return error;
+        }
+
+        return await EnqueuePublishAsync("PUB", topicName, body, t => t.PublishAsync(body.AsMemory(0, size), 0), 1).ConfigureAwait(false);
+    }
+
+    private async ValueTask<ProtocolError?> DeferredPublishAsync(ReadOnlyMemory<byte> line)
+    {
+        var p = Params(line);
+        if (p.Length < 3)
+        {
+            return ProtocolError.Invalid("DPUB insufficient number of parameters");
+        }
+
+        var topicName = p[1];
+        if (!NsqNames.IsValidTopicName(topicName))
+        {
+            return ProtocolError.BadTopic($"DPUB topic name {GoQuote.Quote(topicName)} is not valid");
+        }
+
+        if (!TryParseBase10(ProtocolConstants.Utf8.GetBytes(p[2]), out var deferMs))
+        {
+            return ProtocolError.Invalid($"DPUB could not parse timeout {p[2]}");
+        }
+
+        var maxDefer = (long)_options.EffectiveMaxDeferTimeout.TotalMilliseconds;
+        if (deferMs < 0 || deferMs > maxDefer)
+        {
+            return ProtocolError.Invalid($"DPUB timeout {deferMs} out of range 0-{maxDefer}");
+        }
+
+        var size = await ReadInt32Async(ProtocolError.BadMessage("DPUB failed to read message body size")).ConfigureAwait(false);
+        if (size <= 0)
+        {
+            return ProtocolError.BadMessage($"DPUB invalid message body size {size}");
+        }
+
+        if (size > _options.MaxMsgSize)
+        {
+            return ProtocolError.BadMessage($"DPUB message too big {size} > {_options.MaxMsgSize}");
+        }
+
+        var body = await ReadBodyAsync(size, ProtocolError.BadMessage("DPUB failed to read message body")).ConfigureAwait(false);
+        var error = await CheckAuthAsync("DPUB", topicName, "").ConfigureAwait(false);
+        if (error != null)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return error;
+        }
+
+        return await EnqueuePublishAsync("DPUB", topicName, body, t => t.PublishAsync(body.AsMemory(0, size), deferMs), 1).ConfigureAwait(false);
+    }
+
+    private async ValueTask<ProtocolError?> MultiPublishAsync(ReadOnlyMemory<byte> line)
+    {
+        var p = Params(line);
+        if (p.Length < 2)
+        {
+            return ProtocolError.Invalid("MPUB insufficient number of parameters");
+        }
+
+        var topicName = p[1];
+        if (!NsqNames.IsValidTopicName(topicName))
+        {
+            // Upstream repeats the code inside the description.
+            return ProtocolError.BadTopic($"E_BAD_TOPIC MPUB topic name {GoQuote.Quote(topicName)} is not valid");
+        }
+
+        var size = await ReadInt32Async(ProtocolError.BadBody("MPUB failed to read body size")).ConfigureAwait(false);
+        if (size <= 0)
+        {
+            return ProtocolError.BadBody($"MPUB invalid body size {size}");
+        }
+
+        if (size > _options.MaxBodySize)
+        {
+            return ProtocolError.BadBody($"MPUB body too big {size} > {_options.MaxBodySize}");
+        }
+
+        var body = await ReadBodyAsync(size, ProtocolError.BadBody("MPUB failed to read message count")).ConfigureAwait(false);
+        var parsed = MultiPublishParser.Parse(body.AsMemory(0, size), _options.MaxMsgSize, _options.MaxBodySize, out var messages);
+        if (parsed != null)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return parsed;
+        }
+
+        var error = await CheckAuthAsync("MPUB", topicName, "").ConfigureAwait(false);
+        if (error != null)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return error;
+        }
+
+        return await EnqueuePublishAsync("MPUB", topicName, body, t => t.PublishBatchAsync(messages, 0), messages.Count).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the durable append and queues its reply; the read loop goes on (pipelining).</summary>
+    private async ValueTask<ProtocolError?> EnqueuePublishAsync(string command, string topicName, byte[] body, Func<Topic, ValueTask> publish, int count)
+    {
+        Topic topic;
+        try
+        {
+            topic = TopicFor(topicName);
+        }
+        catch (ObjectDisposedException)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return new ProtocolError($"E_{command}_FAILED", $"{command} failed exiting");
+        }
+
+        ValueTask pending;
+        try
+        {
+            pending = publish(topic);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return new ProtocolError($"E_{command}_FAILED", $"{command} failed {e.Message}");
+        }
+
+        PubCounts.AddOrUpdate(topicName, count, (_, c) => c + count);
+        await _replies.Writer.WriteAsync(Reply.Published(command, pending, body), _closed.Token).ConfigureAwait(false);
+        return null;
+    }
+
+    private Topic TopicFor(string name)
+    {
+        var last = _lastTopic;
+        if (last != null && !last.IsDeleting && last.Name == name)
+        {
+            return last;
+        }
+
+        var topic = _server.Broker.GetOrCreateTopic(name);
+        _lastTopic = topic;
+        return topic;
+    }
+
+    private async ValueTask<ProtocolError?> CheckAuthAsync(string command, string topic, string channel)
+    {
+        if (!_server.Auth.Enabled)
+        {
+            return null;
+        }
+
+        var state = AuthState;
+        if (state == null)
+        {
+            return new ProtocolError("E_AUTH_FIRST", $"AUTH required before {command}");
+        }
+
+        if (state.IsExpired)
+        {
+            try
+            {
+                state = await _server.Auth.QueryAsync(_authSecret, RemoteIp, Tls, _tlsCommonName, _closed.Token).ConfigureAwait(false);
+                AuthState = state;
+            }
+            catch (InvalidDataException)
+            {
+                return new ProtocolError("E_AUTH_FAILED", "AUTH failed");
+            }
+        }
+
+        return state.IsAllowed(topic, channel)
+            ? null
+            : new ProtocolError("E_UNAUTHORIZED", $"AUTH failed for {command} on {GoQuote.Quote(topic)} {GoQuote.Quote(channel)}");
+    }
+
+    /// <summary>Counts space-separated params and returns the 2nd and 3rd without allocating (FIN/REQ/TOUCH hot path).</summary>
+    private static int SplitParams(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> second, out ReadOnlySpan<byte> third)
+    {
+        second = default;
+        third = default;
+        var count = 1;
+        var rest = line;
+        var space = rest.IndexOf((byte)' ');
+        while (space >= 0)
+        {
+            rest = rest[(space + 1)..];
+            count++;
+            var next = NextParam(rest);
+            if (count == 2)
+            {
+                second = next;
+            }
+            else if (count == 3)
+            {
+                third = next;
+            }
+
+            space = rest.IndexOf((byte)' ');
+        }
+
+        return count;
+    }
+
+    private static ReadOnlySpan<byte> NextParam(ReadOnlySpan<byte> rest)
+    {
+        var space = rest.IndexOf((byte)' ');
+        return space < 0 ? rest : rest[..space];
+    }
+
+    /// <summary>Upstream's ByteToBase10: digits only (no sign), so "-1" is a parse error.</summary>
+    private static bool TryParseBase10(ReadOnlySpan<byte> digits, out long value)
+    {
+        value = 0;
+        if (digits.IsEmpty || digits.Length > 18)
+        {
+            return false;
+        }
+
+        foreach (var b in digits)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
+        }
+
+        return Utf8Parser.TryParse(digits, out value, out var consumed) && consumed == digits.Length;
+    }
+}

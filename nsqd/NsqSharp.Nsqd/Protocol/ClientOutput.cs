@@ -1,0 +1,215 @@
+using System.Buffers.Binary;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker;
+
+namespace NsqSharp.Nsqd.Protocol;
+
+/// <summary>
+/// A client's outgoing byte stream. Producers (reply loop, message pump, heartbeats) append frames
+/// under a short lock; one sender loop writes whole buffers to the socket. Responses flush at once;
+/// message frames wait until the buffer reaches output_buffer_size, the client stops being ready, or
+/// output_buffer_timeout passes (upstream's buffering rules). Bounded: appenders of messages wait
+/// while MaxBuffered bytes are unsent.
+/// </summary>
+internal sealed class ClientOutput
+{
+    private readonly object _gate = new();
+    private readonly AsyncSignal _sendSignal = new();
+    private readonly AsyncSignal _roomSignal = new();
+    private readonly int _maxBuffered;
+    private byte[] _buffer;
+    private byte[] _spare;
+    private int _length;
+    private bool _flushRequested;
+    private long _firstPendingTicks;
+    private TaskCompletionSource? _drained;
+
+    public ClientOutput(Stream stream, int maxFrameSize)
+    {
+        Stream = stream;
+        _maxBuffered = Math.Max(256 * 1024, maxFrameSize + 64);
+        _buffer = new byte[64 * 1024];
+        _spare = new byte[64 * 1024];
+    }
+
+    public Stream Stream { get; private set; }
+
+    /// <summary>Bytes of message frames to gather before sending (IDENTIFY output_buffer_size).</summary>
+    public int BufferSize { get; set; } = 16 * 1024;
+
+    /// <summary>Longest a message frame may wait in the buffer (IDENTIFY output_buffer_timeout); 0 = no wait.</summary>
+    public long TimeoutMs { get; set; } = 250;
+
+    public void WriteFrame(FrameType type, ReadOnlySpan<byte> data, bool flush)
+    {
+        lock (_gate)
+        {
+            var span = Reserve(8 + data.Length);
+            BinaryPrimitives.WriteInt32BigEndian(span, data.Length + 4);
+            BinaryPrimitives.WriteInt32BigEndian(span[4..], (int)type);
+            data.CopyTo(span[8..]);
+            Commit(8 + data.Length, flush);
+        }
+    }
+
+    /// <summary>Appends one message frame: [size][type 2][timestamp][attempts][16-byte id][body].</summary>
+    public void WriteMessage(in Delivery delivery, ushort attempts, bool flush)
+    {
+        var body = delivery.Body.Span;
+        var frameData = ProtocolConstants.MessageHeaderLength + body.Length;
+        lock (_gate)
+        {
+            var span = Reserve(8 + frameData);
+            BinaryPrimitives.WriteInt32BigEndian(span, frameData + 4);
+            BinaryPrimitives.WriteInt32BigEndian(span[4..], (int)FrameType.Message);
+            BinaryPrimitives.WriteInt64BigEndian(span[8..], delivery.TimestampNs);
+            BinaryPrimitives.WriteUInt16BigEndian(span[16..], attempts);
+            new MessageId(delivery.Partition, delivery.Offset).WriteTo(span[18..]);
+            body.CopyTo(span[34..]);
+            Commit(8 + frameData, flush);
+        }
+    }
+
+    /// <summary>Waits while too much is unsent (a slow reader must not make the server buffer without bound).</summary>
+    public async ValueTask WaitForRoomAsync(CancellationToken ct)
+    {
+        while (Volatile.Read(ref _length) >= _maxBuffered)
+        {
+            await _roomSignal.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    public void RequestFlush()
+    {
+        lock (_gate)
+        {
+            if (_length == 0)
+            {
+                return;
+            }
+
+            _flushRequested = true;
+        }
+
+        _sendSignal.Set();
+    }
+
+    /// <summary>Completes when everything appended so far has been written and flushed to the stream.</summary>
+    public Task DrainAsync()
+    {
+        lock (_gate)
+        {
+            if (_length == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _flushRequested = true;
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _sendSignal.Set();
+            return _drained.Task;
+        }
+    }
+
+    /// <summary>Swaps the transport (TLS, snappy, deflate upgrades). Call only after DrainAsync.</summary>
+    public void ReplaceStream(Stream stream)
+    {
+        lock (_gate)
+        {
+            Stream = stream;
+        }
+    }
+
+    public async Task RunSenderAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await _sendSignal.WaitAsync(ct).ConfigureAwait(false);
+            while (true)
+            {
+                byte[] toSend;
+                int count;
+                Stream stream;
+                TaskCompletionSource? drained;
+                long waitMs = 0;
+                lock (_gate)
+                {
+                    if (_length == 0)
+                    {
+                        break;
+                    }
+
+                    if (!_flushRequested && _length < BufferSize && TimeoutMs > 0)
+                    {
+                        waitMs = TimeoutMs - (Environment.TickCount64 - _firstPendingTicks);
+                    }
+
+                    if (waitMs > 0)
+                    {
+                        toSend = [];
+                        count = 0;
+                        stream = Stream;
+                        drained = null;
+                    }
+                    else
+                    {
+                        toSend = _buffer;
+                        count = _length;
+                        (_buffer, _spare) = (_spare, _buffer);
+                        _length = 0;
+                        _flushRequested = false;
+                        stream = Stream;
+                        drained = _drained;
+                        _drained = null;
+                    }
+                }
+
+                if (waitMs > 0)
+                {
+                    await Task.WhenAny(_sendSignal.WaitAsync(ct), Task.Delay(TimeSpan.FromMilliseconds(waitMs), ct)).ConfigureAwait(false);
+                    ct.ThrowIfCancellationRequested();
+                    continue;
+                }
+
+                await stream.WriteAsync(toSend.AsMemory(0, count), ct).ConfigureAwait(false);
+                await stream.FlushAsync(ct).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    // The sent buffer becomes the spare; shrink buffers a burst grew.
+                    _spare = toSend.Length > 1024 * 1024 ? new byte[64 * 1024] : toSend;
+                }
+
+                _roomSignal.Set();
+                drained?.TrySetResult();
+            }
+        }
+    }
+
+    private Span<byte> Reserve(int size)
+    {
+        if (_length + size > _buffer.Length)
+        {
+            var grown = new byte[Math.Max(_buffer.Length * 2, _length + size)];
+            _buffer.AsSpan(0, _length).CopyTo(grown);
+            _buffer = grown;
+        }
+
+        return _buffer.AsSpan(_length, size);
+    }
+
+    private void Commit(int size, bool flush)
+    {
+        var wasEmpty = _length == 0;
+        _length += size;
+        if (wasEmpty)
+        {
+            _firstPendingTicks = Environment.TickCount64;
+        }
+
+        _flushRequested |= flush || TimeoutMs == 0 || BufferSize <= 1;
+        if (wasEmpty || _flushRequested || _length >= BufferSize)
+        {
+            _sendSignal.Set();
+        }
+    }
+}

@@ -1,0 +1,173 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace NsqSharp.Nsqd.Storage;
+
+/// <summary>
+/// Byte layout of record batches (all integers little-endian). See the file comment of <see cref="PartitionLog"/>.
+/// </summary>
+internal static class LogFormat
+{
+    public const int BatchHeaderSize = 48;
+    public const int RecordHeaderSize = 24;
+    public const ushort Magic = 0x514E; // bytes 'N','Q'
+    public const byte Version = 1;
+
+    // Batch header field offsets.
+    public const int BaseOffsetPos = 0;
+    public const int LeaderEpochPos = 8;
+    public const int LengthPos = 16;
+    public const int CrcPos = 20;
+    public const int CrcStart = 24; // CRC covers [24, length): everything but base offset, epoch, length and the CRC
+    public const int MagicPos = 24;
+    public const int VersionPos = 26;
+    public const int AttributesPos = 27;
+    public const int CountPos = 28;
+    public const int FirstTimestampPos = 32;
+    public const int MaxTimestampPos = 40;
+
+    // Record field offsets (relative to the record start).
+    public const int RecLengthPos = 0;
+    public const int RecFlagsPos = 4;
+    public const int RecHeadersLengthPos = 6;
+    public const int RecTimestampPos = 8;
+    public const int RecDeliverAtPos = 16;
+
+    private const long UnixEpochTicks = 621355968000000000L;
+
+    public static long NowUnixNs() => (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
+
+    /// <summary>Encodes a whole batch (base offset and epoch left 0, CRC filled in). Returns bytes written.</summary>
+    public static int EncodeBatch(Span<byte> destination, IReadOnlyList<ReadOnlyMemory<byte>>? bodies, ReadOnlySpan<byte> single, long timestampNs, long deliverAtMs)
+    {
+        int count = bodies?.Count ?? 1;
+        int pos = BatchHeaderSize;
+        for (int i = 0; i < count; i++)
+        {
+            ReadOnlySpan<byte> body = bodies is null ? single : bodies[i].Span;
+            Span<byte> rec = destination.Slice(pos, RecordHeaderSize + body.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(rec, rec.Length);
+            BinaryPrimitives.WriteUInt16LittleEndian(rec[RecFlagsPos..], 0);
+            BinaryPrimitives.WriteUInt16LittleEndian(rec[RecHeadersLengthPos..], 0);
+            BinaryPrimitives.WriteInt64LittleEndian(rec[RecTimestampPos..], timestampNs);
+            BinaryPrimitives.WriteInt64LittleEndian(rec[RecDeliverAtPos..], deliverAtMs);
+            body.CopyTo(rec[RecordHeaderSize..]);
+            pos += rec.Length;
+        }
+
+        Span<byte> header = destination[..BatchHeaderSize];
+        BinaryPrimitives.WriteInt64LittleEndian(header, 0);
+        BinaryPrimitives.WriteInt64LittleEndian(header[LeaderEpochPos..], 0);
+        BinaryPrimitives.WriteInt32LittleEndian(header[LengthPos..], pos);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[MagicPos..], Magic);
+        header[VersionPos] = Version;
+        header[AttributesPos] = 0;
+        BinaryPrimitives.WriteInt32LittleEndian(header[CountPos..], count);
+        BinaryPrimitives.WriteInt64LittleEndian(header[FirstTimestampPos..], timestampNs);
+        BinaryPrimitives.WriteInt64LittleEndian(header[MaxTimestampPos..], timestampNs);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[CrcPos..], Crc32C.Compute(destination[CrcStart..pos]));
+        return pos;
+    }
+
+    /// <summary>Stamps the writer-assigned fields (not covered by the CRC).</summary>
+    public static void StampBatch(Span<byte> batch, long baseOffset, long leaderEpoch)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(batch, baseOffset);
+        BinaryPrimitives.WriteInt64LittleEndian(batch[LeaderEpochPos..], leaderEpoch);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ReadLength(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadInt32LittleEndian(header[LengthPos..]);
+
+    /// <summary>True when the CRC in the batch header matches its content.</summary>
+    public static bool CrcMatches(ReadOnlySpan<byte> batch)
+    {
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(batch[CrcPos..]);
+        return Crc32C.Compute(batch[CrcStart..]) == stored;
+    }
+}
+
+/// <summary>Parsed fixed part of a batch header.</summary>
+internal readonly struct BatchHeader
+{
+    public BatchHeader(ReadOnlySpan<byte> header)
+    {
+        BaseOffset = BinaryPrimitives.ReadInt64LittleEndian(header);
+        LeaderEpoch = BinaryPrimitives.ReadInt64LittleEndian(header[LogFormat.LeaderEpochPos..]);
+        Length = BinaryPrimitives.ReadInt32LittleEndian(header[LogFormat.LengthPos..]);
+        MagicValue = BinaryPrimitives.ReadUInt16LittleEndian(header[LogFormat.MagicPos..]);
+        VersionValue = header[LogFormat.VersionPos];
+        Count = BinaryPrimitives.ReadInt32LittleEndian(header[LogFormat.CountPos..]);
+        FirstTimestampNs = BinaryPrimitives.ReadInt64LittleEndian(header[LogFormat.FirstTimestampPos..]);
+        MaxTimestampNs = BinaryPrimitives.ReadInt64LittleEndian(header[LogFormat.MaxTimestampPos..]);
+    }
+
+    public long BaseOffset { get; }
+    public long LeaderEpoch { get; }
+    public int Length { get; }
+    public ushort MagicValue { get; }
+    public byte VersionValue { get; }
+    public int Count { get; }
+    public long FirstTimestampNs { get; }
+    public long MaxTimestampNs { get; }
+    public long NextOffset => BaseOffset + Count;
+
+    /// <summary>Structural sanity (no CRC): magic, version, a length that can hold its records and fits in <paramref name="available"/>.</summary>
+    public bool IsPlausible(long available) =>
+        MagicValue == LogFormat.Magic
+        && VersionValue == LogFormat.Version
+        && Count >= 1
+        && Length >= LogFormat.BatchHeaderSize + ((long)Count * LogFormat.RecordHeaderSize)
+        && Length <= PartitionLogOptions.MaxBatchBytes
+        && Length <= available
+        && BaseOffset >= 0;
+}
+
+/// <summary>Walks the records of one CRC-checked batch, bounds-checking every length.</summary>
+internal ref struct RecordReader
+{
+    private readonly ReadOnlySpan<byte> _batch;
+    private int _pos;
+    private int _index;
+    private readonly int _count;
+
+    public RecordReader(ReadOnlySpan<byte> batch, int count)
+    {
+        _batch = batch;
+        _pos = LogFormat.BatchHeaderSize;
+        _count = count;
+        _index = 0;
+    }
+
+    public int Index => _index;
+
+    /// <summary>Next record: position of its body within the batch, lengths and fields. False at the end or on a malformed record.</summary>
+    public bool MoveNext(out int bodyStart, out int bodyLength, out int headersStart, out int headersLength, out long timestampNs, out long deliverAtMs, out ushort flags)
+    {
+        bodyStart = bodyLength = headersStart = headersLength = 0;
+        timestampNs = deliverAtMs = 0;
+        flags = 0;
+        if (_index >= _count || _batch.Length - _pos < LogFormat.RecordHeaderSize)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> rec = _batch[_pos..];
+        int length = BinaryPrimitives.ReadInt32LittleEndian(rec);
+        headersLength = BinaryPrimitives.ReadUInt16LittleEndian(rec[LogFormat.RecHeadersLengthPos..]);
+        if (length < LogFormat.RecordHeaderSize + headersLength || length > rec.Length)
+        {
+            return false;
+        }
+
+        flags = BinaryPrimitives.ReadUInt16LittleEndian(rec[LogFormat.RecFlagsPos..]);
+        timestampNs = BinaryPrimitives.ReadInt64LittleEndian(rec[LogFormat.RecTimestampPos..]);
+        deliverAtMs = BinaryPrimitives.ReadInt64LittleEndian(rec[LogFormat.RecDeliverAtPos..]);
+        headersStart = _pos + LogFormat.RecordHeaderSize;
+        bodyStart = headersStart + headersLength;
+        bodyLength = length - LogFormat.RecordHeaderSize - headersLength;
+        _pos += length;
+        _index++;
+        return true;
+    }
+}

@@ -1,0 +1,599 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace NsqSharp.Nsqd.Storage;
+
+/// <summary>Sparse offset index entry: the batch starting at <see cref="Position"/> has base offset segmentBase + <see cref="RelOffset"/>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct OffsetIndexEntry
+{
+    public int RelOffset;
+    public int Position;
+}
+
+/// <summary>Sparse time index entry: every record with offset &lt; segmentBase + <see cref="RelOffset"/> has timestamp &lt;= <see cref="MaxTimestampNs"/>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct TimeIndexEntry
+{
+    public long MaxTimestampNs;
+    public int RelOffset;
+}
+
+/// <summary>
+/// Append-only array with one writer and lock-free readers: the writer stores an item, then publishes the count;
+/// readers read the count, then the array (a grown array always contains every published item).
+/// </summary>
+internal sealed class AppendOnlyList<T>
+    where T : struct
+{
+    private T[] _items;
+    private int _count;
+
+    public AppendOnlyList(int capacity = 16) => _items = new T[Math.Max(4, capacity)];
+
+    public int Count => Volatile.Read(ref _count);
+
+    public void Add(in T item)
+    {
+        int count = _count;
+        T[] items = _items;
+        if (count == items.Length)
+        {
+            var grown = new T[items.Length * 2];
+            Array.Copy(items, grown, count);
+            Volatile.Write(ref _items, grown);
+            items = grown;
+        }
+
+        items[count] = item;
+        Volatile.Write(ref _count, count + 1);
+    }
+
+    public ReadOnlySpan<T> Snapshot()
+    {
+        int count = Volatile.Read(ref _count);
+        T[] items = Volatile.Read(ref _items);
+        return new ReadOnlySpan<T>(items, 0, Math.Min(count, items.Length));
+    }
+}
+
+/// <summary>Outcome of locating a batch in a segment.</summary>
+internal enum LocateStatus
+{
+    Found,
+    End,
+    Corrupt,
+}
+
+/// <summary>
+/// One segment: <c>&lt;base&gt;.log</c> plus its sparse indexes (in memory; persisted as <c>.index</c>/<c>.timeindex</c>
+/// when the segment is closed or the log shuts down cleanly). The active segment is written only by the
+/// partition's writer loop; everything readers use is published with volatile writes.
+/// </summary>
+internal sealed class LogSegment
+{
+    public const int IndexHeaderSize = 44;
+    public const int TimeIndexHeaderSize = 16;
+    private const uint IndexMagic = 0x5849514E;     // "NQIX"
+    private const uint TimeIndexMagic = 0x4954514E; // "NQTI"
+    private const ushort IndexVersion = 1;
+
+    private long _size;
+    private long _readableSize;
+    private long _nextOffset;
+    private long _maxTimestampNs;
+    private int _corruptionLogged;
+
+    public LogSegment(string directory, long baseOffset, SafeFileHandle handle)
+    {
+        BaseOffset = baseOffset;
+        string name = baseOffset.ToString("D20", CultureInfo.InvariantCulture);
+        LogPath = Path.Combine(directory, name + ".log");
+        IndexPath = Path.Combine(directory, name + ".index");
+        TimeIndexPath = Path.Combine(directory, name + ".timeindex");
+        Handle = handle;
+        _nextOffset = baseOffset;
+        _maxTimestampNs = long.MinValue;
+    }
+
+    public long BaseOffset { get; }
+    public string LogPath { get; }
+    public string IndexPath { get; }
+    public string TimeIndexPath { get; }
+    public SafeFileHandle Handle { get; }
+    public AppendOnlyList<OffsetIndexEntry> OffsetIndex { get; private set; } = new();
+    public AppendOnlyList<TimeIndexEntry> TimeIndex { get; private set; } = new();
+
+    /// <summary>Writer only: position of the last index entry (0 = the implicit entry at the segment start).</summary>
+    public long LastIndexedPosition { get; set; }
+
+    /// <summary>Bytes written to the file.</summary>
+    public long Size
+    {
+        get => Volatile.Read(ref _size);
+        set => Volatile.Write(ref _size, value);
+    }
+
+    /// <summary>Bytes readers may read: the durable part of the active segment, the well-formed part of a closed one.</summary>
+    public long ReadableSize
+    {
+        get => Volatile.Read(ref _readableSize);
+        set => Volatile.Write(ref _readableSize, value);
+    }
+
+    /// <summary>Offset after the last batch written (or recovered).</summary>
+    public long NextOffset
+    {
+        get => Volatile.Read(ref _nextOffset);
+        set => Volatile.Write(ref _nextOffset, value);
+    }
+
+    /// <summary>Newest record timestamp in the segment; long.MinValue when empty.</summary>
+    public long MaxTimestampNs
+    {
+        get => Volatile.Read(ref _maxTimestampNs);
+        set => Volatile.Write(ref _maxTimestampNs, value);
+    }
+
+    /// <summary>True the first time; used to log a corruption once per segment.</summary>
+    public bool FirstCorruptionReport() => Interlocked.Exchange(ref _corruptionLogged, 1) == 0;
+
+    /// <summary>Writer/recovery: account for a batch at <paramref name="position"/>, adding index entries per the interval rule.</summary>
+    public void OnBatch(long position, long baseOffset, int length, long batchMaxTimestampNs, int indexInterval)
+    {
+        if (position > LastIndexedPosition && position - LastIndexedPosition >= indexInterval)
+        {
+            int rel = checked((int)(baseOffset - BaseOffset));
+            OffsetIndex.Add(new OffsetIndexEntry { RelOffset = rel, Position = checked((int)position) });
+            TimeIndex.Add(new TimeIndexEntry { MaxTimestampNs = MaxTimestampNs, RelOffset = rel });
+            LastIndexedPosition = position;
+        }
+
+        if (batchMaxTimestampNs > MaxTimestampNs)
+        {
+            MaxTimestampNs = batchMaxTimestampNs;
+        }
+
+        _ = length;
+    }
+
+    /// <summary>Largest index entry at or below <paramref name="offset"/>: (its offset, its file position).</summary>
+    public (long Offset, long Position) FloorEntry(long offset)
+    {
+        ReadOnlySpan<OffsetIndexEntry> entries = OffsetIndex.Snapshot();
+        long rel = offset - BaseOffset;
+        int lo = 0;
+        int hi = entries.Length - 1;
+        int found = -1;
+        while (lo <= hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            if (entries[mid].RelOffset <= rel)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return found < 0 ? (BaseOffset, 0) : (BaseOffset + entries[found].RelOffset, entries[found].Position);
+    }
+
+    /// <summary>First index entry whose position is after <paramref name="position"/>, as an offset; -1 if none.</summary>
+    public long NextEntryOffsetAfter(long position)
+    {
+        ReadOnlySpan<OffsetIndexEntry> entries = OffsetIndex.Snapshot();
+        for (int i = 0; i < entries.Length; i++)
+        {
+            if (entries[i].Position > position)
+            {
+                return BaseOffset + entries[i].RelOffset;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>An offset from which a scan for the first record with timestamp &gt;= ts may start (all earlier records are older).</summary>
+    public long TimeFloorOffset(long timestampNs)
+    {
+        ReadOnlySpan<TimeIndexEntry> entries = TimeIndex.Snapshot();
+        int lo = 0;
+        int hi = entries.Length - 1;
+        int found = -1;
+        while (lo <= hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            if (entries[mid].MaxTimestampNs < timestampNs)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return found < 0 ? BaseOffset : BaseOffset + entries[found].RelOffset;
+    }
+
+    /// <summary>
+    /// Walks batch headers from the nearest index entry to the batch holding <paramref name="offset"/> (or the first
+    /// batch after it), staying below <paramref name="limit"/> bytes. <paramref name="scratch"/> is a caller-rented buffer.
+    /// </summary>
+    public LocateStatus Locate(long offset, long limit, byte[] scratch, out long batchPosition, out BatchHeader header)
+    {
+        (_, long pos) = FloorEntry(offset);
+        return WalkFrom(pos, offset, limit, scratch, static (in BatchHeader h, long target) => h.NextOffset > target, out batchPosition, out header);
+    }
+
+    public delegate bool HeaderPredicate(in BatchHeader header, long arg);
+
+    /// <summary>Walks batch headers from <paramref name="position"/> until <paramref name="stop"/> is true.</summary>
+    public LocateStatus WalkFrom(long position, long arg, long limit, byte[] scratch, HeaderPredicate stop, out long batchPosition, out BatchHeader header)
+    {
+        long bufferStart = -1;
+        int bufferLength = 0;
+        long pos = position;
+        while (true)
+        {
+            batchPosition = pos;
+            header = default;
+            if (limit - pos < LogFormat.BatchHeaderSize)
+            {
+                return LocateStatus.End;
+            }
+
+            if (bufferStart < 0 || pos < bufferStart || pos + LogFormat.BatchHeaderSize > bufferStart + bufferLength)
+            {
+                int want = (int)Math.Min(scratch.Length, limit - pos);
+                bufferLength = ReadFully(Handle, scratch.AsSpan(0, want), pos);
+                bufferStart = pos;
+                if (bufferLength < LogFormat.BatchHeaderSize)
+                {
+                    return LocateStatus.Corrupt; // file shorter than it should be
+                }
+            }
+
+            header = new BatchHeader(scratch.AsSpan((int)(pos - bufferStart), LogFormat.BatchHeaderSize));
+            if (!header.IsPlausible(limit - pos))
+            {
+                return LocateStatus.Corrupt;
+            }
+
+            if (stop(header, arg))
+            {
+                return LocateStatus.Found;
+            }
+
+            pos += header.Length;
+        }
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or end of file; returns bytes read.</summary>
+    public static int ReadFully(SafeFileHandle handle, Span<byte> buffer, long position)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = RandomAccess.Read(handle, buffer[total..], position + total);
+            if (n <= 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    /// <summary>Result of scanning a segment file.</summary>
+    public readonly record struct ScanResult(long ValidSize, long NextOffset, string? Problem);
+
+    /// <summary>
+    /// Recovery: validates batches from <paramref name="startPosition"/> (expected to hold <paramref name="startOffset"/>)
+    /// to <paramref name="fileLength"/>, checking structure, offset continuity and CRC, and adding index entries.
+    /// Stops at the first bad batch and reports where and why.
+    /// </summary>
+    public ScanResult Scan(long startPosition, long startOffset, long fileLength, int indexInterval)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long pos = startPosition;
+            long expected = startOffset;
+            long bufferStart = 0;
+            int bufferLength = 0;
+            while (pos < fileLength)
+            {
+                if (fileLength - pos < LogFormat.BatchHeaderSize)
+                {
+                    return new ScanResult(pos, expected, $"{fileLength - pos} trailing bytes, too short for a batch header");
+                }
+
+                if (pos < bufferStart || pos + LogFormat.BatchHeaderSize > bufferStart + bufferLength)
+                {
+                    bufferLength = ReadFully(Handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, fileLength - pos)), pos);
+                    bufferStart = pos;
+                    if (bufferLength < LogFormat.BatchHeaderSize)
+                    {
+                        return new ScanResult(pos, expected, "short read");
+                    }
+                }
+
+                var header = new BatchHeader(buffer.AsSpan((int)(pos - bufferStart), LogFormat.BatchHeaderSize));
+                if (!header.IsPlausible(fileLength - pos))
+                {
+                    return new ScanResult(pos, expected, "malformed or incomplete batch header");
+                }
+
+                if (header.BaseOffset != expected)
+                {
+                    return new ScanResult(pos, expected, $"batch base offset {header.BaseOffset}, expected {expected}");
+                }
+
+                if (pos + header.Length > bufferStart + bufferLength)
+                {
+                    if (header.Length > buffer.Length)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = ArrayPool<byte>.Shared.Rent(header.Length);
+                    }
+
+                    bufferLength = ReadFully(Handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, fileLength - pos)), pos);
+                    bufferStart = pos;
+                    if (bufferLength < header.Length)
+                    {
+                        return new ScanResult(pos, expected, "short read");
+                    }
+                }
+
+                ReadOnlySpan<byte> batch = buffer.AsSpan((int)(pos - bufferStart), header.Length);
+                if (!LogFormat.CrcMatches(batch))
+                {
+                    return new ScanResult(pos, expected, "CRC mismatch");
+                }
+
+                if (!RecordsWellFormed(batch, header.Count))
+                {
+                    return new ScanResult(pos, expected, "malformed records");
+                }
+
+                OnBatch(pos, header.BaseOffset, header.Length, header.MaxTimestampNs, indexInterval);
+                expected = header.NextOffset;
+                pos += header.Length;
+            }
+
+            return new ScanResult(pos, expected, null);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>True when the batch holds exactly <paramref name="count"/> well-formed records filling it.</summary>
+    public static bool RecordsWellFormed(ReadOnlySpan<byte> batch, int count)
+    {
+        var reader = new RecordReader(batch, count);
+        int end = LogFormat.BatchHeaderSize;
+        while (reader.MoveNext(out int bodyStart, out int bodyLength, out _, out _, out _, out _, out _))
+        {
+            end = bodyStart + bodyLength;
+        }
+
+        return reader.Index == count && end == batch.Length;
+    }
+
+    /// <summary>
+    /// Loads <c>.index</c>/<c>.timeindex</c> if both are intact and describe this file as it is now
+    /// (<paramref name="fileLength"/>). Sets indexes, next offset, sizes and max timestamp. False = rebuild needed.
+    /// </summary>
+    public bool TryLoadIndexes(long fileLength)
+    {
+        byte[] index;
+        byte[] timeIndex;
+        try
+        {
+            if (!File.Exists(IndexPath) || !File.Exists(TimeIndexPath))
+            {
+                return false;
+            }
+
+            index = File.ReadAllBytes(IndexPath);
+            timeIndex = File.ReadAllBytes(TimeIndexPath);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        if (index.Length < IndexHeaderSize || timeIndex.Length < TimeIndexHeaderSize)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> h = index;
+        int count = BinaryPrimitives.ReadInt32LittleEndian(h[8..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != IndexMagic
+            || BinaryPrimitives.ReadUInt16LittleEndian(h[4..]) != IndexVersion
+            || BinaryPrimitives.ReadUInt16LittleEndian(h[6..]) != 8
+            || count < 0
+            || index.Length != IndexHeaderSize + ((long)count * 8))
+        {
+            return false;
+        }
+
+        uint crc = Crc32C.Append(Crc32C.Compute(h[..40]), h[IndexHeaderSize..]);
+        if (crc != BinaryPrimitives.ReadUInt32LittleEndian(h[40..]))
+        {
+            return false;
+        }
+
+        int relEnd = BinaryPrimitives.ReadInt32LittleEndian(h[12..]);
+        long dataSize = BinaryPrimitives.ReadInt64LittleEndian(h[16..]);
+        long validSize = BinaryPrimitives.ReadInt64LittleEndian(h[24..]);
+        long maxTs = BinaryPrimitives.ReadInt64LittleEndian(h[32..]);
+        if (dataSize != fileLength || validSize < 0 || validSize > dataSize || relEnd < 0)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> t = timeIndex;
+        int timeCount = BinaryPrimitives.ReadInt32LittleEndian(t[8..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(t) != TimeIndexMagic
+            || BinaryPrimitives.ReadUInt16LittleEndian(t[4..]) != IndexVersion
+            || BinaryPrimitives.ReadUInt16LittleEndian(t[6..]) != 12
+            || timeCount != count
+            || timeIndex.Length != TimeIndexHeaderSize + ((long)count * 12))
+        {
+            return false;
+        }
+
+        uint timeCrc = Crc32C.Append(Crc32C.Compute(t[..12]), t[TimeIndexHeaderSize..]);
+        if (timeCrc != BinaryPrimitives.ReadUInt32LittleEndian(t[12..]))
+        {
+            return false;
+        }
+
+        var offsets = new AppendOnlyList<OffsetIndexEntry>(count + 16);
+        var times = new AppendOnlyList<TimeIndexEntry>(count + 16);
+        int lastRel = 0;
+        int lastPos = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int rel = BinaryPrimitives.ReadInt32LittleEndian(h[(IndexHeaderSize + (i * 8))..]);
+            int pos = BinaryPrimitives.ReadInt32LittleEndian(h[(IndexHeaderSize + (i * 8) + 4)..]);
+            long ts = BinaryPrimitives.ReadInt64LittleEndian(t[(TimeIndexHeaderSize + (i * 12))..]);
+            int timeRel = BinaryPrimitives.ReadInt32LittleEndian(t[(TimeIndexHeaderSize + (i * 12) + 8)..]);
+            if (rel <= lastRel || pos <= lastPos || pos >= validSize || rel >= relEnd || timeRel != rel)
+            {
+                return false;
+            }
+
+            offsets.Add(new OffsetIndexEntry { RelOffset = rel, Position = pos });
+            times.Add(new TimeIndexEntry { MaxTimestampNs = ts, RelOffset = rel });
+            lastRel = rel;
+            lastPos = pos;
+        }
+
+        // Cheap cross-check against the data: the last entry must point at a batch with the expected base offset.
+        if (count > 0)
+        {
+            Span<byte> header = stackalloc byte[LogFormat.BatchHeaderSize];
+            if (ReadFully(Handle, header, lastPos) != LogFormat.BatchHeaderSize)
+            {
+                return false;
+            }
+
+            var bh = new BatchHeader(header);
+            if (!bh.IsPlausible(validSize - lastPos) || bh.BaseOffset != BaseOffset + lastRel)
+            {
+                return false;
+            }
+        }
+
+        OffsetIndex = offsets;
+        TimeIndex = times;
+        LastIndexedPosition = lastPos;
+        NextOffset = BaseOffset + relEnd;
+        Size = fileLength;
+        ReadableSize = validSize;
+        MaxTimestampNs = maxTs;
+        return true;
+    }
+
+    /// <summary>Persists both indexes atomically (segment closed, or clean shutdown).</summary>
+    public void WriteIndexes(long validSize)
+    {
+        ReadOnlySpan<OffsetIndexEntry> offsets = OffsetIndex.Snapshot();
+        ReadOnlySpan<TimeIndexEntry> times = TimeIndex.Snapshot();
+        int count = Math.Min(offsets.Length, times.Length);
+
+        byte[] index = new byte[IndexHeaderSize + (count * 8)];
+        Span<byte> h = index;
+        BinaryPrimitives.WriteUInt32LittleEndian(h, IndexMagic);
+        BinaryPrimitives.WriteUInt16LittleEndian(h[4..], IndexVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(h[6..], 8);
+        BinaryPrimitives.WriteInt32LittleEndian(h[8..], count);
+        BinaryPrimitives.WriteInt32LittleEndian(h[12..], checked((int)(NextOffset - BaseOffset)));
+        BinaryPrimitives.WriteInt64LittleEndian(h[16..], Size);
+        BinaryPrimitives.WriteInt64LittleEndian(h[24..], validSize);
+        BinaryPrimitives.WriteInt64LittleEndian(h[32..], MaxTimestampNs);
+        for (int i = 0; i < count; i++)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(h[(IndexHeaderSize + (i * 8))..], offsets[i].RelOffset);
+            BinaryPrimitives.WriteInt32LittleEndian(h[(IndexHeaderSize + (i * 8) + 4)..], offsets[i].Position);
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(h[40..], Crc32C.Append(Crc32C.Compute(h[..40]), h[IndexHeaderSize..]));
+
+        byte[] timeIndex = new byte[TimeIndexHeaderSize + (count * 12)];
+        Span<byte> t = timeIndex;
+        BinaryPrimitives.WriteUInt32LittleEndian(t, TimeIndexMagic);
+        BinaryPrimitives.WriteUInt16LittleEndian(t[4..], IndexVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(t[6..], 12);
+        BinaryPrimitives.WriteInt32LittleEndian(t[8..], count);
+        for (int i = 0; i < count; i++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(t[(TimeIndexHeaderSize + (i * 12))..], times[i].MaxTimestampNs);
+            BinaryPrimitives.WriteInt32LittleEndian(t[(TimeIndexHeaderSize + (i * 12) + 8)..], times[i].RelOffset);
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(t[12..], Crc32C.Append(Crc32C.Compute(t[..12]), t[TimeIndexHeaderSize..]));
+
+        AtomicFile.WriteAllBytes(TimeIndexPath, timeIndex);
+        AtomicFile.WriteAllBytes(IndexPath, index);
+    }
+
+    /// <summary>Drops in-memory indexes (before a full rescan).</summary>
+    public void ResetIndexes()
+    {
+        OffsetIndex = new AppendOnlyList<OffsetIndexEntry>();
+        TimeIndex = new AppendOnlyList<TimeIndexEntry>();
+        LastIndexedPosition = 0;
+        MaxTimestampNs = long.MinValue;
+    }
+
+    /// <summary>Removes the persisted indexes (they no longer describe the file).</summary>
+    public void DeleteIndexFiles()
+    {
+        TryDelete(IndexPath);
+        TryDelete(TimeIndexPath);
+    }
+
+    /// <summary>Closes the handle and removes all files of the segment.</summary>
+    public void Delete()
+    {
+        Handle.Dispose();
+        TryDelete(LogPath);
+        TryDelete(IndexPath);
+        TryDelete(TimeIndexPath);
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

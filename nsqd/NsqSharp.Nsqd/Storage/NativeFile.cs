@@ -1,0 +1,83 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace NsqSharp.Nsqd.Storage;
+
+/// <summary>
+/// The few durability primitives .NET does not expose directly: fdatasync on a file and fsync on a directory
+/// (needed after create/rename/unlink so the directory entry itself survives a power loss).
+/// </summary>
+internal static partial class NativeFile
+{
+    private const int EINTR = 4;
+    private const int O_RDONLY = 0;
+    private const int O_DIRECTORY = 0x10000; // Linux x86-64/arm64 value
+    private const int O_CLOEXEC = 0x80000;
+
+    /// <summary>Flushes file data (and the metadata needed to read it back, such as its size) to stable storage.</summary>
+    public static void FlushData(SafeFileHandle handle)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            while (true)
+            {
+                if (FdataSync(handle) == 0)
+                {
+                    return;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    throw new IOException($"fdatasync failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+                }
+            }
+        }
+
+        RandomAccess.FlushToDisk(handle);
+    }
+
+    /// <summary>fsyncs a directory so entries created, renamed or removed in it are durable. No-op off Linux.</summary>
+    public static void FlushDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        int fd = Open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"open({directory}) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
+
+        try
+        {
+            while (FsyncFd(fd) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    throw new IOException($"fsync({directory}) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+                }
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int FdataSync(SafeFileHandle fd);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FsyncFd(int fd);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}

@@ -1,0 +1,135 @@
+namespace NsqSharp.Nsqd.Storage;
+
+/// <summary>When an append is acknowledged relative to fsync.</summary>
+public enum SyncMode
+{
+    /// <summary>Default. An append completes only after the fsync that covers it (group-committed: one fsync for
+    /// every append queued while the previous one ran). Readers see data only once it is fsynced.</summary>
+    EveryAppend,
+
+    /// <summary>An append completes once written to the file (OS page cache); fsync after every
+    /// <see cref="PartitionLogOptions.SyncEvery"/> messages or <see cref="PartitionLogOptions.SyncTimeout"/>,
+    /// whichever comes first (upstream nsqd's --sync-every / --sync-timeout). A power loss can lose acked data.</summary>
+    EveryN,
+
+    /// <summary>An append completes once written; fsync every <see cref="PartitionLogOptions.SyncTimeout"/>.
+    /// A power loss can lose up to that much acked data.</summary>
+    Interval,
+}
+
+/// <summary>Tuning and retention for one <see cref="PartitionLog"/>.</summary>
+public sealed class PartitionLogOptions
+{
+    /// <summary>Largest batch accepted by one append (header and record overhead included).</summary>
+    public const int MaxBatchBytes = 256 * 1024 * 1024;
+
+    /// <summary>Largest segment size accepted.</summary>
+    public const long MaxSegmentBytes = 1L << 30;
+
+    /// <summary>Roll to a new segment when a batch would make the current one exceed this (upstream --max-bytes-per-file).
+    /// A single batch larger than this gets a segment of its own.</summary>
+    public long SegmentBytes { get; init; } = 100 * 1024 * 1024;
+
+    /// <summary>Sparse offset/time index granularity: an entry at the first batch starting this many bytes after the previous entry.</summary>
+    public int IndexIntervalBytes { get; init; } = 4096;
+
+    public SyncMode SyncMode { get; init; } = SyncMode.EveryAppend;
+
+    /// <summary>Messages between fsyncs in <see cref="SyncMode.EveryN"/> (upstream --sync-every).</summary>
+    public int SyncEvery { get; init; } = 2500;
+
+    /// <summary>Longest time written data stays un-fsynced in the relaxed modes (upstream --sync-timeout).</summary>
+    public TimeSpan SyncTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Bound on bytes queued for the writer and not yet completed; further appends wait (backpressure).
+    /// A single append larger than this is still accepted when nothing else is pending.</summary>
+    public long MaxPendingAppendBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>Delete closed segments whose newest message is older than this. Zero = unlimited.</summary>
+    public TimeSpan RetentionAge { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Delete oldest closed segments while the log is bigger than this. Zero = unlimited.
+    /// Soft: never deletes a segment holding offsets at or above the slowest channel's ack floor.</summary>
+    public long RetentionBytes { get; init; }
+
+    /// <summary>When the log is bigger than this, delete the oldest segments even if unconsumed (counted in
+    /// <see cref="PartitionLog.HardLimitDeletedMessages"/> and logged). Zero = none.</summary>
+    public long HardLimitBytes { get; init; }
+
+    internal void Validate()
+    {
+        if (SegmentBytes <= 0 || SegmentBytes > MaxSegmentBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SegmentBytes), SegmentBytes, $"must be in (0, {MaxSegmentBytes}]");
+        }
+
+        if (IndexIntervalBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IndexIntervalBytes), IndexIntervalBytes, "must be >= 0");
+        }
+
+        if (SyncEvery < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SyncEvery), SyncEvery, "must be >= 1");
+        }
+
+        if (SyncTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SyncTimeout), SyncTimeout, "must be positive");
+        }
+
+        if (MaxPendingAppendBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPendingAppendBytes), MaxPendingAppendBytes, "must be positive");
+        }
+
+        if (RetentionAge < TimeSpan.Zero || RetentionBytes < 0 || HardLimitBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetentionAge), "retention limits must not be negative");
+        }
+
+        if (!Enum.IsDefined(SyncMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SyncMode), SyncMode, "unknown sync mode");
+        }
+    }
+}
+
+/// <summary>Offsets assigned to one append: [FirstOffset, FirstOffset + Count).</summary>
+public readonly record struct AppendResult(long FirstOffset, int Count);
+
+/// <summary>One message as stored. <see cref="Body"/> (and <see cref="Headers"/>) slice a buffer owned by the caller
+/// of <see cref="PartitionLog.Read"/>; nothing in the log references it afterwards.</summary>
+public readonly struct LogRecord
+{
+    public LogRecord(long offset, long timestampNs, long deliverAtMs, ReadOnlyMemory<byte> body)
+        : this(offset, timestampNs, deliverAtMs, body, default, 0)
+    {
+    }
+
+    public LogRecord(long offset, long timestampNs, long deliverAtMs, ReadOnlyMemory<byte> body, ReadOnlyMemory<byte> headers, ushort flags)
+    {
+        Offset = offset;
+        TimestampNs = timestampNs;
+        DeliverAtMs = deliverAtMs;
+        Body = body;
+        Headers = headers;
+        Flags = flags;
+    }
+
+    public long Offset { get; }
+
+    /// <summary>Publish time, unix nanoseconds.</summary>
+    public long TimestampNs { get; }
+
+    /// <summary>Unix ms when a deferred (DPUB) message becomes due; 0 = immediately.</summary>
+    public long DeliverAtMs { get; }
+
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>Reserved record headers (trace id, extension headers); empty today.</summary>
+    public ReadOnlyMemory<byte> Headers { get; }
+
+    /// <summary>Reserved record flags; 0 today.</summary>
+    public ushort Flags { get; }
+}
