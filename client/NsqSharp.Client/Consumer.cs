@@ -320,7 +320,7 @@ public sealed class Consumer : IAsyncDisposable, IConsumerConnectionOwner
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            ForceStop();
+            await ForceStopAsync().ConfigureAwait(false);
             throw;
         }
         finally
@@ -620,14 +620,23 @@ public sealed class Consumer : IAsyncDisposable, IConsumerConnectionOwner
         message.Finish();
     }
 
-    private void ForceStop()
+    private async Task ForceStopAsync()
     {
-        _handlerCancellation.Cancel();
+        await _handlerCancellation.CancelAsync().ConfigureAwait(false);
         _messages.Writer.TryComplete();
         while (_messages.Reader.TryRead(out var message))
         {
             // hand buffered, unstarted work back to nsqd before the connections go
             message.RequeueWithoutBackoff(TimeSpan.Zero);
+        }
+
+        try
+        {
+            // cancelled handlers get a moment to requeue their messages before the sockets close
+            await Task.WhenAll(WorkersSnapshot()).WaitAsync(_config.WriteTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
         }
 
         ConsumerConnection[] open;
@@ -641,11 +650,13 @@ public sealed class Consumer : IAsyncDisposable, IConsumerConnectionOwner
             Log.StopTimedOut(_logger, open.Length);
         }
 
-        foreach (var connection in open)
+        var closing = new Task[open.Length];
+        for (var i = 0; i < open.Length; i++)
         {
-            _ = connection.Connection.CloseAsync(_config.WriteTimeout);
+            closing[i] = open[i].Connection.CloseAsync(_config.WriteTimeout);
         }
 
+        await Task.WhenAll(closing).ConfigureAwait(false);
         Finish();
     }
 

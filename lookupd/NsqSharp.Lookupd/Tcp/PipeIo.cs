@@ -56,6 +56,11 @@ internal static class PipeIo
     /// <summary>Reads exactly <paramref name="count"/> bytes; null if the stream ends first.</summary>
     public static async ValueTask<byte[]?> ReadExactlyAsync(PipeReader reader, int count, CancellationToken ct)
     {
+        if (count == 0)
+        {
+            return [];
+        }
+
         while (true)
         {
             var result = await reader.ReadAsync(ct).ConfigureAwait(false);

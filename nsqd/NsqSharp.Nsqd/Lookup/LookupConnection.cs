@@ -18,6 +18,13 @@ internal sealed class LookupConnection : IAsyncDisposable
     private readonly LookupRegistrarOptions _options;
     private readonly byte[] _header = new byte[4];
 
+    /// <summary>
+    /// The next response's size header, read ahead while idle: a lookupd never speaks unasked, so
+    /// its completing early means the connection closed, and we can re-register at once instead of
+    /// at the next PING (upstream only notices then).
+    /// </summary>
+    private Task<int>? _headerReadAhead;
+
     private LookupConnection(Socket socket, LookupRegistrarOptions options)
     {
         _socket = socket;
@@ -79,7 +86,22 @@ internal sealed class LookupConnection : IAsyncDisposable
         try
         {
             await WriteAsync(request, timeout.Token).ConfigureAwait(false);
-            await _stream.ReadExactlyAsync(_header, timeout.Token).ConfigureAwait(false);
+            var have = 0;
+            if (_headerReadAhead is { } ahead)
+            {
+                _headerReadAhead = null;
+                have = await ahead.WaitAsync(timeout.Token).ConfigureAwait(false);
+                if (have == 0)
+                {
+                    throw new EndOfStreamException("lookupd closed the connection");
+                }
+            }
+
+            if (have < _header.Length)
+            {
+                await _stream.ReadExactlyAsync(_header.AsMemory(have), timeout.Token).ConfigureAwait(false);
+            }
+
             var size = BinaryPrimitives.ReadInt32BigEndian(_header);
             if (size < 0 || size > _options.MaxResponseSize)
             {
@@ -88,12 +110,24 @@ internal sealed class LookupConnection : IAsyncDisposable
 
             var body = new byte[size];
             await _stream.ReadExactlyAsync(body, timeout.Token).ConfigureAwait(false);
+            StartHeaderReadAhead(ct);
             return body;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             throw new TimeoutException($"no response within {_options.ResponseTimeout}");
         }
+    }
+
+    /// <summary>Completes when the idle connection ends (or the lookupd sends something unasked).</summary>
+    public Task IdleEnded => _headerReadAhead ?? Task.Delay(Timeout.Infinite);
+
+    private void StartHeaderReadAhead(CancellationToken ct)
+    {
+        var read = _stream.ReadAsync(_header, ct).AsTask();
+        _ = read.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _headerReadAhead = read;
     }
 
     private ValueTask WriteAsync(byte[] data, CancellationToken ct) => _stream.WriteAsync(data, ct);

@@ -191,7 +191,16 @@ internal sealed class LookupPeer : IAsyncDisposable
                 continue;
             }
 
-            await _wake.WaitAsync(untilPing, ct).ConfigureAwait(false);
+            // Wait for a command, the PING time, or the lookupd going away, whichever is first.
+            using var waitCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var woken = _wake.WaitAsync(untilPing, waitCancel.Token);
+            if (await Task.WhenAny(woken, connection.IdleEnded).ConfigureAwait(false) != woken)
+            {
+                await waitCancel.CancelAsync().ConfigureAwait(false);
+                throw new IOException("lookupd closed the connection");
+            }
+
+            await woken.ConfigureAwait(false);
         }
     }
 

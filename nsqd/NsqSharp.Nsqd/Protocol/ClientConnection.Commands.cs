@@ -139,7 +139,7 @@ internal sealed partial class ClientConnection
 
         if (idBytes.Length != MessageId.Length)
         {
-            return ProtocolError.Invalid("Invalid Message ID");
+            return ProtocolError.Invalid("invalid message ID");
         }
 
         var error = MessageId.TryParse(idBytes, out var id) ? _channel!.Finish(this, id) : "ID not in flight";
@@ -169,7 +169,7 @@ internal sealed partial class ClientConnection
 
         if (idBytes.Length != MessageId.Length)
         {
-            return ProtocolError.Invalid("Invalid Message ID");
+            return ProtocolError.Invalid("invalid message ID");
         }
 
         if (!TryParseBase10(timeoutBytes, out var timeoutMs))
@@ -206,7 +206,7 @@ internal sealed partial class ClientConnection
 
         if (idBytes.Length != MessageId.Length)
         {
-            return ProtocolError.Invalid("Invalid Message ID");
+            return ProtocolError.Invalid("invalid message ID");
         }
 
         var error = MessageId.TryParse(idBytes, out var id)
@@ -407,6 +407,13 @@ internal sealed partial class ClientConnection
             return ProtocolError.BadTopic($"E_BAD_TOPIC MPUB topic name {GoQuote.Quote(topicName)} is not valid");
         }
 
+        // Unlike PUB/DPUB, upstream checks MPUB's authorization before reading the body.
+        var error = await CheckAuthAsync("MPUB", topicName, "").ConfigureAwait(false);
+        if (error != null)
+        {
+            return error;
+        }
+
         var size = await ReadInt32Async(ProtocolError.BadBody("MPUB failed to read body size")).ConfigureAwait(false);
         if (size <= 0)
         {
@@ -418,19 +425,13 @@ internal sealed partial class ClientConnection
             return ProtocolError.BadBody($"MPUB body too big {size} > {_options.MaxBodySize}");
         }
 
-        var body = await ReadBodyAsync(size, ProtocolError.BadBody("MPUB failed to read message count")).ConfigureAwait(false);
-        var parsed = MultiPublishParser.Parse(body.AsMemory(0, size), _options.MaxMsgSize, _options.MaxBodySize, out var messages);
-        if (parsed != null)
+        var (body, read) = await ReadUpToAsync(size).ConfigureAwait(false);
+        var parsed = MultiPublishParser.Parse(body.AsMemory(0, read), _options.MaxMsgSize, _options.MaxBodySize, out var messages);
+        if (parsed != null || read < size)
         {
+            // Upstream parses MPUB off the socket, so a truncated body fails where the parse stopped.
             ArrayPool<byte>.Shared.Return(body);
-            return parsed;
-        }
-
-        var error = await CheckAuthAsync("MPUB", topicName, "").ConfigureAwait(false);
-        if (error != null)
-        {
-            ArrayPool<byte>.Shared.Return(body);
-            return error;
+            return parsed ?? ProtocolError.BadMessage("MPUB failed to read message body");
         }
 
         return await EnqueuePublishAsync("MPUB", topicName, body, t => t.PublishBatchAsync(messages, 0), messages.Count).ConfigureAwait(false);
@@ -544,11 +545,16 @@ internal sealed partial class ClientConnection
         return space < 0 ? rest : rest[..space];
     }
 
-    /// <summary>Upstream's ByteToBase10: digits only (no sign), so "-1" is a parse error.</summary>
+    /// <summary>Upstream's ByteToBase10: digits only (no sign), so "-1" is a parse error; "" is 0.</summary>
     private static bool TryParseBase10(ReadOnlySpan<byte> digits, out long value)
     {
         value = 0;
-        if (digits.IsEmpty || digits.Length > 18)
+        if (digits.IsEmpty)
+        {
+            return true;
+        }
+
+        if (digits.Length > 18)
         {
             return false;
         }

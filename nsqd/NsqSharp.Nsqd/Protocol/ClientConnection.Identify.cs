@@ -35,7 +35,8 @@ internal sealed partial class ClientConnection
         IdentifyData? data;
         try
         {
-            data = JsonSerializer.Deserialize(body.AsSpan(0, size), ProtocolJsonContext.Default.IdentifyData);
+            // Go's json.Unmarshal of "null" leaves the struct as is: an IDENTIFY with every default.
+            data = JsonSerializer.Deserialize(body.AsSpan(0, size), ProtocolJsonContext.Default.IdentifyData) ?? new IdentifyData();
         }
         catch (JsonException)
         {
@@ -312,14 +313,9 @@ internal sealed partial class ClientConnection
             return new ProtocolError("E_UNAUTHORIZED", "AUTH no authorizations found");
         }
 
-        var permissions = 0;
-        foreach (var a in state.Authorizations)
-        {
-            permissions += a.Permissions.Count;
-        }
-
+        // Upstream counts authorization entries, not the permissions inside them.
         var json = JsonSerializer.SerializeToUtf8Bytes(
-            new AuthResponse { Identity = state.Identity, IdentityUrl = state.IdentityUrl, PermissionCount = permissions },
+            new AuthResponse { Identity = state.Identity, IdentityUrl = state.IdentityUrl, PermissionCount = state.Authorizations.Count },
             ProtocolJsonContext.Default.AuthResponse);
         await _replies.Writer.WriteAsync(Reply.Frame(FrameType.Response, json), _closed.Token).ConfigureAwait(false);
         return null;

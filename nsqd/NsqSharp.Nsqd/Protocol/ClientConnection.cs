@@ -106,10 +106,16 @@ internal sealed partial class ClientConnection : IChannelConsumer
         var sender = Task.Run(() => RunGuardedAsync(Output.RunSenderAsync(ct)));
         try
         {
-            if (!await ReadMagicAsync().ConfigureAwait(false))
+            var magic = await ReadMagicAsync().ConfigureAwait(false);
+            if (magic != true)
             {
-                Output.WriteFrame(FrameType.Error, "E_BAD_PROTOCOL"u8, flush: true);
-                await DrainOutputAsync().ConfigureAwait(false);
+                // A wrong magic is answered; a connection closed before 4 bytes just ends (upstream tcp.go).
+                if (magic == false)
+                {
+                    Output.WriteFrame(FrameType.Error, "E_BAD_PROTOCOL"u8, flush: true);
+                    await DrainOutputAsync().ConfigureAwait(false);
+                }
+
                 return;
             }
 
@@ -131,7 +137,8 @@ internal sealed partial class ClientConnection : IChannelConsumer
         }
     }
 
-    private async Task<bool> ReadMagicAsync()
+    /// <summary>True for "  V2", false for other magic, null when the stream ended first.</summary>
+    private async Task<bool?> ReadMagicAsync()
     {
         _readDeadline.CancelAfter(_options.ClientTimeout);
         while (true)
@@ -148,7 +155,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
 
             if (result.IsCompleted)
             {
-                return false;
+                return null;
             }
 
             _reader.AdvanceTo(buffer.Start, buffer.End);
@@ -242,6 +249,19 @@ internal sealed partial class ClientConnection : IChannelConsumer
     /// <summary>Reads exactly count bytes into a pooled buffer (caller returns it).</summary>
     private async ValueTask<byte[]> ReadBodyAsync(int count, ProtocolError onFailure)
     {
+        var (body, read) = await ReadUpToAsync(count).ConfigureAwait(false);
+        if (read < count)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            throw onFailure;
+        }
+
+        return body;
+    }
+
+    /// <summary>Reads count bytes into a pooled buffer (caller returns it); fewer only when the stream ended.</summary>
+    private async ValueTask<(byte[] Body, int Read)> ReadUpToAsync(int count)
+    {
         var body = ArrayPool<byte>.Shared.Rent(count);
         var copied = 0;
         try
@@ -257,11 +277,11 @@ internal sealed partial class ClientConnection : IChannelConsumer
                 _reader.AdvanceTo(buffer.GetPosition(take));
                 if (copied < count && result.IsCompleted)
                 {
-                    throw onFailure;
+                    break;
                 }
             }
 
-            return body;
+            return (body, copied);
         }
         catch
         {

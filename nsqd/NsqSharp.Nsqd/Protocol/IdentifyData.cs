@@ -50,6 +50,8 @@ internal sealed class AuthResponse
     [JsonPropertyName("permission_count")] public int PermissionCount { get; set; }
 }
 
+// Go's encoding/json matches field names case-insensitively; so does upstream's IDENTIFY.
+[JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true)]
 [JsonSerializable(typeof(IdentifyData))]
 [JsonSerializable(typeof(IdentifyResponse))]
 [JsonSerializable(typeof(AuthResponse))]

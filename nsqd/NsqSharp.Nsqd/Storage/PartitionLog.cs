@@ -99,6 +99,7 @@ public sealed class PartitionLog : IAsyncDisposable
     private readonly SemaphoreSlim _signal = new(0);
     private readonly ConcurrentQueue<AppendRequest> _requestPool = new();
     private readonly Task _writerTask;
+    private readonly long _syncTimeoutMs;
 
     private List<AppendRequest> _queue = new();
     private long _pendingBytes;
@@ -136,6 +137,7 @@ public sealed class PartitionLog : IAsyncDisposable
         _active = segments[^1];
         _endOffset = _active.NextOffset;
         _durableOffset = _endOffset;
+        _syncTimeoutMs = (long)Math.Clamp(options.SyncTimeout.TotalMilliseconds, 1, int.MaxValue);
         _writerTask = Task.Run(WriterLoopAsync);
     }
 
@@ -205,7 +207,7 @@ public sealed class PartitionLog : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         directory = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(directory);
+        CreateDirectoryDurably(directory);
 
         SafeFileHandle lockHandle;
         try
@@ -269,6 +271,30 @@ public sealed class PartitionLog : IAsyncDisposable
 
             lockHandle.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Creates missing directories and fsyncs each new entry's parent so the path survives a power loss.</summary>
+    private static void CreateDirectoryDurably(string directory)
+    {
+        var missing = new List<string>();
+        for (string? d = directory; d is not null && !System.IO.Directory.Exists(d); d = Path.GetDirectoryName(d))
+        {
+            missing.Add(d);
+        }
+
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        System.IO.Directory.CreateDirectory(directory);
+        foreach (string created in missing)
+        {
+            if (Path.GetDirectoryName(created) is { } parent)
+            {
+                NativeFile.FlushDirectory(parent);
+            }
         }
     }
 
@@ -607,7 +633,7 @@ public sealed class PartitionLog : IAsyncDisposable
             int timeout = Timeout.Infinite;
             if (_dirty && Relaxed)
             {
-                long due = _lastSyncTick + (long)_options.SyncTimeout.TotalMilliseconds - Environment.TickCount64;
+                long due = _lastSyncTick + _syncTimeoutMs - Environment.TickCount64;
                 timeout = (int)Math.Clamp(due, 0, int.MaxValue);
             }
 
@@ -633,7 +659,7 @@ public sealed class PartitionLog : IAsyncDisposable
                 group.Clear();
             }
 
-            if (_dirty && Relaxed && Environment.TickCount64 - _lastSyncTick >= (long)_options.SyncTimeout.TotalMilliseconds)
+            if (_dirty && Relaxed && Environment.TickCount64 - _lastSyncTick >= _syncTimeoutMs)
             {
                 TrySyncIdle();
             }
@@ -644,7 +670,7 @@ public sealed class PartitionLog : IAsyncDisposable
                 {
                     Roll(_active, Volatile.Read(ref _endOffset));
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e)
                 {
                     MarkUnhealthy("segment roll failed", e);
                 }
@@ -679,7 +705,7 @@ public sealed class PartitionLog : IAsyncDisposable
         {
             SyncActive();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
             MarkUnhealthy("fsync failed", e);
         }
@@ -759,7 +785,7 @@ public sealed class PartitionLog : IAsyncDisposable
             bool sync = _dirty && (_options.SyncMode == SyncMode.EveryAppend
                 || forceSync
                 || (_options.SyncMode == SyncMode.EveryN && _unsyncedMessages >= _options.SyncEvery)
-                || Environment.TickCount64 - _lastSyncTick >= (long)_options.SyncTimeout.TotalMilliseconds);
+                || Environment.TickCount64 - _lastSyncTick >= _syncTimeoutMs);
             if (sync)
             {
                 SyncActive();
@@ -779,8 +805,9 @@ public sealed class PartitionLog : IAsyncDisposable
                 request.SetResult(request.IsFlush ? default : new AppendResult(request.FirstOffset, request.Count));
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        catch (Exception e)
         {
+            // Any failure here (I/O or a bug) must fail the waiters rather than kill the writer loop.
             if (_health is null)
             {
                 MarkUnhealthy("write failed", e);
@@ -1412,7 +1439,8 @@ public sealed class PartitionLog : IAsyncDisposable
 
         _lockHandle.Dispose();
         _dataAvailable.TrySetException(new ObjectDisposedException(nameof(PartitionLog)));
-        _signal.Dispose();
+
+        // _signal is deliberately not disposed: a racing EnforceRetention may still Release it (harmless).
     }
 
     /// <summary>Removes a (closed) partition log's directory and everything in it (topic delete).</summary>

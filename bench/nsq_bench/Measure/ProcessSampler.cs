@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace NsqSharp.Bench.Measure;
+
+/// <summary>
+/// Samples a process's CPU (utime+stime from /proc/&lt;pid&gt;/stat) and RSS (/proc/&lt;pid&gt;/statm).
+/// CPU is reported as percent of one core over the interval since the previous sample, like top.
+/// </summary>
+internal sealed class ProcessSampler(int pid)
+{
+    // /proc reports CPU times in USER_HZ, which Linux fixes at 100 for user space.
+    private const double TicksPerSecond = 100.0;
+
+    private long _lastCpuTicks = -1;
+    private long _lastTimestamp;
+
+    public int Pid => pid;
+
+    /// <summary>Null once the process is gone.</summary>
+    public (double CpuPercent, double RssMib)? Sample()
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var cpuTicks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            var statm = File.ReadAllText($"/proc/{pid}/statm").Split(' ');
+            var rssMib = long.Parse(statm[1], CultureInfo.InvariantCulture) * (double)Environment.SystemPageSize / (1024 * 1024);
+
+            var now = Stopwatch.GetTimestamp();
+            double cpu = 0;
+            if (_lastCpuTicks >= 0)
+            {
+                var seconds = Stopwatch.GetElapsedTime(_lastTimestamp, now).TotalSeconds;
+                cpu = seconds > 0 ? (cpuTicks - _lastCpuTicks) / TicksPerSecond / seconds * 100 : 0;
+            }
+
+            _lastCpuTicks = cpuTicks;
+            _lastTimestamp = now;
+            return (cpu, rssMib);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+}

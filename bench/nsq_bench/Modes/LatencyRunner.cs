@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using NsqSharp.Bench.Load;
+using NsqSharp.Bench.Measure;
+using NsqSharp.Bench.Report;
+using NsqSharp.Bench.Wire;
+
+namespace NsqSharp.Bench.Modes;
+
+/// <summary>
+/// Latency mode: consumers subscribe first, then paced publishers send on schedule for --runfor;
+/// afterwards the run waits (up to --drain-timeout) for the last OKs and deliveries before totalling.
+/// </summary>
+internal static class LatencyRunner
+{
+    public static async Task<BenchResult> RunAsync(LatencyPlan plan)
+    {
+        var result = new BenchResult
+        {
+            Mode = "latency",
+            Label = plan.Label,
+            Target = plan.Address,
+            Size = plan.Size,
+            BatchSize = plan.BatchSize,
+            Writers = plan.Publishers,
+            Readers = plan.Consumers,
+            Topics = 1,
+            Channels = 1,
+            TargetRate = plan.Rate,
+        };
+        var acked = new WorkerCounters(plan.Publishers);
+        var received = new WorkerCounters(plan.Consumers);
+        var broker = BrokerLocator.Locate(plan.BrokerPid, plan.Endpoint);
+        var sampler = new RunSampler([("pub", acked), ("sub", received)], broker);
+        var control = new RunControl();
+        var schedule = new LatencySchedule((double)plan.Rate / plan.BatchSize, plan.Warmup, plan.RunFor);
+        var connections = new List<NsqConnection>();
+        var publishers = new List<PacedPublisher>();
+        var sinks = new List<LatencySink>();
+        var consumers = new List<SubscribeWorker>();
+        try
+        {
+            for (var i = 0; i < plan.Consumers; i++)
+            {
+                var c = await NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_latency_reader", plan.OutputBufferSize, plan.OutputBufferTimeoutMs),
+                    256 * 1024, CancellationToken.None).ConfigureAwait(false);
+                connections.Add(c);
+                var sink = new LatencySink(plan.RunId, schedule);
+                sinks.Add(sink);
+                var worker = new SubscribeWorker(c, plan.Topic, plan.Channel, plan.Rdy, received, i, control, sink);
+                await worker.SubscribeAsync(CancellationToken.None).ConfigureAwait(false);
+                consumers.Add(worker);
+            }
+
+            for (var i = 0; i < plan.Publishers; i++)
+            {
+                var c = await NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_latency_writer"), 64 * 1024, CancellationToken.None).ConfigureAwait(false);
+                connections.Add(c);
+                publishers.Add(new PacedPublisher(c, plan.Topic, plan.Size, plan.BatchSize, schedule, i, plan.Publishers, plan.RunId, plan.Spin, control, acked));
+            }
+
+            await DeadlineWait.UntilAsync(plan.StartAtUtc).ConfigureAwait(false);
+            var tasks = consumers.Select(c => Task.Run(c.RunAsync)).ToList();
+            tasks.AddRange(publishers.Select(p => Task.Run(p.AckLoopAsync)));
+            var senders = publishers.Select(p => new Thread(p.SendLoop) { IsBackground = true, Name = "paced-publisher" }).ToList();
+            senders.ForEach(t => t.Start());
+
+            await ProgressDisplay.RunAsync(plan.Progress, "latency", plan.RunFor, sampler.SeriesNames, plan.Size,
+                display => MonitorAsync(plan, control, schedule, sampler, publishers, sinks, tasks, display)).ConfigureAwait(false);
+            control.Stop();
+            await control.Abort.CancelAsync().ConfigureAwait(false);
+            foreach (var t in senders)
+            {
+                t.Join(TimeSpan.FromSeconds(10));
+            }
+
+            await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+            var failed = tasks.FirstOrDefault(t => t.IsFaulted)?.Exception?.InnerExceptions[0]
+                ?? publishers.Select(p => p.SendError).FirstOrDefault(e => e is not null);
+            result.Error = failed?.Message ?? consumers.Select(c => c.LastError).FirstOrDefault(e => e is not null);
+            Summarize(plan, result, publishers, sinks);
+        }
+        catch (BrokerErrorException e)
+        {
+            result.Error = e.Message;
+        }
+        finally
+        {
+            control.Stop();
+            foreach (var c in connections)
+            {
+                c.Dispose();
+            }
+        }
+
+        result.SeriesNames = sampler.SeriesNames;
+        result.Samples = sampler.Samples;
+        result.Broker = ResourceSummary.FromBroker(broker?.Pid, sampler.Samples);
+        result.ToolCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.ToolCpuPercent);
+        result.OtherCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.OtherCpuPercent);
+        return result;
+    }
+
+    private static async Task<bool> MonitorAsync(LatencyPlan plan, RunControl control, LatencySchedule schedule, RunSampler sampler,
+        List<PacedPublisher> publishers, List<LatencySink> sinks, List<Task> tasks, ProgressDisplay? display)
+    {
+        var start = Stopwatch.GetTimestamp();
+        schedule.Begin(start);
+        sampler.Begin(start);
+        control.Start();
+
+        // Publishing phase.
+        while (control.Elapsed < plan.RunFor && !tasks.Exists(t => t.IsFaulted) && !publishers.TrueForAll(p => p.SenderDone))
+        {
+            var remaining = plan.RunFor - control.Elapsed;
+            await Task.Delay(remaining < plan.SampleInterval ? remaining : plan.SampleInterval).ConfigureAwait(false);
+            display?.Update(sampler.Tick());
+        }
+
+        // Drain phase: wait for outstanding OKs and deliveries.
+        var drainStart = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(drainStart) < plan.DrainTimeout && !tasks.Exists(t => t.IsFaulted))
+        {
+            var sent = publishers.Sum(p => p.SentMessages);
+            var acked = publishers.Sum(p => p.AckedMessages);
+            var delivered = sinks.Sum(s => s.Matched);
+            if (publishers.TrueForAll(p => p.SenderDone) && acked >= sent && delivered >= acked)
+            {
+                break;
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        display?.Update(sampler.Tick(), "drained");
+        return true;
+    }
+
+    private static void Summarize(LatencyPlan plan, BenchResult result, List<PacedPublisher> publishers, List<LatencySink> sinks)
+    {
+        var ack = new LogLinearHistogram();
+        var lag = new LogLinearHistogram();
+        foreach (var p in publishers)
+        {
+            ack.Add(p.Ack);
+            lag.Add(p.SendLag);
+        }
+
+        var e2e = new LogLinearHistogram();
+        foreach (var s in sinks)
+        {
+            e2e.Add(s.Histogram);
+        }
+
+        var sent = publishers.Sum(p => p.SentMessages);
+        result.Published = publishers.Sum(p => p.AckedMessages);
+        result.Consumed = sinks.Sum(s => s.Matched);
+        result.Unacked = sent - result.Published;
+        result.Undelivered = Math.Max(0, result.Published - result.Consumed);
+        var measuredSeconds = (plan.RunFor - plan.Warmup).TotalSeconds;
+        result.DurationSeconds = plan.RunFor.TotalSeconds;
+        result.PubMsgsPerSec = result.Published / plan.RunFor.TotalSeconds;
+        result.SubMsgsPerSec = result.Consumed / plan.RunFor.TotalSeconds;
+        result.MsgsPerSec = e2e.Count / measuredSeconds;
+        result.Ack = LatencySummary.FromNanoseconds(ack);
+        result.EndToEnd = LatencySummary.FromNanoseconds(e2e);
+        result.SendLag = LatencySummary.FromNanoseconds(lag);
+        var foreign = sinks.Sum(s => s.Foreign);
+        if (foreign > 0)
+        {
+            Console.Error.WriteLine($"note: {foreign} messages from earlier runs were consumed and ignored (use a fresh --topic)");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Net;
+using NsqSharp.Bench.Cli;
+using NsqSharp.Common.Cli;
+
+namespace NsqSharp.Bench.Modes;
+
+/// <summary>A closed-loop run resolved from flags: which connections publish or consume what, for how long.</summary>
+internal sealed record ThroughputPlan(
+    string Mode,
+    string Address,
+    IPEndPoint Endpoint,
+    string[] Topics,
+    string[] Channels,
+    int Writers,
+    int Readers,
+    int Size,
+    int BatchSize,
+    int Pipeline,
+    int Rdy,
+    TimeSpan RunFor,
+    TimeSpan IdleStop,
+    DateTime? StartAtUtc,
+    int BrokerPid,
+    TimeSpan SampleInterval,
+    string Progress,
+    string Label)
+{
+    public const string DefaultTopic = "sub_bench";
+
+    public static ThroughputPlan From(string mode, ThroughputOptions o)
+    {
+        Require(o.Size > 0, "--size must be > 0");
+        Require(o.BatchSize > 0, "--batch-size must be > 0");
+        Require(o.Pipeline > 0, "--pipeline must be > 0");
+        Require(o.Rdy > 0, "--rdy must be > 0");
+        Require(o.Topics > 0, "--topics must be > 0");
+        Require(o.Channels > 0, "--channels must be > 0");
+        Require(o.Concurrency >= 0, "--concurrency must be >= 0");
+        var concurrency = o.Concurrency > 0 ? o.Concurrency : mode == "manytopics" ? o.Topics : Environment.ProcessorCount;
+        var topics = Names(o.Topic ?? DefaultTopic, o.Topics);
+        var channels = Names(o.Channel, o.Channels);
+        var publishes = mode != "reader";
+        var consumes = mode != "writer";
+        var runFor = GoDuration.Parse(o.RunFor);
+        Require(runFor > TimeSpan.Zero, "--runfor must be > 0");
+        var idle = o is ReaderOptions r ? GoDuration.Parse(r.IdleStop) : TimeSpan.Zero;
+        return new ThroughputPlan(
+            mode,
+            o.NsqdTcpAddress,
+            Wire.NsqEndpoint.Parse(o.NsqdTcpAddress),
+            topics,
+            channels,
+            publishes ? Math.Max(concurrency, topics.Length) : 0,
+            consumes ? Math.Max(concurrency, topics.Length * channels.Length) : 0,
+            o.Size,
+            o.BatchSize,
+            o.Pipeline,
+            o.Rdy,
+            runFor,
+            idle,
+            ParseDeadline(o.Deadline),
+            o.BrokerPid,
+            GoDuration.Parse(o.SampleInterval),
+            o.Progress,
+            o.Label);
+    }
+
+    /// <summary>One name, or name_0..name_{n-1} when there are several.</summary>
+    public static string[] Names(string name, int count) =>
+        count == 1 ? [name] : Enumerable.Range(0, count).Select(i => $"{name}_{i}").ToArray();
+
+    /// <summary>bench_writer's --deadline: "2006-01-02 15:04:05" in UTC (Go's time.Parse default); ISO 8601 also accepted.</summary>
+    public static DateTime? ParseDeadline(string text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        if (DateTime.TryParseExact(text, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var upstream))
+        {
+            return upstream;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var iso))
+        {
+            return iso.UtcDateTime;
+        }
+
+        throw new FormatException($"invalid --deadline \"{text}\" (want \"2006-01-02 15:04:05\", UTC)");
+    }
+
+    public static void Require(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new FormatException(message);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using NsqSharp.Bench.Load;
+using NsqSharp.Bench.Measure;
+using NsqSharp.Bench.Report;
+using NsqSharp.Bench.Wire;
+
+namespace NsqSharp.Bench.Modes;
+
+/// <summary>
+/// Runs writer, reader, pubsub, fanout and manytopics: open every connection, start them together,
+/// sample once per interval until --runfor (or the reader went idle), stop, and total up.
+/// </summary>
+internal static class ThroughputRunner
+{
+    private const int WriterReadBuffer = 4 * 1024;
+    private const int ReaderReadBuffer = 256 * 1024;
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
+
+    public static async Task<BenchResult> RunAsync(ThroughputPlan plan)
+    {
+        var result = new BenchResult
+        {
+            Mode = plan.Mode,
+            Label = plan.Label,
+            Target = plan.Address,
+            Size = plan.Size,
+            BatchSize = plan.BatchSize,
+            Writers = plan.Writers,
+            Readers = plan.Readers,
+            Topics = plan.Topics.Length,
+            Channels = plan.Channels.Length,
+        };
+        var pub = new WorkerCounters(plan.Writers);
+        var sub = new WorkerCounters(plan.Readers);
+        var series = new List<(string, WorkerCounters)>();
+        if (plan.Writers > 0)
+        {
+            series.Add(("pub", pub));
+        }
+
+        if (plan.Readers > 0)
+        {
+            series.Add(("sub", sub));
+        }
+
+        var broker = BrokerLocator.Locate(plan.BrokerPid, plan.Endpoint);
+        var sampler = new RunSampler(series, broker);
+        var control = new RunControl();
+        var connections = new List<NsqConnection>();
+        var publishers = new List<PublishWorker>();
+        var subscribers = new List<SubscribeWorker>();
+        try
+        {
+            await ConnectAsync(plan, control, pub, sub, connections, publishers, subscribers).ConfigureAwait(false);
+            await DeadlineWait.UntilAsync(plan.StartAtUtc).ConfigureAwait(false);
+
+            var tasks = new List<Task>();
+            tasks.AddRange(publishers.Select(p => Task.Run(p.RunAsync)));
+            tasks.AddRange(subscribers.Select(s => Task.Run(s.RunAsync)));
+            var stoppedIdle = await ProgressDisplay.RunAsync(plan.Progress, plan.Mode, plan.RunFor, sampler.SeriesNames, plan.Size,
+                display => MonitorAsync(plan, control, sampler, subscribers, tasks, display)).ConfigureAwait(false);
+            var stopTimestamp = Stopwatch.GetTimestamp();
+            control.Stop();
+            await control.Abort.CancelAsync().ConfigureAwait(false);
+            var all = Task.WhenAll(tasks);
+            if (await Task.WhenAny(all, Task.Delay(StopGrace)).ConfigureAwait(false) != all)
+            {
+                result.Error = $"workers did not stop within {StopGrace.TotalSeconds:0}s of the end (broker stalled?)";
+            }
+            else if (all.Exception is { } failed)
+            {
+                result.Error = failed.InnerExceptions[0].Message;
+            }
+
+            Summarize(plan, result, control, pub, sub, publishers, subscribers, stopTimestamp, stoppedIdle);
+        }
+        catch (BrokerErrorException e)
+        {
+            result.Error = e.Message;
+        }
+        finally
+        {
+            foreach (var c in connections)
+            {
+                c.Dispose();
+            }
+        }
+
+        result.SeriesNames = sampler.SeriesNames;
+        result.Samples = sampler.Samples;
+        result.Broker = ResourceSummary.FromBroker(broker?.Pid, sampler.Samples);
+        result.ToolCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.ToolCpuPercent);
+        result.OtherCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.OtherCpuPercent);
+        return result;
+    }
+
+    private static async Task ConnectAsync(ThroughputPlan plan, RunControl control, WorkerCounters pub, WorkerCounters sub,
+        List<NsqConnection> connections, List<PublishWorker> publishers, List<SubscribeWorker> subscribers)
+    {
+        // One command per topic, built once and shared read-only by every connection publishing to it.
+        var body = new byte[plan.Size];
+        Array.Fill(body, (byte)'a');
+        var commands = plan.Topics.Select(t => BuildPublish(t, plan.BatchSize, body)).ToArray();
+
+        var opens = new List<Task<NsqConnection>>();
+        for (var i = 0; i < plan.Writers; i++)
+        {
+            opens.Add(NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_writer"), WriterReadBuffer, CancellationToken.None));
+        }
+
+        for (var i = 0; i < plan.Readers; i++)
+        {
+            opens.Add(NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_reader"), ReaderReadBuffer, CancellationToken.None));
+        }
+
+        try
+        {
+            await Task.WhenAll(opens).ConfigureAwait(false);
+        }
+        finally
+        {
+            connections.AddRange(opens.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+        }
+
+        for (var i = 0; i < plan.Writers; i++)
+        {
+            publishers.Add(new PublishWorker(opens[i].Result, commands[i % commands.Length], plan.BatchSize, plan.Pipeline, pub, i, control));
+        }
+
+        var pairs = plan.Topics.SelectMany(t => plan.Channels.Select(c => (Topic: t, Channel: c))).ToArray();
+        for (var i = 0; i < plan.Readers; i++)
+        {
+            var (topic, channel) = pairs[i % pairs.Length];
+            subscribers.Add(new SubscribeWorker(opens[plan.Writers + i].Result, topic, channel, plan.Rdy, sub, i, control, sink: null));
+        }
+
+        await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(CancellationToken.None))).ConfigureAwait(false);
+    }
+
+    private static byte[] BuildPublish(string topic, int batchSize, byte[] body)
+    {
+        if (batchSize == 1)
+        {
+            var pub = new byte[NsqCommands.PublishLength(topic, body.Length)];
+            NsqCommands.WritePublish(pub, topic, body, out _);
+            return pub;
+        }
+
+        var command = new byte[NsqCommands.MultiPublishLength(topic, batchSize, body.Length)];
+        NsqCommands.WriteMultiPublish(command, topic, batchSize, body, []);
+        return command;
+    }
+
+    /// <summary>Samples until --runfor, a failed worker, or (reader) an idle backlog. True when stopped for idleness.</summary>
+    private static async Task<bool> MonitorAsync(ThroughputPlan plan, RunControl control, RunSampler sampler,
+        List<SubscribeWorker> subscribers, List<Task> tasks, ProgressDisplay? display)
+    {
+        control.Start();
+        sampler.Begin(control.StartTimestamp);
+        while (true)
+        {
+            var remaining = plan.RunFor - control.Elapsed;
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            await Task.Delay(remaining < plan.SampleInterval ? remaining : plan.SampleInterval).ConfigureAwait(false);
+            display?.Update(sampler.Tick());
+            if (tasks.Exists(t => t.IsFaulted))
+            {
+                return false;
+            }
+
+            if (plan.IdleStop > TimeSpan.Zero && IsIdle(plan, control, subscribers))
+            {
+                return true;
+            }
+        }
+    }
+
+    private static bool IsIdle(ThroughputPlan plan, RunControl control, List<SubscribeWorker> subscribers)
+    {
+        var last = subscribers.Count == 0 ? 0 : subscribers.Max(s => s.LastMessageTimestamp);
+        if (last == 0)
+        {
+            // Nothing at all yet: give an empty topic a while before calling it idle.
+            return control.Elapsed > plan.IdleStop + TimeSpan.FromSeconds(5);
+        }
+
+        return Stopwatch.GetElapsedTime(last) > plan.IdleStop;
+    }
+
+    private static void Summarize(ThroughputPlan plan, BenchResult result, RunControl control, WorkerCounters pub, WorkerCounters sub,
+        List<PublishWorker> publishers, List<SubscribeWorker> subscribers, long stopTimestamp, bool stoppedIdle)
+    {
+        var start = control.StartTimestamp;
+        var pubEnd = publishers.Count == 0 ? stopTimestamp : Math.Max(stopTimestamp, publishers.Max(p => p.FinishTimestamp));
+        var lastMessage = subscribers.Count == 0 ? 0 : subscribers.Max(s => s.LastMessageTimestamp);
+        var subEnd = stoppedIdle && lastMessage > start ? lastMessage : stopTimestamp;
+        var pubSeconds = Stopwatch.GetElapsedTime(start, pubEnd).TotalSeconds;
+        var subSeconds = Stopwatch.GetElapsedTime(start, subEnd).TotalSeconds;
+
+        result.Published = pub.Total();
+        result.Consumed = sub.Total();
+        result.PubMsgsPerSec = publishers.Count > 0 && pubSeconds > 0 ? result.Published / pubSeconds : 0;
+        result.SubMsgsPerSec = subscribers.Count > 0 && subSeconds > 0 ? result.Consumed / subSeconds : 0;
+        result.MsgsPerSec = plan.Mode == "writer" ? result.PubMsgsPerSec : result.SubMsgsPerSec;
+        result.DurationSeconds = plan.Mode == "writer" ? pubSeconds : subSeconds;
+        var fatal = subscribers.Select(s => s.LastError).FirstOrDefault(e => e is not null);
+        if (result.Error is null && fatal is not null)
+        {
+            result.Error = fatal;
+        }
+    }
+}

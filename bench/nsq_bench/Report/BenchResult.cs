@@ -1,0 +1,72 @@
+using NsqSharp.Bench.Measure;
+
+namespace NsqSharp.Bench.Report;
+
+/// <summary>Everything one run measured; the JSON line, markdown row and plots are views of it.</summary>
+internal sealed class BenchResult
+{
+    public required string Mode { get; init; }
+
+    public string Label { get; set; } = "";
+
+    public required string Target { get; init; }
+
+    public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    public int Size { get; init; }
+
+    public int BatchSize { get; init; }
+
+    public int Writers { get; init; }
+
+    public int Readers { get; init; }
+
+    public int Topics { get; init; }
+
+    public int Channels { get; init; }
+
+    public double DurationSeconds { get; set; }
+
+    public long Published { get; set; }
+
+    public long Consumed { get; set; }
+
+    public double PubMsgsPerSec { get; set; }
+
+    public double SubMsgsPerSec { get; set; }
+
+    /// <summary>The headline: publish rate for writer, consume (delivery) rate for the modes that consume.</summary>
+    public double MsgsPerSec { get; set; }
+
+    public double MibPerSec => MsgsPerSec * Size / (1024.0 * 1024.0);
+
+    // --- latency mode ---
+    public double? TargetRate { get; init; }
+
+    public LatencySummary? Ack { get; set; }
+
+    public LatencySummary? EndToEnd { get; set; }
+
+    public LatencySummary? SendLag { get; set; }
+
+    public long Unacked { get; set; }
+
+    public long Undelivered { get; set; }
+
+    // --- resources ---
+    public ResourceSummary? Broker { get; set; }
+
+    public double ToolCpuAvgPercent { get; set; }
+
+    /// <summary>CPU used by everything but the broker and this tool: other load on the machine during the run.</summary>
+    public double OtherCpuAvgPercent { get; set; }
+
+    public string LoadBefore { get; init; } = LoadAverage.Read();
+
+    public IReadOnlyList<string> SeriesNames { get; set; } = [];
+
+    public IReadOnlyList<TimeSample> Samples { get; set; } = [];
+
+    /// <summary>Set when the run failed (broker error, connection refused); the figures are then partial.</summary>
+    public string? Error { get; set; }
+}

@@ -1,0 +1,78 @@
+using System.Globalization;
+using NsqSharp.Bench.Cli;
+
+namespace NsqSharp.Bench.Report;
+
+/// <summary>
+/// Emits a finished run: upstream-style summary lines on stdout, the requested files, and, always as
+/// the very last stdout line, the one-object JSON summary that scripts read.
+/// </summary>
+internal static class RunOutputs
+{
+    public static int Emit(BenchResult r, CommonOptions o)
+    {
+        foreach (var line in HumanLines(r))
+        {
+            Console.WriteLine(line);
+        }
+
+        if (o.JsonOut is { Length: > 0 } json)
+        {
+            File.WriteAllText(json, ResultJson.Full(r) + "\n");
+        }
+
+        if (o.MarkdownOut is { Length: > 0 } markdown)
+        {
+            MarkdownRow.Append(markdown, r);
+        }
+
+        if (o.SvgOut is { Length: > 0 } svg)
+        {
+            foreach (var path in SvgPlots.Write(r, svg))
+            {
+                Console.Error.WriteLine($"wrote {path}");
+            }
+        }
+
+        if (r.Error is not null)
+        {
+            Console.Error.WriteLine($"nsq_bench {r.Mode}: {r.Error}");
+        }
+
+        Console.WriteLine(ResultJson.SummaryLine(r));
+        return r.Error is null ? 0 : 1;
+    }
+
+    /// <summary>bench_writer/bench_reader's line ("duration: 10.002s - 38.147mb/s - 200000.000ops/s - 5.000us/op"), plus our extras.</summary>
+    public static IEnumerable<string> HumanLines(BenchResult r)
+    {
+        var name = r.Label.Length > 0 ? $"{r.Mode} {r.Label}" : r.Mode;
+        if (r.Writers > 0)
+        {
+            yield return Line(name, "PUB", r.Published, r.PubMsgsPerSec, r.Size, r.DurationSeconds);
+        }
+
+        if (r.Readers > 0)
+        {
+            yield return Line(name, r.Channels > 1 ? $"SUB x{r.Channels} channels" : "SUB", r.Consumed, r.SubMsgsPerSec, r.Size, r.DurationSeconds);
+        }
+
+        foreach (var (label, s) in new[] { ("ack", r.Ack), ("end-to-end", r.EndToEnd), ("send lag", r.SendLag) })
+        {
+            if (s is not null)
+            {
+                yield return Inv($"[{name}] {label} latency (µs, {s.Count:N0} samples): p50 {s.P50Us} - p90 {s.P90Us} - p99 {s.P99Us} - p99.9 {s.P999Us} - max {s.MaxUs}");
+            }
+        }
+
+        if (r.Broker is { } b)
+        {
+            yield return Inv($"[{name}] broker pid {b.Pid}: cpu avg {b.CpuAvgPercent:0}% max {b.CpuMaxPercent:0}% - rss {b.RssStartMib:0.0} -> max {b.RssMaxMib:0.0} -> end {b.RssEndMib:0.0} MiB; nsq_bench cpu avg {r.ToolCpuAvgPercent:0}%, everything else {r.OtherCpuAvgPercent:0}%");
+        }
+    }
+
+    private static string Line(string name, string side, long count, double rate, int size, double seconds) =>
+        Inv($"[{name}] {side} {count:N0} msgs - duration: {seconds:0.000}s - {rate * size / 1048576.0:0.000}mb/s - {rate:0.000}ops/s - {(rate > 0 ? 1e6 / rate : 0):0.000}us/op");
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

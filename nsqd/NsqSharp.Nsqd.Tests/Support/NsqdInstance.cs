@@ -1,0 +1,241 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using NsqSharp.Testing;
+
+namespace NsqSharp.Nsqd.Tests.Support;
+
+/// <summary>
+/// The real nsqd executable on free 127.0.0.1 ports with a fresh data directory, started with
+/// the given extra flags and waited for (/ping). Killed and cleaned up on dispose.
+/// </summary>
+public sealed class NsqdInstance : IAsyncDisposable
+{
+    private readonly TempDirectory _data;
+    private ManagedProcess? _process;
+
+    private NsqdInstance(TempDirectory data)
+    {
+        _data = data;
+        TcpPort = FreePort.Next();
+        HttpPort = FreePort.Next();
+        HttpsPort = FreePort.Next();
+        Http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public int TcpPort { get; }
+
+    public int HttpPort { get; }
+
+    /// <summary>Always passed as --https-address so a TLS-enabled nsqd never binds a public port.</summary>
+    public int HttpsPort { get; }
+
+    public string DataPath => _data.Path;
+
+    public string HttpBase => $"http://127.0.0.1:{HttpPort}";
+
+    public string HttpsBase => $"https://127.0.0.1:{HttpsPort}";
+
+    public HttpClient Http { get; }
+
+    public string Output => _process?.Output ?? "";
+
+    public static async Task<NsqdInstance> StartAsync(IEnumerable<string> extraArgs)
+    {
+        var instance = new NsqdInstance(new TempDirectory("nsqd-conformance"));
+        var args = new List<string>
+        {
+            $"--tcp-address=127.0.0.1:{instance.TcpPort}",
+            $"--http-address=127.0.0.1:{instance.HttpPort}",
+            $"--https-address=127.0.0.1:{instance.HttpsPort}",
+            "--broadcast-address=127.0.0.1",
+            $"--data-path={instance.DataPath}",
+        };
+        args.AddRange(extraArgs);
+        try
+        {
+            instance._process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
+            await instance._process.WaitForHttpAsync(instance.HttpBase + "/ping", TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch
+        {
+            await instance.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return instance;
+    }
+
+    public Task<RawConnection> ConnectAsync(bool sendMagic = true) => RawConnection.ConnectAsync(TcpPort, sendMagic);
+
+    /// <summary>A connection that already sent IDENTIFY (no feature negotiation) and got OK.</summary>
+    public async Task<RawConnection> ConnectIdentifiedAsync(string identifyJson = "{}")
+    {
+        var conn = await ConnectAsync().ConfigureAwait(false);
+        await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes(identifyJson)).ConfigureAwait(false);
+        await conn.ExpectResponseAsync("OK").ConfigureAwait(false);
+        return conn;
+    }
+
+    /// <summary>A connection subscribed to topic/channel (RDY still 0).</summary>
+    public async Task<RawConnection> SubscribeAsync(string topic, string channel, string identifyJson = "{}")
+    {
+        var conn = await ConnectIdentifiedAsync(identifyJson).ConfigureAwait(false);
+        await conn.SendAsync($"SUB {topic} {channel}").ConfigureAwait(false);
+        await conn.ExpectResponseAsync("OK").ConfigureAwait(false);
+        return conn;
+    }
+
+    public async Task<HttpReply> GetAsync(string pathAndQuery) => await HttpReply.FromAsync(await Http.GetAsync(HttpBase + pathAndQuery).ConfigureAwait(false)).ConfigureAwait(false);
+
+    public async Task<HttpReply> PostAsync(string pathAndQuery, byte[]? body = null)
+    {
+        using var content = new ByteArrayContent(body ?? []);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        return await HttpReply.FromAsync(await Http.PostAsync(HttpBase + pathAndQuery, content).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    public Task<HttpReply> PostAsync(string pathAndQuery, string body) => PostAsync(pathAndQuery, Encoding.UTF8.GetBytes(body));
+
+    public async Task<HttpReply> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body = null)
+    {
+        using var request = new HttpRequestMessage(method, HttpBase + pathAndQuery);
+        if (body != null)
+        {
+            request.Content = new ByteArrayContent(body);
+        }
+
+        return await HttpReply.FromAsync(await Http.SendAsync(request).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>Publishes over HTTP and asserts "OK".</summary>
+    public async Task PublishAsync(string topic, string body)
+    {
+        var reply = await PostAsync($"/pub?topic={topic}", body).ConfigureAwait(false);
+        if (reply.Status != 200 || reply.Body != "OK")
+        {
+            throw new InvalidOperationException($"/pub failed: {reply.Status} {reply.Body}");
+        }
+    }
+
+    public async Task<JsonElement> StatsAsync(string query = "")
+    {
+        var reply = await GetAsync("/stats?format=json" + query).ConfigureAwait(false);
+        if (reply.Status != 200)
+        {
+            throw new InvalidOperationException($"/stats failed: {reply.Status} {reply.Body}");
+        }
+
+        return JsonDocument.Parse(reply.Body).RootElement.Clone();
+    }
+
+    /// <summary>The /stats entry of a topic, or null when the topic does not exist.</summary>
+    public async Task<JsonElement?> TopicStatsAsync(string topic)
+    {
+        var stats = await StatsAsync("&topic=" + Uri.EscapeDataString(topic)).ConfigureAwait(false);
+        foreach (var t in stats.GetProperty("topics").EnumerateArray())
+        {
+            if (t.GetProperty("topic_name").GetString() == topic)
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The /stats entry of a channel, or null when the topic or channel does not exist.</summary>
+    public async Task<JsonElement?> ChannelStatsAsync(string topic, string channel)
+    {
+        var t = await TopicStatsAsync(topic).ConfigureAwait(false);
+        if (t == null)
+        {
+            return null;
+        }
+
+        foreach (var c in t.Value.GetProperty("channels").EnumerateArray())
+        {
+            if (c.GetProperty("channel_name").GetString() == channel)
+            {
+                return c;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Polls a channel's /stats until the numeric field reaches the value (or fails after the deadline).</summary>
+    public Task WaitForChannelAsync(string topic, string channel, string field, long expected, TimeSpan? within = null) =>
+        Wait.UntilAsync(async () =>
+        {
+            var c = await ChannelStatsAsync(topic, channel).ConfigureAwait(false);
+            return c != null && c.Value.GetProperty(field).GetInt64() == expected;
+        }, within ?? TimeSpan.FromSeconds(10), $"{topic}/{channel} {field} == {expected}");
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process?.Dispose();
+        }
+        finally
+        {
+            Http.Dispose();
+            _data.Dispose();
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+}
+
+/// <summary>An HTTP answer read completely: status, body text, and the headers tests check.</summary>
+public sealed record HttpReply(int Status, string Body, byte[] Bytes, string? ContentType, string? NsqContentType)
+{
+    public static async Task<HttpReply> FromAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+            response.Headers.TryGetValues("X-NSQ-Content-Type", out var nsq);
+            return new HttpReply((int)response.StatusCode, Encoding.UTF8.GetString(bytes), bytes,
+                response.Content.Headers.ContentType?.ToString(), nsq?.FirstOrDefault());
+        }
+    }
+
+    public JsonElement Json => JsonDocument.Parse(Body).RootElement.Clone();
+
+    /// <summary>The "message" of an error reply ({"message":"..."}).</summary>
+    public string? Message => Json.TryGetProperty("message", out var m) ? m.GetString() : null;
+}
+
+/// <summary>Waiting for conditions with deadlines instead of sleeping.</summary>
+public static class Wait
+{
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan within, string what)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            if (await condition().ConfigureAwait(false))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"condition not met within {within}: {what}");
+            }
+
+            await Task.Delay(25).ConfigureAwait(false);
+        }
+    }
+
+    public static Task UntilAsync(Func<bool> condition, TimeSpan within, string what) =>
+        UntilAsync(() => Task.FromResult(condition()), within, what);
+}
+
+/// <summary>Unique, valid topic/channel names so tests sharing one nsqd never interfere.</summary>
+public static class Names
+{
+    public static string Unique(string prefix) => $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 64)];
+}
