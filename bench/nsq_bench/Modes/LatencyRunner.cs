@@ -113,7 +113,8 @@ internal static class LatencyRunner
         {
             var remaining = plan.RunFor - control.Elapsed;
             await Task.Delay(remaining < plan.SampleInterval ? remaining : plan.SampleInterval).ConfigureAwait(false);
-            display?.Update(sampler.Tick());
+            var sample = sampler.Tick();
+            display?.Update(sample);
         }
 
         // Drain phase: wait for outstanding OKs and deliveries.
@@ -131,7 +132,8 @@ internal static class LatencyRunner
             await Task.Delay(50).ConfigureAwait(false);
         }
 
-        display?.Update(sampler.Tick(), "drained");
+        var last = sampler.Tick();
+        display?.Update(last, "drained");
         return true;
     }
 

@@ -166,7 +166,8 @@ internal static class ThroughputRunner
             }
 
             await Task.Delay(remaining < plan.SampleInterval ? remaining : plan.SampleInterval).ConfigureAwait(false);
-            display?.Update(sampler.Tick());
+            var sample = sampler.Tick();
+            display?.Update(sample);
             if (tasks.Exists(t => t.IsFaulted))
             {
                 return false;

@@ -46,7 +46,7 @@ internal static class RunOutputs
     /// <summary>bench_writer/bench_reader's line ("duration: 10.002s - 38.147mb/s - 200000.000ops/s - 5.000us/op"), plus our extras.</summary>
     public static IEnumerable<string> HumanLines(BenchResult r)
     {
-        var name = r.Label.Length > 0 ? $"{r.Mode} {r.Label}" : r.Mode;
+        var name = r.Label.Length > 0 ? r.Label : r.Mode;
         if (r.Writers > 0)
         {
             yield return Line(name, "PUB", r.Published, r.PubMsgsPerSec, r.Size, r.DurationSeconds);

@@ -63,13 +63,19 @@ public sealed class LimitsNsqdFixture : NsqdFixture
     ];
 }
 
-/// <summary>Short server-side message timeouts for in-flight timeout and TOUCH tests.</summary>
+/// <summary>Short server-side message timeouts for in-flight timeout and TOUCH tests; E2E latency tracked.</summary>
 public sealed class TimingNsqdFixture : NsqdFixture
 {
     public const int MsgTimeoutMs = 600;
     public const int MaxMsgTimeoutMs = 1500;
 
-    protected override IEnumerable<string> Arguments() => [$"--msg-timeout={MsgTimeoutMs}ms", $"--max-msg-timeout={MaxMsgTimeoutMs}ms"];
+    protected override IEnumerable<string> Arguments() =>
+    [
+        $"--msg-timeout={MsgTimeoutMs}ms",
+        $"--max-msg-timeout={MaxMsgTimeoutMs}ms",
+        "--e2e-processing-latency-percentile=1.0,0.5",
+        "--e2e-processing-latency-percentile=0.99",
+    ];
 }
 
 /// <summary>--client-timeout=1s: default heartbeats every 500ms, two missed ones disconnect. Deflate off.</summary>
