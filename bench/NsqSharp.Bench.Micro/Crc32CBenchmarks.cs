@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using NsqSharp.Nsqd.Storage;
+using NsqSharp.Common;
 
 namespace NsqSharp.Bench.Micro;
 

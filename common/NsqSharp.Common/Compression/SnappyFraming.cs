@@ -1,3 +1,4 @@
+using NsqSharp.Common;
 namespace NsqSharp.Common.Compression;
 
 /// <summary>

@@ -4,6 +4,7 @@ using NsqSharp.Nsqd.Storage;
 using NsqSharp.Testing;
 using Xunit;
 using static NsqSharp.Nsqd.Tests.Storage.StorageTestSupport;
+using NsqSharp.Common;
 
 namespace NsqSharp.Nsqd.Tests.Storage;
 

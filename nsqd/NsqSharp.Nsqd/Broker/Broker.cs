@@ -92,6 +92,10 @@ public sealed class Broker : IAsyncDisposable
 
                     var topic = OpenTopic(t.Name, Math.Max(1, t.Partitions));
                     topic.SetPausedQuietly(t.Paused);
+                    if (t.EmptiedBelow != null)
+                    {
+                        Array.Copy(t.EmptiedBelow, topic.EmptiedBelow, Math.Min(t.EmptiedBelow.Length, topic.EmptiedBelow.Length));
+                    }
                     foreach (var c in t.Channels)
                     {
                         if (NsqNames.IsValidChannelName(c.Name) && !NsqNames.IsEphemeral(c.Name))
@@ -257,7 +261,13 @@ public sealed class Broker : IAsyncDisposable
                 continue;
             }
 
-            var t = new TopicMetadata { Name = topic.Name, Paused = topic.Paused, Partitions = topic.Partitions.Length };
+            var t = new TopicMetadata
+            {
+                Name = topic.Name,
+                Paused = topic.Paused,
+                Partitions = topic.Partitions.Length,
+                EmptiedBelow = Array.Exists(topic.EmptiedBelow, o => o > 0) ? (long[])topic.EmptiedBelow.Clone() : null,
+            };
             foreach (var channel in topic.Channels)
             {
                 if (!channel.IsEphemeral)

@@ -290,20 +290,28 @@ public sealed class Channel
         WakeClients();
     }
 
-    /// <summary>Drops every message not in flight and moves the cursors to the end (upstream /channel/empty).</summary>
-    public void Empty() => MoveTo(StartPosition.Newest);
+    /// <summary>Upstream /channel/empty: drops every unfinished message, in flight too, and moves the cursors to the end.</summary>
+    public void Empty() => Move(StartPosition.Newest, dropInFlight: true);
 
-    /// <summary>Moves every partition cursor (replay). In-flight messages stay in flight.</summary>
-    public void MoveTo(StartPosition position)
+    /// <summary>Replay: moves every partition cursor. In-flight messages stay in flight.</summary>
+    public void MoveTo(StartPosition position) => Move(position, dropInFlight: false);
+
+    private void Move(StartPosition position, bool dropInFlight)
     {
+        var released = new List<IChannelConsumer>();
         lock (Sync)
         {
             foreach (var cursor in Cursors)
             {
-                cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position));
+                cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position), dropInFlight, released);
             }
 
             _dirty = true;
+        }
+
+        foreach (var client in released)
+        {
+            client.InFlightReleased(1);
         }
 
         // Stale copies left in the ready queue are skipped by generation when taken.

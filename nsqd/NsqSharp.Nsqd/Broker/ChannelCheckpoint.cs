@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using NsqSharp.Nsqd.Storage;
+using NsqSharp.Common;
 
 namespace NsqSharp.Nsqd.Broker;
 
@@ -46,7 +47,7 @@ public static class ChannelCheckpoint
             }
         }
 
-        BinaryPrimitives.WriteUInt32LittleEndian(span[pos..], NsqSharp.Common.Compression.Crc32C.Compute(span[..pos]));
+        BinaryPrimitives.WriteUInt32LittleEndian(span[pos..], Crc32C.Compute(span[..pos]));
         AtomicFile.WriteAllBytes(path, span);
     }
 
@@ -61,7 +62,7 @@ public static class ChannelCheckpoint
         var data = File.ReadAllBytes(path).AsSpan();
         if (data.Length < 16 || BinaryPrimitives.ReadUInt32LittleEndian(data) != Magic ||
             BinaryPrimitives.ReadUInt32LittleEndian(data[4..]) != Version ||
-            NsqSharp.Common.Compression.Crc32C.Compute(data[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]))
+            Crc32C.Compute(data[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]))
         {
             throw new InvalidDataException($"channel checkpoint {path} is corrupt");
         }

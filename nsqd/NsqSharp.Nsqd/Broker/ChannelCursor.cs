@@ -396,14 +396,30 @@ internal sealed class ChannelCursor
         return timedOut;
     }
 
-    /// <summary>Forgets everything unacked except in-flight messages and moves the cursor (empty, replay).</summary>
-    public void MoveTo(long offset)
+    /// <summary>
+    /// Moves the cursor (empty, replay) and forgets queued, requeued and deferred messages. In-flight
+    /// ones are kept (a FIN still works) unless dropInFlight, as upstream's /channel/empty does; their
+    /// owners are added to released, once per message.
+    /// </summary>
+    public void MoveTo(long offset, bool dropInFlight, List<IChannelConsumer> released)
     {
         Generation++;
         var keep = new List<KeyValuePair<long, PendingMessage>>();
         foreach (var pair in Pending)
         {
-            if (pair.Value.State == PendingState.InFlight)
+            if (pair.Value.State != PendingState.InFlight)
+            {
+                continue;
+            }
+
+            if (dropInFlight)
+            {
+                if (pair.Value.Owner != null)
+                {
+                    released.Add(pair.Value.Owner);
+                }
+            }
+            else
             {
                 keep.Add(pair);
             }
@@ -413,6 +429,12 @@ internal sealed class ChannelCursor
         foreach (var pair in keep)
         {
             Pending.Add(pair.Key, pair.Value);
+        }
+
+        if (dropInFlight)
+        {
+            _inFlightByDeadline.Clear();
+            InFlightCount = 0;
         }
 
         _requeued.Clear();

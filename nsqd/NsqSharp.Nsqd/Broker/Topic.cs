@@ -29,6 +29,7 @@ public sealed class Topic
         Partitions = partitions;
         IsEphemeral = NsqNames.IsEphemeral(name);
         _logger = logger;
+        EmptiedBelow = new long[partitions.Length];
     }
 
     public string Name { get; }
@@ -161,7 +162,7 @@ public sealed class Topic
 
     internal long ResolvePosition(PartitionLog log, StartPosition position) => position.Kind switch
     {
-        StartPositionKind.Oldest => log.StartOffset,
+        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelow[log.Partition]), log.DurableOffset),
         StartPositionKind.Newest => log.DurableOffset,
         StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.DurableOffset),
         StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value), log.DurableOffset),
@@ -209,14 +210,27 @@ public sealed class Topic
         }
     }
 
-    /// <summary>Upstream /topic/empty: drop what channels have not yet seen (here: move them to the end).</summary>
+    /// <summary>
+    /// Upstream /topic/empty drops what the topic holds for channels not yet created; channels keep
+    /// theirs. Here that is the backlog a first channel would start from: raise the per-partition floor.
+    /// </summary>
     public void Empty()
     {
-        foreach (var channel in _channels.Values)
+        if (!_channels.IsEmpty)
         {
-            channel.MoveTo(StartPosition.Newest);
+            return;
         }
+
+        for (var p = 0; p < Partitions.Length; p++)
+        {
+            EmptiedBelow[p] = Partitions[p].DurableOffset;
+        }
+
+        _broker.SaveMetadata();
     }
+
+    /// <summary>Per partition: offsets below this were emptied (/topic/empty) and are never delivered to new channels.</summary>
+    internal long[] EmptiedBelow { get; }
 
     /// <summary>Messages not yet handed to any channel: the whole retained log when there is no channel.</summary>
     public long Depth
@@ -231,7 +245,7 @@ public sealed class Topic
             long depth = 0;
             foreach (var log in Partitions)
             {
-                depth += log.DurableOffset - log.StartOffset;
+                depth += log.DurableOffset - Math.Max(log.StartOffset, EmptiedBelow[log.Partition]);
             }
 
             return depth;

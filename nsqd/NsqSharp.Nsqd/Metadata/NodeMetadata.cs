@@ -43,6 +43,11 @@ public sealed class TopicMetadata
 
     [JsonPropertyName("channels")]
     public List<ChannelMetadata> Channels { get; set; } = [];
+
+    /// <summary>Per partition, the /topic/empty floor (see Topic.EmptiedBelow); absent when never emptied.</summary>
+    [JsonPropertyName("emptied_below")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long[]? EmptiedBelow { get; set; }
 }
 
 public sealed class ChannelMetadata

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using NsqSharp.Common;
 
 namespace NsqSharp.Nsqd.Storage;
 

@@ -723,6 +723,11 @@ public sealed class PartitionLog : IAsyncDisposable
     private void ProcessGroup(List<AppendRequest> group, List<ReadOnlyMemory<byte>> gather)
     {
         long groupBytes = 0;
+        foreach (AppendRequest request in group)
+        {
+            groupBytes += request.Length;
+        }
+
         bool forceSync = false;
         int completed = 0;
         try
@@ -745,7 +750,6 @@ public sealed class PartitionLog : IAsyncDisposable
             for (int i = 0; i < group.Count; i++)
             {
                 AppendRequest request = group[i];
-                groupBytes += request.Length;
                 if (request.IsFlush)
                 {
                     forceSync = true;
@@ -1039,7 +1043,7 @@ public sealed class PartitionLog : IAsyncDisposable
             extra = Math.Min(
                 (stillWanted * perMessage) + (stillWanted * perMessage / 4) + 256,
                 (long)maxBytes + (Math.Min(stillWanted, 1 << 20) * LogFormat.RecordHeaderSize) + LogFormat.BatchHeaderSize);
-            extra = Math.Min(extra, MaxReadBytes);
+            extra = Math.Clamp(extra, 0, MaxReadBytes);
         }
 
         int readLength = (int)Math.Min(limit - position, first.Length + extra);

@@ -1,8 +1,7 @@
 using System.Text;
-using NsqSharp.Common.Compression;
 using Xunit;
 
-namespace NsqSharp.Common.Tests.Compression;
+namespace NsqSharp.Common.Tests;
 
 public class Crc32CTests
 {
@@ -41,18 +40,22 @@ public class Crc32CTests
     }
 
     [Fact]
-    public void MatchesBitwiseReferenceForAllSmallLengths()
+    public void MatchesBitwiseReferenceAtEveryLengthAndAlignment()
     {
-        var random = new Random(11);
-        for (int length = 0; length < 100; length++)
+        var random = new Random(42);
+        byte[] data = new byte[300];
+        random.NextBytes(data);
+        for (int start = 0; start < 9; start++)
         {
-            byte[] data = new byte[length];
-            random.NextBytes(data);
-            Assert.Equal(Reference(data), Crc32C.Compute(data));
+            for (int length = 0; length + start <= data.Length; length++)
+            {
+                var span = data.AsSpan(start, length);
+                Assert.Equal(Reference(span), Crc32C.Compute(span));
+            }
         }
     }
 
-    private static uint Reference(byte[] data)
+    private static uint Reference(ReadOnlySpan<byte> data)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in data)

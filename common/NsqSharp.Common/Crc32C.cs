@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace NsqSharp.Nsqd.Storage;
+namespace NsqSharp.Common;
 
 /// <summary>
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected 0x82F63B78), as used by iSCSI, ext4 and Kafka record
