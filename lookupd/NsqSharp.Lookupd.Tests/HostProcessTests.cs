@@ -18,6 +18,10 @@ public sealed class HostProcessTests
         return process.ExitCode;
     }
 
+    /// <summary>Output is captured asynchronously and may trail the exit.</summary>
+    private static Task OutputContainsAsync(ManagedProcess process, string text) =>
+        Wait.UntilAsync(() => process.Output.Contains(text, StringComparison.Ordinal), $"output to contain '{text}':\n{process.Output}");
+
     [Fact(Timeout = T)]
     public async Task AcceptsGoStyleSingleDashFlagsAndStopsOnSigterm()
     {
@@ -41,8 +45,8 @@ public sealed class HostProcessTests
 
         Assert.True(process.Terminate(TimeSpan.FromSeconds(15)), "graceful exit on SIGTERM");
         Assert.Equal(0, process.ExitCode);
+        await OutputContainsAsync(process, "INFO: TCP: listening on 127.0.0.1:" + tcp);
         Assert.Contains("[nsqlookupd] ", process.Output);
-        Assert.Contains("INFO: TCP: listening on 127.0.0.1:" + tcp, process.Output);
     }
 
     [Fact(Timeout = T)]
@@ -75,6 +79,7 @@ public sealed class HostProcessTests
         using var process = ManagedProcess.Start(Exe, ["--help"]);
         await Wait.UntilAsync(() => process.HasExited, "help to exit", TimeSpan.FromSeconds(20));
         Assert.Equal(0, process.ExitCode);
+        await OutputContainsAsync(process, "--tombstone-lifetime");
         foreach (var flag in new[]
                  {
                      "--config", "--version", "--log-level", "--log-prefix", "--verbose", "--tcp-address", "--http-address",
@@ -91,6 +96,7 @@ public sealed class HostProcessTests
         using var process = ManagedProcess.Start(Exe, ["-version"]);
         await Wait.UntilAsync(() => process.HasExited, "version to exit", TimeSpan.FromSeconds(20));
         Assert.Equal(0, process.ExitCode);
+        await OutputContainsAsync(process, "nsqlookupd v");
         Assert.StartsWith("nsqlookupd v1.3.0", process.Output.Trim());
     }
 

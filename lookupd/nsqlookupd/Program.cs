@@ -14,6 +14,7 @@ using var parser = new Parser(settings =>
     settings.AutoVersion = false;
     settings.HelpWriter = null;
     settings.CaseSensitive = true;
+    settings.AllowMultiInstance = true; // Go flags: a repeated flag takes its last value
 });
 var parsed = parser.ParseArguments<CommandLineOptions>(normalized);
 if (parsed is NotParsed<CommandLineOptions> notParsed)

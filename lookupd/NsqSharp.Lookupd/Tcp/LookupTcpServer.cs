@@ -49,6 +49,12 @@ internal sealed class LookupTcpServer : IAsyncDisposable
             {
                 socket.DualMode = true;
             }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                // As Go does: a restarted lookupd can rebind while old connections sit in TIME_WAIT.
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            }
         }
 
         try

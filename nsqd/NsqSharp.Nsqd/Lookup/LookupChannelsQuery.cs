@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using NsqSharp.Common.Protocol;
 
 namespace NsqSharp.Nsqd.Lookup;
 
@@ -51,7 +52,7 @@ internal static class LookupChannelsQuery
             foreach (var channel in channels)
             {
                 // An ephemeral channel without a consumer would only be deleted again (upstream skips them too).
-                if (!Common.Protocol.NsqNames.IsEphemeral(channel) && Common.Protocol.NsqNames.IsValidChannelName(channel) &&
+                if (!NsqNames.IsEphemeral(channel) && NsqNames.IsValidChannelName(channel) &&
                     seen.Add(channel))
                 {
                     union.Add(channel);
