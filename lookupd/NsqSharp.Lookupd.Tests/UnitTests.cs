@@ -1,4 +1,4 @@
-using NsqSharp.Lookupd.Config;
+using NsqSharp.Common.Cli;
 using NsqSharp.Lookupd.Http;
 using NsqSharp.Lookupd.Net;
 using NsqSharp.Lookupd.Registry;

@@ -20,7 +20,7 @@ internal sealed class CommandLineOptions
     public string? Config { get; set; }
 
     [Option("version", HelpText = "print version string")]
-    public bool Version { get; set; }
+    public string? Version { get; set; }
 
     [Option("log-level", HelpText = "set log verbosity: debug, info, warn, error, or fatal (default info)")]
     public string? LogLevel { get; set; }
@@ -29,7 +29,7 @@ internal sealed class CommandLineOptions
     public string? LogPrefix { get; set; }
 
     [Option("verbose", HelpText = "[deprecated] has no effect, use --log-level")]
-    public bool Verbose { get; set; }
+    public string? Verbose { get; set; }
 
     [Option("tcp-address", HelpText = "<addr>:<port> to listen on for TCP clients (default \"0.0.0.0:4160\")")]
     public string? TcpAddress { get; set; }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using NsqSharp.Lookupd.Config;
+using NsqSharp.Common.Cli;
 
 namespace NsqSharp.Lookupd.Host;
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using CommandLine;
 using CommandLine.Text;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Cli;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Lookupd;
 using NsqSharp.Lookupd.Host;
@@ -35,7 +36,7 @@ if (parsed is NotParsed<CommandLineOptions> notParsed)
 }
 
 var flags = ((Parsed<CommandLineOptions>)parsed).Value;
-if (flags.Version)
+if (flags.Version != null && (!GoStyleArgs.TryParseGoBool(flags.Version, out var showVersion) || showVersion))
 {
     Console.WriteLine(VersionString());
     return 0;

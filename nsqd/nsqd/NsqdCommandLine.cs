@@ -6,10 +6,37 @@ namespace NsqSharp.Nsqd.Host;
 /// <summary>nsqd's flags, named as upstream's (Go-style "-flag=value" works too; see GoStyleArgs).</summary>
 internal sealed class NsqdCommandLine
 {
+    /// <summary>Flags that Go treats as booleans (a bare "-snappy" means true).</summary>
     public static readonly IReadOnlySet<string> BooleanFlags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "snappy", "deflate", "verbose", "version", "statsd-exclude-ephemeral", "statsd-mem-stats",
+        "snappy", "deflate", "verbose", "version",
     };
+
+    /// <summary>Upstream's config-file names that differ from the flag names (the cfg tags of nsqd's Options).</summary>
+    public static readonly IReadOnlyDictionary<string, string> ConfigKeys = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["nsqlookupd_tcp_addresses"] = "lookupd-tcp-address",
+        ["auth_http_addresses"] = "auth-http-address",
+        ["e2e_processing_latency_percentiles"] = "e2e-processing-latency-percentile",
+        ["e2e_processing_latency_window_time"] = "e2e-processing-latency-window-time",
+    };
+
+    /// <summary>Every other flag takes a value ("-tcp-address 127.0.0.1:4150" consumes the next argument).</summary>
+    public static readonly IReadOnlySet<string> ValueFlags = ValueFlagNames();
+
+    private static HashSet<string> ValueFlagNames()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in typeof(NsqdCommandLine).GetProperties())
+        {
+            if (property.GetCustomAttributes(typeof(OptionAttribute), false) is [OptionAttribute option] && !BooleanFlags.Contains(option.LongName))
+            {
+                names.Add(option.LongName);
+            }
+        }
+
+        return names;
+    }
 
     [Option("config", HelpText = "path to a config file (key = value lines; keys are flag names with '_')")]
     public string? Config { get; set; }
@@ -230,10 +257,6 @@ internal sealed class NsqdCommandLine
         };
     }
 
-    private static bool ParseBool(string flag, string value) => value.ToLowerInvariant() switch
-    {
-        "1" or "t" or "true" => true,
-        "0" or "f" or "false" => false,
-        _ => throw new FormatException($"invalid boolean value \"{value}\" for --{flag}"),
-    };
+    private static bool ParseBool(string flag, string value) =>
+        GoStyleArgs.TryParseGoBool(value, out var on) ? on : throw new FormatException($"invalid boolean value \"{value}\" for --{flag}");
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using CommandLine;
+using CommandLine.Text;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Cli;
 using NsqSharp.Common.Protocol;
@@ -8,34 +9,52 @@ using NsqSharp.Nsqd.Host;
 
 // nsqd: the NsqSharp broker node. A thin host: parse upstream-compatible flags, start NsqdServer,
 // stop gracefully on SIGTERM/SIGINT (nothing acknowledged is lost either way).
-string[] args2;
+var version = $"nsqd v{ProtocolConstants.CompatibleVersion} (nsqsharp {ProtocolConstants.ProductVersion})";
+string[] normalized;
 try
 {
-    args2 = GoStyleArgs.WithConfigFile(GoStyleArgs.Normalize(args, NsqdCommandLine.BooleanFlags));
+    normalized = [.. GoStyleArgs.Normalize(args, NsqdCommandLine.BooleanFlags, NsqdCommandLine.ValueFlags)];
+    var configIndex = Array.FindIndex(normalized, a => a.StartsWith("--config=", StringComparison.Ordinal));
+    if (configIndex >= 0)
+    {
+        normalized = ConfigFile.PrependToArgs(normalized[configIndex]["--config=".Length..], normalized, NsqdCommandLine.ConfigKeys);
+    }
 }
 catch (Exception e) when (e is IOException or FormatException)
 {
     Console.Error.WriteLine($"nsqd: {e.Message}");
-    return 1;
+    return 2;
 }
 
-var parser = new Parser(s =>
+using var parser = new Parser(s =>
 {
-    s.AllowMultiInstance = true;
-    s.HelpWriter = Console.Out;
+    s.AllowMultiInstance = true; // repeatable flags (--lookupd-tcp-address); a repeated scalar takes its last value
+    s.AutoVersion = false;
+    s.HelpWriter = null;
     s.CaseSensitive = true;
 });
-var parsed = parser.ParseArguments<NsqdCommandLine>(args2);
-if (parsed is not Parsed<NsqdCommandLine> ok)
+var parsed = parser.ParseArguments<NsqdCommandLine>(normalized);
+if (parsed is NotParsed<NsqdCommandLine> notParsed)
 {
-    var helpOnly = parsed.Errors.All(e => e is HelpRequestedError or VersionRequestedError);
-    return helpOnly ? 0 : 1;
+    var help = HelpText.AutoBuild(parsed, h =>
+    {
+        h.Heading = version;
+        h.Copyright = "Usage of nsqd:";
+        h.AdditionalNewLineAfterOption = false;
+        h.AddDashesToOption = true;
+        h.MaximumDisplayWidth = 120;
+        h.AutoVersion = false;
+        return HelpText.DefaultParsingErrorsHandler(parsed, h);
+    }, e => e);
+    var isHelp = notParsed.Errors.IsHelp();
+    (isHelp ? Console.Out : Console.Error).WriteLine(help);
+    return isHelp ? 0 : 2;
 }
 
-var cli = ok.Value;
-if (cli.Version is "true")
+var cli = ((Parsed<NsqdCommandLine>)parsed).Value;
+if (cli.Version != null && (!GoStyleArgs.TryParseGoBool(cli.Version, out var showVersion) || showVersion))
 {
-    Console.WriteLine($"nsqd v{ProtocolConstants.CompatibleVersion} (nsqsharp {ProtocolConstants.ProductVersion})");
+    Console.WriteLine(version);
     return 0;
 }
 

@@ -1,93 +1,146 @@
 using System.Globalization;
+using System.Text;
 
 namespace NsqSharp.Common.Cli;
 
-/// <summary>Go's time.ParseDuration ("300ms", "1m30s", "2h", "1.5s"), used by upstream-compatible flags.</summary>
+/// <summary>
+/// Go's time.ParseDuration / Duration.String, because upstream flags and config files carry
+/// durations as "300s", "1m30s", "250ms", and tools pass them through unchanged.
+/// </summary>
 public static class GoDuration
 {
-    public static bool TryParse(string text, out TimeSpan value)
+    private const long NanosPerTick = 100;
+
+    public static bool TryParse(string? text, out TimeSpan value)
     {
-        value = TimeSpan.Zero;
-        var s = text.Trim();
-        if (s.Length == 0)
+        value = default;
+        if (string.IsNullOrEmpty(text))
         {
             return false;
         }
 
-        var negative = s[0] == '-';
+        var s = text.AsSpan();
+        var negative = false;
         if (s[0] is '-' or '+')
         {
+            negative = s[0] == '-';
             s = s[1..];
         }
 
-        if (s == "0")
+        if (s is "0")
         {
             return true;
         }
 
-        double totalNs = 0;
-        var i = 0;
-        while (i < s.Length)
+        if (s.IsEmpty)
         {
-            var start = i;
+            return false;
+        }
+
+        decimal totalNanos = 0;
+        while (!s.IsEmpty)
+        {
+            var i = 0;
             while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.'))
             {
                 i++;
             }
 
-            if (start == i || !double.TryParse(s.AsSpan(start, i - start), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+            if (i == 0 || !decimal.TryParse(s[..i], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
             {
                 return false;
             }
 
-            var unitStart = i;
-            while (i < s.Length && !char.IsAsciiDigit(s[i]) && s[i] != '.')
+            s = s[i..];
+            var j = 0;
+            while (j < s.Length && !char.IsAsciiDigit(s[j]) && s[j] != '.')
             {
-                i++;
+                j++;
             }
 
-            double scale = s[unitStart..i] switch
+            decimal unit = s[..j] switch
             {
-                "ns" => 1,
-                "us" or "µs" or "μs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                _ => -1,
+                "ns" => 1m,
+                "us" or "µs" or "μs" => 1_000m,
+                "ms" => 1_000_000m,
+                "s" => 1_000_000_000m,
+                "m" => 60_000_000_000m,
+                "h" => 3_600_000_000_000m,
+                _ => 0m,
             };
-            if (scale < 0)
+            if (unit == 0m)
             {
                 return false;
             }
 
-            totalNs += number * scale;
+            s = s[j..];
+            try
+            {
+                totalNanos += number * unit;
+            }
+            catch (OverflowException)
+            {
+                return false;
+            }
         }
 
-        value = TimeSpan.FromTicks((long)(totalNs / 100) * (negative ? -1 : 1));
+        var ticks = totalNanos / NanosPerTick;
+        if (ticks > TimeSpan.MaxValue.Ticks)
+        {
+            return false;
+        }
+
+        value = TimeSpan.FromTicks((long)(negative ? -ticks : ticks));
         return true;
     }
 
     public static TimeSpan Parse(string text) =>
-        TryParse(text, out var value) ? value : throw new FormatException($"invalid duration \"{text}\" (want e.g. 250ms, 60s, 1h)");
+        TryParse(text, out var value) ? value : throw new FormatException($"time: invalid duration \"{text}\"");
 
-    /// <summary>Formats like Go's Duration.String for the common cases (e.g. "1m0s", "250ms").</summary>
-    public static string Format(TimeSpan t)
+    /// <summary>Formats like Go: "5m0s", "45s", "1h0m0s", "250ms", "0s".</summary>
+    public static string Format(TimeSpan value)
     {
-        if (t == TimeSpan.Zero)
+        if (value == TimeSpan.Zero)
         {
             return "0s";
         }
 
-        if (t < TimeSpan.FromSeconds(1))
+        var sb = new StringBuilder();
+        var nanos = (decimal)value.Ticks * NanosPerTick;
+        if (nanos < 0)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{t.TotalMilliseconds:0.###}ms");
+            sb.Append('-');
+            nanos = -nanos;
         }
 
-        var hours = (long)t.TotalHours;
-        var minutes = t.Minutes;
-        var seconds = t.TotalSeconds - (hours * 3600) - (minutes * 60);
-        var sec = string.Create(CultureInfo.InvariantCulture, $"{seconds:0.#########}s");
-        return hours > 0 ? $"{hours}h{minutes}m{sec}" : minutes > 0 ? $"{minutes}m{sec}" : sec;
+        if (nanos < 1_000_000_000m)
+        {
+            var (unit, name) = nanos switch
+            {
+                < 1_000m => (1m, "ns"),
+                < 1_000_000m => (1_000m, "µs"),
+                _ => (1_000_000m, "ms"),
+            };
+            sb.Append((nanos / unit).ToString("0.#########", CultureInfo.InvariantCulture)).Append(name);
+            return sb.ToString();
+        }
+
+        var hours = decimal.Floor(nanos / 3_600_000_000_000m);
+        nanos -= hours * 3_600_000_000_000m;
+        var minutes = decimal.Floor(nanos / 60_000_000_000m);
+        nanos -= minutes * 60_000_000_000m;
+        var seconds = nanos / 1_000_000_000m;
+        if (hours > 0)
+        {
+            sb.Append(hours.ToString(CultureInfo.InvariantCulture)).Append('h');
+        }
+
+        if (hours > 0 || minutes > 0)
+        {
+            sb.Append(minutes.ToString(CultureInfo.InvariantCulture)).Append('m');
+        }
+
+        sb.Append(seconds.ToString("0.#########", CultureInfo.InvariantCulture)).Append('s');
+        return sb.ToString();
     }
 }

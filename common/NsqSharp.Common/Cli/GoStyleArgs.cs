@@ -1,141 +1,75 @@
 namespace NsqSharp.Common.Cli;
 
 /// <summary>
-/// Lets our executables take upstream's command lines unchanged: Go's flag package accepts
-/// "-name value", "-name=value", "--name=value" and bare booleans ("-snappy"), while
-/// CommandLineParser wants "--name value". Also merges a TOML-ish --config file (keys are flag
-/// names with '_' for '-'); command-line flags win over the file.
+/// Rewrites Go flag-package arguments into the form CommandLineParser understands, because
+/// upstream users, scripts and test suites pass "-tcp-address 127.0.0.1:4160", "-verbose",
+/// "--flag=value" or "-flag=false". Value flags become "--name=value" (so a value starting with
+/// '-' is never mistaken for a flag); booleans become "--name=true" or "--name=false" (a bare
+/// "-name" means true, as in Go), so hosts declare them as string options parsed with TryParseGoBool.
 /// </summary>
 public static class GoStyleArgs
 {
-    /// <summary>Rewrites argv: single dashes become double, "--flag=value" splits, known boolean flags get an explicit value.</summary>
-    public static string[] Normalize(IReadOnlyList<string> args, IReadOnlySet<string> booleanFlags)
+    public static List<string> Normalize(IReadOnlyList<string> args, IReadOnlySet<string> boolFlags, IReadOnlySet<string> valueFlags)
     {
-        var result = new List<string>(args.Count + 4);
+        var result = new List<string>(args.Count);
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
-            if (arg == "--" || !arg.StartsWith('-') || arg.Length < 2 || char.IsAsciiDigit(arg[1]))
+            if (arg is "--" or "-" || !arg.StartsWith('-'))
             {
-                result.Add(arg);
-                continue;
+                // Like Go, the first non-flag argument ends flag parsing.
+                for (var j = arg == "--" ? i + 1 : i; j < args.Count; j++)
+                {
+                    result.Add(args[j]);
+                }
+
+                break;
             }
 
-            var name = arg.TrimStart('-');
-            string? value = null;
-            var eq = name.IndexOf('=', StringComparison.Ordinal);
-            if (eq >= 0)
-            {
-                value = name[(eq + 1)..];
-                name = name[..eq];
-            }
-
+            var body = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..] : arg[1..];
+            var eq = body.IndexOf('=');
+            var name = eq < 0 ? body : body[..eq];
+            var value = eq < 0 ? null : body[(eq + 1)..];
             if (name is "h" or "help")
             {
                 result.Add("--help");
-                continue;
             }
-
-            if (booleanFlags.Contains(name))
+            else if (boolFlags.Contains(name))
             {
-                // Go booleans take a value only with '=': "-snappy false" is a flag then an argument.
-                result.Add("--" + name);
-                result.Add(value ?? "true");
-                continue;
+                result.Add("--" + name + "=" + (value ?? "true"));
             }
-
-            result.Add("--" + name);
-            if (value != null)
+            else if (valueFlags.Contains(name))
             {
-                result.Add(value);
-            }
-        }
-
-        return [.. result];
-    }
-
-    /// <summary>
-    /// Reads "key = value" lines (strings in quotes, numbers, booleans, ["arrays", "of", "strings"]),
-    /// skipping comments and [sections], into flags placed before the command line's own.
-    /// </summary>
-    public static string[] WithConfigFile(string[] normalizedArgs)
-    {
-        var index = Array.IndexOf(normalizedArgs, "--config");
-        if (index < 0 || index + 1 >= normalizedArgs.Length)
-        {
-            return normalizedArgs;
-        }
-
-        var path = normalizedArgs[index + 1];
-        var fromFile = new List<string>();
-        var given = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var a in normalizedArgs)
-        {
-            if (a.StartsWith("--", StringComparison.Ordinal))
-            {
-                given.Add(a[2..]);
-            }
-        }
-
-        var lineNumber = 0;
-        foreach (var raw in File.ReadAllLines(path))
-        {
-            lineNumber++;
-            var line = StripComment(raw).Trim();
-            if (line.Length == 0 || line.StartsWith('['))
-            {
-                continue;
-            }
-
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                throw new FormatException($"{path}:{lineNumber}: expected key = value");
-            }
-
-            var flag = line[..eq].Trim().Replace('_', '-');
-            if (given.Contains(flag))
-            {
-                continue;
-            }
-
-            var value = line[(eq + 1)..].Trim();
-            if (value.StartsWith('['))
-            {
-                foreach (var item in value.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                if (value == null && i + 1 < args.Count)
                 {
-                    fromFile.Add("--" + flag);
-                    fromFile.Add(Unquote(item));
+                    value = args[++i];
                 }
+
+                result.Add(value == null ? "--" + name : "--" + name + "=" + value);
             }
             else
             {
-                fromFile.Add("--" + flag);
-                fromFile.Add(Unquote(value));
+                result.Add(value == null ? "--" + name : "--" + name + "=" + value);
             }
         }
 
-        return [.. fromFile, .. normalizedArgs];
+        return result;
     }
 
-    private static string StripComment(string line)
+    /// <summary>Go's strconv.ParseBool.</summary>
+    public static bool TryParseGoBool(string text, out bool value)
     {
-        var inQuotes = false;
-        for (var i = 0; i < line.Length; i++)
+        switch (text)
         {
-            if (line[i] == '"')
-            {
-                inQuotes = !inQuotes;
-            }
-            else if (line[i] == '#' && !inQuotes)
-            {
-                return line[..i];
-            }
+            case "1" or "t" or "T" or "TRUE" or "true" or "True":
+                value = true;
+                return true;
+            case "0" or "f" or "F" or "FALSE" or "false" or "False":
+                value = false;
+                return true;
+            default:
+                value = false;
+                return false;
         }
-
-        return line;
     }
-
-    private static string Unquote(string value) =>
-        value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using NsqSharp.Lookupd.Config;
+using NsqSharp.Common.Cli;
 using NsqSharp.Lookupd.Net;
 
 namespace NsqSharp.Lookupd.Http;

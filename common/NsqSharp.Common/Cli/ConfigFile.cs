@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Text;
 
-namespace NsqSharp.Lookupd.Host;
+namespace NsqSharp.Common.Cli;
 
 /// <summary>
 /// The flat TOML subset upstream's --config files use (contrib/nsqlookupd.cfg.example):
 /// "key = value" lines with strings, integers, floats, booleans and arrays of those; '#' comments.
 /// Keys are flag names with '_' for '-'.
 /// </summary>
-internal static class ConfigFile
+public static class ConfigFile
 {
     public static Dictionary<string, object> Load(string path)
     {
@@ -166,5 +166,43 @@ internal static class ConfigFile
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Turns config-file settings into "--flag=value" arguments placed before the command line's own,
+    /// skipping flags the command line sets (explicit flags win). Arrays become repeated flags.
+    /// Keys are flag names with '_' for '-', or an upstream cfg name listed in keyToFlag
+    /// (e.g. nsqlookupd_tcp_addresses → lookupd-tcp-address).
+    /// </summary>
+    public static string[] PrependToArgs(string path, IReadOnlyList<string> normalizedArgs, IReadOnlyDictionary<string, string>? keyToFlag = null)
+    {
+        var given = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var arg in normalizedArgs)
+        {
+            if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                var eq = arg.IndexOf('=', StringComparison.Ordinal);
+                given.Add(eq < 0 ? arg[2..] : arg[2..eq]);
+            }
+        }
+
+        var result = new List<string>();
+        foreach (var (key, value) in Load(path))
+        {
+            var flag = keyToFlag != null && keyToFlag.TryGetValue(key, out var mapped) ? mapped : key.Replace('_', '-');
+            if (given.Contains(flag) || flag == "config")
+            {
+                continue;
+            }
+
+            foreach (var item in value is List<object> list ? list : [value])
+            {
+                var text = item is bool b ? (b ? "true" : "false") : Convert.ToString(item, CultureInfo.InvariantCulture);
+                result.Add("--" + flag + "=" + text);
+            }
+        }
+
+        result.AddRange(normalizedArgs);
+        return [.. result];
     }
 }
