@@ -2,23 +2,25 @@ using CommandLine;
 using NsqSharp.Bench.Cli;
 using NsqSharp.Bench.Modes;
 using NsqSharp.Bench.Report;
-using NsqSharp.Common.Cli;
 
 // nsq_bench: load generator for any NSQ-compatible broker (upstream nsqd or ours), speaking TCP V2
 // over raw sockets. Every run ends its stdout with one JSON object of figures for scripts.
-string[] normalized = GoStyleArgs.Normalize(args, new HashSet<string>(StringComparer.Ordinal));
+Type[] verbs =
+[
+    typeof(WriterOptions), typeof(ReaderOptions), typeof(PubSubOptions), typeof(FanoutOptions), typeof(ManyTopicsOptions),
+    typeof(LatencyOptions), typeof(CompareCommandOptions), typeof(TableOptions), typeof(SelftestOptions),
+];
+var normalized = ArgumentNormalizer.Normalize(args, verbs);
 var parser = new Parser(s =>
 {
-    s.HelpWriter = Console.Out;
+    s.HelpWriter = null; // HelpPrinter adds each verb's description to its help
     s.CaseSensitive = true;
-    s.AutoVersion = false;
 });
 
-var parsed = parser.ParseArguments<WriterOptions, ReaderOptions, PubSubOptions, FanoutOptions, ManyTopicsOptions, LatencyOptions,
-    CompareCommandOptions, TableOptions>(normalized);
+var parsed = parser.ParseArguments(normalized, verbs);
 if (parsed is not Parsed<object> ok)
 {
-    return parsed.Errors.All(e => e is HelpRequestedError or HelpVerbRequestedError or VersionRequestedError) ? 0 : 2;
+    return HelpPrinter.Print((NotParsed<object>)parsed, a => parser.ParseArguments(a, verbs));
 }
 
 try
@@ -33,6 +35,7 @@ try
         LatencyOptions o => RunOutputs.Emit(await LatencyRunner.RunAsync(LatencyPlan.From(o)), o),
         CompareCommandOptions o => await NsqSharp.Bench.Compare.CompareRunner.RunAsync(o),
         TableOptions o => SummaryTable.Run(o),
+        SelftestOptions o => await NsqSharp.Bench.Selftest.SelftestRunner.RunAsync(o),
         _ => 2,
     };
 }

@@ -19,8 +19,8 @@ public class ConsumerTests
     [Fact]
     public async Task Subscribes_sends_rdy_and_finishes_handled_messages()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("orders", "billing", new NsqConfig { MaxInFlight = 7 });
+        await using var server = new FakeNsqd();
         var handled = new TaskCompletionSource<Message>(TaskCreationOptions.RunContinuationsAsynchronously);
         consumer.AddHandler((m, _) =>
         {
@@ -46,9 +46,9 @@ public class ConsumerTests
     [Fact]
     public async Task Handler_failure_requeues_with_attempt_scaled_delay_and_backs_off()
     {
-        await using var server = new FakeNsqd();
         var config = new NsqConfig { MaxInFlight = 5, BackoffMultiplier = TimeSpan.FromMilliseconds(50) };
         await using var consumer = new Consumer("t", "c", config);
+        await using var server = new FakeNsqd();
         var fail = true;
         consumer.AddHandler((_, _) => fail ? throw new InvalidOperationException("boom") : Task.CompletedTask);
         var client = await ConnectAsync(consumer, server);
@@ -70,8 +70,8 @@ public class ConsumerTests
     [Fact]
     public async Task Messages_over_max_attempts_go_to_the_hook_and_are_finished()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("t", "c", new NsqConfig { MaxAttempts = 5 });
+        await using var server = new FakeNsqd();
         var handlerCalls = 0;
         var failed = new TaskCompletionSource<Message>(TaskCreationOptions.RunContinuationsAsynchronously);
         consumer.OnMaxAttemptsExceeded = (m, _) =>
@@ -95,8 +95,8 @@ public class ConsumerTests
     [Fact]
     public async Task Handler_can_touch_and_respond_explicitly()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("t", "c");
+        await using var server = new FakeNsqd();
         consumer.AddHandler((m, _) =>
         {
             m.Touch();
@@ -116,8 +116,8 @@ public class ConsumerTests
     [Fact]
     public async Task Concurrent_handlers_process_in_parallel()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("t", "c", new NsqConfig { MaxInFlight = 4 });
+        await using var server = new FakeNsqd();
         var inside = 0;
         var maxInside = 0;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -146,8 +146,8 @@ public class ConsumerTests
     [Fact]
     public async Task Stream_api_finishes_on_next_and_requeues_the_current_message_on_break()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("t", "c", new NsqConfig { MaxInFlight = 2 });
+        await using var server = new FakeNsqd();
         var client = await ConnectAsync(consumer, server);
         await client.ExpectAsync("RDY");
         await client.SendMessageAsync("0000000000000021", 1, "first");
@@ -229,9 +229,26 @@ public class ConsumerTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => consumer.StopAsync(cts.Token));
         await cancelled.Task.WaitAsync(Wait);
         var requeued = new HashSet<string>();
+        var seen = new List<string>();
         while (requeued.Count < 2)
         {
-            var command = await client.SkipUntilAsync("REQ");
+            FakeCommand command;
+            try
+            {
+                command = await client.ReadCommandAsync();
+            }
+            catch (EndOfStreamException)
+            {
+                Assert.Fail("closed after: " + string.Join(" | ", seen));
+                return;
+            }
+
+            seen.Add(command.ToString());
+            if (command.Name != "REQ")
+            {
+                continue;
+            }
+
             Assert.Equal("0", command.Args[1]);
             requeued.Add(command.Args[0]);
         }
@@ -242,9 +259,9 @@ public class ConsumerTests
     [Fact]
     public async Task Max_in_flight_is_shared_between_nsqds()
     {
+        await using var consumer = new Consumer("t", "c", new NsqConfig { MaxInFlight = 4 });
         await using var first = new FakeNsqd();
         await using var second = new FakeNsqd();
-        await using var consumer = new Consumer("t", "c", new NsqConfig { MaxInFlight = 4 });
         consumer.AddHandler((_, _) => Task.CompletedTask);
         var a = await ConnectAsync(consumer, first);
         Assert.Equal(["4"], (await a.ExpectAsync("RDY")).Args);
@@ -261,8 +278,8 @@ public class ConsumerTests
     [Fact]
     public async Task Lost_direct_connection_is_redialed_after_the_poll_interval()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("t", "c", new NsqConfig { LookupdPollInterval = TimeSpan.FromMilliseconds(50) });
+        await using var server = new FakeNsqd();
         consumer.AddHandler((_, _) => Task.CompletedTask);
         var client = await ConnectAsync(consumer, server);
         await client.ExpectAsync("RDY");
@@ -276,8 +293,8 @@ public class ConsumerTests
     [Fact]
     public async Task Non_fatal_errors_keep_the_connection()
     {
-        await using var server = new FakeNsqd();
         await using var consumer = new Consumer("t", "c");
+        await using var server = new FakeNsqd();
         var handled = 0;
         consumer.AddHandler((_, _) =>
         {
@@ -318,6 +335,7 @@ public class ConsumerTests
         Assert.Equal(("orders", "c"), client.Subscription);
         Assert.Equal("http://127.0.0.1:4161/lookup?topic=orders", requests[0].ToString());
         Assert.Equal(1, consumer.GetStats().Connections);
+        await server.DisposeAsync(); // before the consumer, so its stop need not wait for CLOSE_WAIT
     }
 
     [Fact]

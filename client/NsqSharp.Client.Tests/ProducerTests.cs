@@ -98,6 +98,39 @@ public class ProducerTests
     }
 
     [Fact]
+    public async Task Publishes_issued_before_the_connection_exists_go_out_in_call_order()
+    {
+        await using var server = new FakeNsqd();
+        await using var producer = new Producer(server.Address);
+        var publishes = Enumerable.Range(0, 50).Select(i => producer.PublishAsync("t", "m" + i).AsTask()).ToArray();
+        var client = await server.AcceptReadyAsync();
+        for (var i = 0; i < publishes.Length; i++)
+        {
+            Assert.Equal("m" + i, (await client.ExpectAsync("PUB")).BodyText);
+            await client.SendResponseAsync("OK");
+        }
+
+        await Task.WhenAll(publishes).WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task Large_publishes_wait_for_buffer_space_and_keep_their_order()
+    {
+        await using var server = new FakeNsqd();
+        await using var producer = new Producer(server.Address);
+        var client = await ConnectAsync(producer, server);
+        var big = new string('b', 1024 * 1024);
+        var publishes = Enumerable.Range(0, 12).Select(i => producer.PublishAsync("t", i + big).AsTask()).ToArray();
+        for (var i = 0; i < publishes.Length; i++)
+        {
+            Assert.StartsWith(i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "b", (await client.ExpectAsync("PUB")).BodyText, StringComparison.Ordinal);
+            await client.SendResponseAsync("OK");
+        }
+
+        await Task.WhenAll(publishes).WaitAsync(Wait);
+    }
+
+    [Fact]
     public async Task Mpub_and_dpub_are_encoded_as_nsqd_expects()
     {
         await using var server = new FakeNsqd();

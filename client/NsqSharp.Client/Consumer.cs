@@ -290,20 +290,40 @@ public sealed class Consumer : IAsyncDisposable, IConsumerConnectionOwner
         Task allClosed;
         lock (_gate)
         {
-            if (!_stopped)
+            if (_stopped)
+            {
+                // a second stop (e.g. StopAsync then DisposeAsync) just waits for the first
+                allClosed = Completion;
+                open = [];
+            }
+            else
             {
                 _stopped = true;
                 _stopping.Cancel();
-            }
+                open = [.. _connections.Values];
+                _allClosed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (_connections.Count == 0 && _pending.Count == 0)
+                {
+                    _allClosed.TrySetResult();
+                }
 
-            open = [.. _connections.Values];
-            _allClosed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_connections.Count == 0 && _pending.Count == 0)
+                allClosed = _allClosed.Task;
+            }
+        }
+
+        if (ReferenceEquals(allClosed, Completion))
+        {
+            try
             {
-                _allClosed.TrySetResult();
+                await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await ForceStopAsync().ConfigureAwait(false);
+                throw;
             }
 
-            allClosed = _allClosed.Task;
+            return;
         }
 
         _lookupd.Dispose();

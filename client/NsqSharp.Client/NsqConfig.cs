@@ -161,6 +161,16 @@ public sealed class NsqConfig
         return this;
     }
 
+    /// <summary>Applies a go-nsq <c>ConfigFlag</c> value as given to <c>--consumer-opt</c>/<c>--producer-opt</c>:
+    /// <c>"name,value"</c>, or a bare <c>"name"</c> meaning <c>true</c>.</summary>
+    /// <exception cref="ArgumentException">Unknown option or bad value.</exception>
+    public NsqConfig ApplyFlag(string flag)
+    {
+        ArgumentNullException.ThrowIfNull(flag);
+        var comma = flag.IndexOf(',', StringComparison.Ordinal);
+        return comma < 0 ? Set(flag, "true") : Set(flag[..comma], flag[(comma + 1)..]);
+    }
+
     /// <summary>Returns the current value of an option by its go-nsq name, formatted as <see cref="Set"/> accepts it.</summary>
     /// <exception cref="ArgumentException">Unknown option.</exception>
     public string Get(string option) => ConfigOptions.Find(option).Get(this);

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,7 +19,7 @@ namespace NsqSharp.Client;
 /// A publish that fails with <see cref="NsqConnectionException"/> may or may not have been stored by nsqd.
 /// Cancelling a publish stops the wait; once handed to the connection the command is still sent.
 /// </remarks>
-public sealed class Producer : IAsyncDisposable
+public sealed partial class Producer : IAsyncDisposable
 {
     private readonly NsqConfig _config;
     private readonly ILogger _logger;
@@ -51,12 +50,16 @@ public sealed class Producer : IAsyncDisposable
     public IdentifyResponse? ServerInfo => _session is { } s && s.IsOpen ? s.Connection.Identify : null;
 
     /// <summary>Connects now (otherwise the first publish does). No-op when connected.</summary>
-    public async Task ConnectAsync(CancellationToken cancellationToken = default) =>
+    public async Task ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopped, this);
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Connects if needed and sends NOP (go-nsq's <c>Ping</c>): verifies nsqd is reachable.</summary>
     public async Task PingAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_stopped, this);
         var session = await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         if (!session.Connection.SendNop())
         {
@@ -151,7 +154,24 @@ public sealed class Producer : IAsyncDisposable
     /// answered, then closes the connection. Later publishes throw <see cref="ObjectDisposedException"/>.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        _stopped = true;
+        Task backlog;
+        lock (_sendGate)
+        {
+            _stopped = true;
+            backlog = _drainer;
+        }
+
+        try
+        {
+            await backlog.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            FailBacklog(new NsqConnectionException("producer stopped before the message was sent"));
+            _session?.Connection.Abort(null);
+            throw;
+        }
+
         await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         var session = _session;
         _connectLock.Release();
@@ -182,104 +202,6 @@ public sealed class Producer : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    private ValueTask SendAsync<TState>(TState state, long size, CommandEncoder<TState> encode, CancellationToken cancellationToken)
-    {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled(cancellationToken);
-        }
-
-        ObjectDisposedException.ThrowIf(_stopped, this);
-        var session = _session;
-        if (session is { IsOpen: true })
-        {
-            // Fast path: connected and room in the outbound buffer - no async state machine at all.
-            var pending = PendingResponse.Rent();
-            try
-            {
-                if (session.TryEnqueue(state, size, encode, pending))
-                {
-                    return pending.AsValueTask(cancellationToken);
-                }
-            }
-            catch (NsqConnectionException)
-            {
-                // closed under us before anything was written: the slow path reconnects
-            }
-
-            pending.ReturnUnused();
-        }
-
-        return SendSlowAsync(state, size, encode, cancellationToken);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendSlowAsync<TState>(TState state, long size, CommandEncoder<TState> encode,
-        CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var session = await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
-            var pending = PendingResponse.Rent();
-            var queued = false;
-            try
-            {
-                while (!(queued = session.TryEnqueue(state, size, encode, pending)))
-                {
-                    await session.Connection.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (NsqConnectionException) when (attempt == 0)
-            {
-                // Nothing was written, so one retry on a fresh connection cannot duplicate the message.
-            }
-            finally
-            {
-                if (!queued)
-                {
-                    pending.ReturnUnused();
-                }
-            }
-
-            if (queued)
-            {
-                await pending.AsValueTask(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-        }
-    }
-
-    private async ValueTask<ProducerSession> EnsureConnectedAsync(CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(_stopped, this);
-        if (_session is { IsOpen: true } current)
-        {
-            return current;
-        }
-
-        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_stopped, this);
-            if (_session is { IsOpen: true } raced)
-            {
-                return raced;
-            }
-
-            var session = new ProducerSession(_logger);
-            var connection = await NsqConnection.ConnectAsync(Address, _config, session, _logger, null, cancellationToken)
-                .ConfigureAwait(false);
-            session.Attach(connection);
-            Log.Connected(_logger, Address, connection.Identify.Version, connection.Identify.MaxRdyCount);
-            _session = session;
-            return session;
-        }
-        finally
-        {
-            _connectLock.Release();
         }
     }
 

@@ -1,4 +1,5 @@
 using CommandLine;
+using CommandLine.Text;
 
 namespace NsqSharp.Bench.Cli;
 
@@ -8,6 +9,16 @@ namespace NsqSharp.Bench.Cli;
     "Without --b-cmd (or when its binary is missing) B is reported as \"not measured here\".")]
 internal sealed class CompareCommandOptions
 {
+    [Usage(ApplicationAlias = "nsq_bench")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("ours against upstream, 3 alternating rounds", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new CompareCommandOptions
+        {
+            ACommand = "artifacts/bin/nsqd/release/nsqd --tcp-address={tcp_address} --http-address={http_address} --data-path={data_path}",
+            BCommand = "/opt/nsq/bin/nsqd --tcp-address={tcp_address} --http-address={http_address} --data-path={data_path} --mem-queue-size=1000000",
+        }),
+    ];
+
     [Option("a-cmd", Required = true, HelpText = "command line of broker A, e.g. \"artifacts/bin/nsqd/release/nsqd --tcp-address={tcp_address} --http-address={http_address} --data-path={data_path}\"")]
     public string ACommand { get; set; } = "";
 

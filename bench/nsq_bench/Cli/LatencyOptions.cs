@@ -1,4 +1,5 @@
 using CommandLine;
+using CommandLine.Text;
 
 namespace NsqSharp.Bench.Cli;
 
@@ -7,6 +8,12 @@ namespace NsqSharp.Bench.Cli;
     "The JSON's p50_us..max_us are end-to-end; ack_* and e2e_* give both.")]
 internal sealed class LatencyOptions : CommonOptions
 {
+    [Usage(ApplicationAlias = "nsq_bench")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("20,000 msg/s for 30 s, percentiles and plots", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new LatencyOptions { Rate = 20000, RunFor = "30s", SvgOut = "/tmp/lat" }),
+    ];
+
     [Option("rate", Default = 10000, HelpText = "messages per second to publish, spread evenly over the connections")]
     public int Rate { get; set; }
 

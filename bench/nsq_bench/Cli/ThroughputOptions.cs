@@ -1,4 +1,5 @@
 using CommandLine;
+using CommandLine.Text;
 
 namespace NsqSharp.Bench.Cli;
 
@@ -22,6 +23,13 @@ internal abstract class ThroughputOptions : CommonOptions
 [Verb("writer", HelpText = "bench_writer: each connection sends MPUB batches and waits for every OK; reports publish msgs/s")]
 internal sealed class WriterOptions : ThroughputOptions
 {
+    [Usage(ApplicationAlias = "nsq_bench")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("upstream bench_writer defaults (MPUB 200 x 200 B for 10 s, one connection per processor)", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new WriterOptions { Topics = 1 }),
+        new("4 connections, 1 KiB messages, 30 s", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new WriterOptions { Topics = 1, NsqdTcpAddress = "127.0.0.1:4150", Size = 1024, Concurrency = 4, RunFor = "30s" }),
+    ];
+
     [Option("topics", Default = 1, HelpText = "number of topics the connections publish to, round-robin")]
     public override int Topics { get; set; }
 
@@ -31,6 +39,12 @@ internal sealed class WriterOptions : ThroughputOptions
 [Verb("reader", HelpText = "bench_reader: each connection SUBs with RDY 2500 and FINs every message; reports consume msgs/s")]
 internal sealed class ReaderOptions : ThroughputOptions
 {
+    [Usage(ApplicationAlias = "nsq_bench")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("drain what writer published (upstream bench_reader: RDY 2500, FIN each)", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new ReaderOptions { Topics = 1, Channels = 1 }),
+    ];
+
     [Option("topics", Default = 1, HelpText = "number of topics to consume (as given to writer --topics)")]
     public override int Topics { get; set; }
 
@@ -54,6 +68,12 @@ internal sealed class PubSubOptions : ThroughputOptions
 [Verb("fanout", HelpText = "pubsub with N channels per topic: every message is delivered N times; reports deliveries/s")]
 internal sealed class FanoutOptions : ThroughputOptions
 {
+    [Usage(ApplicationAlias = "nsq_bench")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("every message to 8 channels", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new FanoutOptions { Topics = 1, Channels = 8, Topic = "fanout_bench" }),
+    ];
+
     [Option("topics", Default = 1, HelpText = "number of topics")]
     public override int Topics { get; set; }
 

@@ -26,6 +26,9 @@ internal sealed class BrokerSession : IAsyncDisposable
 
     public string TcpAddress { get; }
 
+    /// <summary>Keep the broker's log after the session (set when a scenario failed, so it can be read).</summary>
+    public bool KeepLog { get; set; }
+
     public string LogPath => _log.Path;
 
     /// <summary>The process listening on the TCP port (the broker even when the command is a wrapper script).</summary>
@@ -74,6 +77,7 @@ internal sealed class BrokerSession : IAsyncDisposable
         }
         catch
         {
+            session.KeepLog = true; // the error message points at it
             await session.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -100,6 +104,10 @@ internal sealed class BrokerSession : IAsyncDisposable
 
         _process.Dispose();
         _log.Dispose();
+        if (!KeepLog)
+        {
+            File.Delete(_log.Path);
+        }
 
         try
         {

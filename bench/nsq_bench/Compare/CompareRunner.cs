@@ -77,6 +77,7 @@ internal static class CompareRunner
                         if (result.Error is not null)
                         {
                             Console.Error.WriteLine($"{name} {scenario}: {result.Error} (broker log: {session.LogPath})");
+                            session.KeepLog = true;
                             failures++;
                         }
 

@@ -12,8 +12,11 @@ internal sealed class ProcessSampler(int pid)
     // /proc reports CPU times in USER_HZ, which Linux fixes at 100 for user space.
     private const double TicksPerSecond = 100.0;
 
+    private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(200);
+
     private long _lastCpuTicks = -1;
     private long _lastTimestamp;
+    private double _lastCpuPercent;
 
     public int Pid => pid;
 
@@ -30,15 +33,21 @@ internal sealed class ProcessSampler(int pid)
             var rssMib = long.Parse(statm[1], CultureInfo.InvariantCulture) * (double)Environment.SystemPageSize / (1024 * 1024);
 
             var now = Stopwatch.GetTimestamp();
+            if (_lastCpuTicks >= 0 && Stopwatch.GetElapsedTime(_lastTimestamp, now) < MinInterval)
+            {
+                return (_lastCpuPercent, rssMib); // too short for 10 ms ticks: keep the last rate
+            }
+
             double cpu = 0;
             if (_lastCpuTicks >= 0)
             {
                 var seconds = Stopwatch.GetElapsedTime(_lastTimestamp, now).TotalSeconds;
-                cpu = seconds > 0 ? (cpuTicks - _lastCpuTicks) / TicksPerSecond / seconds * 100 : 0;
+                cpu = (cpuTicks - _lastCpuTicks) / TicksPerSecond / seconds * 100;
             }
 
             _lastCpuTicks = cpuTicks;
             _lastTimestamp = now;
+            _lastCpuPercent = cpu;
             return (cpu, rssMib);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)

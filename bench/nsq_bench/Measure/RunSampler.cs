@@ -44,6 +44,11 @@ internal sealed class RunSampler
     {
         var now = Stopwatch.GetTimestamp();
         var seconds = Stopwatch.GetElapsedTime(_lastTimestamp, now).TotalSeconds;
+        if (seconds < 0.1 && Samples.Count > 0)
+        {
+            return Samples[^1]; // a sliver of an interval: its rates would be noise
+        }
+
         var rates = new double[_series.Length];
         var totals = new long[_series.Length];
         for (var i = 0; i < _series.Length; i++)

@@ -13,6 +13,7 @@ internal sealed class SystemCpuSampler
 
     private long _lastBusy = -1;
     private long _lastTimestamp;
+    private double? _lastPercent;
 
     public double? Sample()
     {
@@ -33,15 +34,21 @@ internal sealed class SystemCpuSampler
             }
 
             var now = Stopwatch.GetTimestamp();
+            if (_lastBusy >= 0 && Stopwatch.GetElapsedTime(_lastTimestamp, now).TotalMilliseconds < 200)
+            {
+                return _lastPercent; // too short for 10 ms ticks: keep the last rate
+            }
+
             double? percent = null;
             if (_lastBusy >= 0)
             {
                 var seconds = Stopwatch.GetElapsedTime(_lastTimestamp, now).TotalSeconds;
-                percent = seconds > 0 ? (busy - _lastBusy) / TicksPerSecond / seconds * 100 : 0;
+                percent = (busy - _lastBusy) / TicksPerSecond / seconds * 100;
             }
 
             _lastBusy = busy;
             _lastTimestamp = now;
+            _lastPercent = percent;
             return percent;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)

@@ -9,6 +9,11 @@ internal static class BrokerLocator
 {
     public static ProcessSampler? Locate(int brokerPid, IPEndPoint endpoint)
     {
+        if (brokerPid < 0)
+        {
+            return null; // sampling disabled (selftest: the "broker" is this process)
+        }
+
         if (brokerPid > 0)
         {
             return File.Exists($"/proc/{brokerPid}/stat") ? new ProcessSampler(brokerPid) : null;

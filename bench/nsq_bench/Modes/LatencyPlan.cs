@@ -42,10 +42,12 @@ internal sealed record LatencyPlan(
         ThroughputPlan.Require(runFor > warmup && warmup >= TimeSpan.Zero, "--runfor must be longer than --warmup");
         var concurrency = o.Concurrency > 0 ? o.Concurrency : Environment.ProcessorCount;
         var runId = Random.Shared.NextInt64(1, long.MaxValue);
+        var topic = o.Topic ?? $"sub_bench_latency_{runId & 0xffffffff:x8}";
+        ThroughputPlan.RequireValidNames([topic], [o.Channel]);
         return new LatencyPlan(
             o.NsqdTcpAddress,
             Wire.NsqEndpoint.Parse(o.NsqdTcpAddress),
-            o.Topic ?? $"sub_bench_latency_{runId & 0xffffffff:x8}",
+            topic,
             o.Channel,
             concurrency,
             concurrency,

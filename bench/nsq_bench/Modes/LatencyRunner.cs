@@ -109,10 +109,11 @@ internal static class LatencyRunner
         control.Start();
 
         // Publishing phase.
-        while (control.Elapsed < plan.RunFor && !tasks.Exists(t => t.IsFaulted) && !publishers.TrueForAll(p => p.SenderDone))
+        while (plan.RunFor - control.Elapsed > TimeSpan.FromMilliseconds(20) && !tasks.Exists(t => t.IsFaulted) && !publishers.TrueForAll(p => p.SenderDone))
         {
             var remaining = plan.RunFor - control.Elapsed;
-            await Task.Delay(remaining < plan.SampleInterval ? remaining : plan.SampleInterval).ConfigureAwait(false);
+            // The last wait takes the remainder whole, so no sample covers a sliver (CPU from /proc has 10 ms ticks).
+            await Task.Delay(remaining < plan.SampleInterval * 1.5 ? remaining : plan.SampleInterval).ConfigureAwait(false);
             var sample = sampler.Tick();
             display?.Update(sample);
         }

@@ -40,6 +40,7 @@ internal sealed record ThroughputPlan(
         var concurrency = o.Concurrency > 0 ? o.Concurrency : mode == "manytopics" ? o.Topics : Environment.ProcessorCount;
         var topics = Names(o.Topic ?? DefaultTopic, o.Topics);
         var channels = Names(o.Channel, o.Channels);
+        RequireValidNames(topics, channels);
         var publishes = mode != "reader";
         var consumes = mode != "writer";
         var runFor = GoDuration.Parse(o.RunFor);
@@ -90,6 +91,20 @@ internal sealed record ThroughputPlan(
         }
 
         throw new FormatException($"invalid --deadline \"{text}\" (want \"2006-01-02 15:04:05\", UTC)");
+    }
+
+    /// <summary>Checked here so a typo is a usage error, not a broker error frame mid-run.</summary>
+    public static void RequireValidNames(IEnumerable<string> topics, IEnumerable<string> channels)
+    {
+        foreach (var t in topics)
+        {
+            Require(NsqSharp.Common.Protocol.NsqNames.IsValidTopicName(t), $"invalid topic name \"{t}\" (want 1-64 of [.a-zA-Z0-9_-], optional #ephemeral)");
+        }
+
+        foreach (var c in channels)
+        {
+            Require(NsqSharp.Common.Protocol.NsqNames.IsValidChannelName(c), $"invalid channel name \"{c}\" (want 1-64 of [.a-zA-Z0-9_-], optional #ephemeral)");
+        }
     }
 
     public static void Require(bool condition, string message)

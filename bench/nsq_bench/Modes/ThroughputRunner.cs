@@ -15,6 +15,10 @@ internal static class ThroughputRunner
     private const int WriterReadBuffer = 4 * 1024;
     private const int ReaderReadBuffer = 256 * 1024;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan DrainedGap = TimeSpan.FromMilliseconds(250);
+
+    // Timers can fire a hair early; a remainder this small is the end of the run, not another sample.
+    private static readonly TimeSpan EndSlack = TimeSpan.FromMilliseconds(20);
 
     public static async Task<BenchResult> RunAsync(ThroughputPlan plan)
     {
@@ -160,12 +164,13 @@ internal static class ThroughputRunner
         while (true)
         {
             var remaining = plan.RunFor - control.Elapsed;
-            if (remaining <= TimeSpan.Zero)
+            if (remaining <= EndSlack)
             {
                 return false;
             }
 
-            await Task.Delay(remaining < plan.SampleInterval ? remaining : plan.SampleInterval).ConfigureAwait(false);
+            // The last wait takes the remainder whole, so no sample covers a sliver (CPU from /proc has 10 ms ticks).
+            await Task.Delay(remaining < plan.SampleInterval * 1.5 ? remaining : plan.SampleInterval).ConfigureAwait(false);
             var sample = sampler.Tick();
             display?.Update(sample);
             if (tasks.Exists(t => t.IsFaulted))
@@ -198,7 +203,10 @@ internal static class ThroughputRunner
         var start = control.StartTimestamp;
         var pubEnd = publishers.Count == 0 ? stopTimestamp : Math.Max(stopTimestamp, publishers.Max(p => p.FinishTimestamp));
         var lastMessage = subscribers.Count == 0 ? 0 : subscribers.Max(s => s.LastMessageTimestamp);
-        var subEnd = stoppedIdle && lastMessage > start ? lastMessage : stopTimestamp;
+        // A drained backlog (idle stop, or nothing arrived in the last moments of --runfor) is measured
+        // up to its last message, not to the end of the waiting.
+        var drained = stoppedIdle || (plan.Mode == "reader" && Stopwatch.GetElapsedTime(lastMessage, stopTimestamp) > DrainedGap);
+        var subEnd = drained && lastMessage > start ? lastMessage : stopTimestamp;
         var pubSeconds = Stopwatch.GetElapsedTime(start, pubEnd).TotalSeconds;
         var subSeconds = Stopwatch.GetElapsedTime(start, subEnd).TotalSeconds;
 

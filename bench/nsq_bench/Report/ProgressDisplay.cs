@@ -101,8 +101,8 @@ internal sealed class ProgressDisplay
         }
 
         var resources = s is null ? "" :
-            F("broker cpu {0:0}%  rss {1:0} MiB   tool cpu {2:0}%   other cpu {3:0}%",
-                s.BrokerCpuPercent ?? double.NaN, s.BrokerRssMib ?? double.NaN, s.ToolCpuPercent ?? 0, s.OtherCpuPercent ?? 0);
+            (s.BrokerCpuPercent is { } cpu ? F("broker cpu {0:0}%  rss {1:0} MiB   ", cpu, s.BrokerRssMib ?? 0) : "broker: not sampled   ") +
+            F("tool cpu {0:0}%   other cpu {1:0}%", s.ToolCpuPercent ?? 0, s.OtherCpuPercent ?? 0);
         return new Rows(
             new Markup(Markup.Escape($"{bar} {elapsed:0.0}s / {_runFor.TotalSeconds:0.#}s {phase}")),
             table,

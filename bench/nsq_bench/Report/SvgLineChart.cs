@@ -10,12 +10,15 @@ internal sealed class SvgLineChart(string title, string xLabel, string yLabel)
     private const int Width = 800;
     private const int Height = 420;
     private const int Left = 80;
-    private const int Right = 20;
+    private const int Right = 40;
     private const int Top = 40;
     private const int Bottom = 60;
     private static readonly string[] Palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
 
     private readonly List<(string Name, IReadOnlyList<(double X, double Y)> Points)> _series = [];
+
+    /// <summary>Start the x axis at 0 (time series) rather than at the first point.</summary>
+    public bool XFromZero { get; set; }
 
     /// <summary>Custom x tick labels (e.g. percentiles on a "nines" axis); default: numeric ticks.</summary>
     public IReadOnlyList<(double X, string Label)>? XTicks { get; set; }
@@ -31,6 +34,11 @@ internal sealed class SvgLineChart(string title, string xLabel, string yLabel)
         var all = _series.SelectMany(s => s.Points).ToList();
         double xMin = all.Count == 0 ? 0 : all.Min(p => p.X), xMax = all.Count == 0 ? 1 : all.Max(p => p.X);
         double yMax = all.Count == 0 ? 1 : all.Max(p => p.Y);
+        if (XFromZero)
+        {
+            xMin = Math.Min(0, xMin);
+        }
+
         if (xMax <= xMin)
         {
             xMax = xMin + 1;

@@ -16,7 +16,7 @@ internal static class SvgPlots
         var written = new List<string>();
         var name = r.Label.Length > 0 ? r.Label : r.Mode;
 
-        var throughput = new SvgLineChart($"{name}: throughput ({r.Target})", "seconds", "messages / second");
+        var throughput = new SvgLineChart($"{name}: throughput ({r.Target})", "seconds", "messages / second") { XFromZero = true };
         for (var i = 0; i < r.SeriesNames.Count; i++)
         {
             var index = i;
@@ -27,7 +27,7 @@ internal static class SvgPlots
 
         if (r.Samples.Any(s => s.BrokerCpuPercent is not null))
         {
-            var broker = new SvgLineChart($"{name}: broker pid {r.Broker?.Pid} CPU and RSS", "seconds", "CPU % of one core  /  RSS MiB")
+            var broker = new SvgLineChart($"{name}: broker pid {r.Broker?.Pid} CPU and RSS", "seconds", "CPU % of one core  /  RSS MiB") { XFromZero = true }
                 .Add("broker CPU %", r.Samples.Where(s => s.BrokerCpuPercent is not null).Select(s => (s.ElapsedSeconds, s.BrokerCpuPercent!.Value)).ToList())
                 .Add("broker RSS MiB", r.Samples.Where(s => s.BrokerRssMib is not null).Select(s => (s.ElapsedSeconds, s.BrokerRssMib!.Value)).ToList())
                 .Add("nsq_bench CPU %", r.Samples.Where(s => s.ToolCpuPercent is not null).Select(s => (s.ElapsedSeconds, s.ToolCpuPercent!.Value)).ToList());

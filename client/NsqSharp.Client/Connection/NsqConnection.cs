@@ -173,6 +173,11 @@ internal sealed class NsqConnection : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _state, Closing, Open) == Open)
         {
             _outbound.Complete(null);
+        }
+
+        if (Volatile.Read(ref _state) == Closing)
+        {
+            // every closer waits for the flush, not just the first (a second caller must not cut it short)
             try
             {
                 await _sendLoop.WaitAsync(timeout).ConfigureAwait(false);

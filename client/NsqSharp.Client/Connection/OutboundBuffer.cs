@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace NsqSharp.Client.Connection;
 
@@ -71,6 +72,8 @@ internal sealed class OutboundBuffer : IDisposable
     }
 
     /// <summary>Send loop: waits for data and returns the next batch; empty once completed and drained.</summary>
+    /// <remarks>Pooled builder: this suspends once per batch, which must not cost an allocation.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>> TakeBatchAsync()
     {
         while (true)

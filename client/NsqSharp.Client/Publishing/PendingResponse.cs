@@ -20,6 +20,9 @@ internal sealed class PendingResponse : IValueTaskSource
     private int _owners;
     private int _completed;
 
+    /// <summary>True once a result is set (answered, failed, or the caller cancelled).</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
     public static PendingResponse Rent()
     {
         if (Pool.TryDequeue(out var item))

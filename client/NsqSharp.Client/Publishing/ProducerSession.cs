@@ -81,7 +81,21 @@ internal sealed class ProducerSession : IConnectionEvents
     public void OnError(NsqConnection connection, NsqServerException error)
     {
         Log.PublishError(_logger, connection.Address, error.ErrorText);
+        if (error.IsFatal)
+        {
+            // nsqd closes the connection after a fatal error: stop using it before the caller sees the error,
+            // so the next publish dials a fresh connection instead of writing into a dying one
+            lock (_gate)
+            {
+                _closed = true;
+            }
+        }
+
         Dequeue(connection, error);
+        if (error.IsFatal)
+        {
+            connection.Abort(error);
+        }
     }
 
     public ValueTask OnMessageAsync(NsqConnection connection, DecodedMessage message)

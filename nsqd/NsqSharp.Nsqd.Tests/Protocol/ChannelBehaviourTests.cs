@@ -86,12 +86,29 @@ public sealed class ChannelBehaviourTests(DefaultNsqdFixture fixture) : IClassFi
         }
 
         await Wait.UntilAsync(async () => await Nsqd.TopicStatsAsync(topic) == null, TimeSpan.FromSeconds(5), "ephemeral topic deleted");
+        var directory = Path.Combine(Nsqd.DataPath, "ephemeral", topic);
+        await Wait.UntilAsync(() => !Directory.Exists(directory), TimeSpan.FromSeconds(5), "ephemeral topic files removed");
 
         // and it can be used again afterwards
         await using var again = await Nsqd.SubscribeAsync(topic, "ch#ephemeral");
         await again.SendAsync("RDY 1");
         await Nsqd.PublishAsync(topic, "second life");
         Assert.Equal("second life", (await again.ExpectMessageAsync()).BodyText);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task EphemeralTopicCanBeResubscribedRightAfterItsLastConsumerLeft()
+    {
+        // consumers that reconnect at once (go-nsq does) must not lose the race with the deletion
+        // of the ephemeral topic they just emptied
+        var topic = Names.Unique("ephrace") + "#ephemeral";
+        for (var i = 0; i < 30; i++)
+        {
+            await using var conn = await Nsqd.ConnectIdentifiedAsync();
+            await conn.SendAsync($"SUB {topic} ch#ephemeral");
+            var frame = await conn.ReadFrameAsync();
+            Assert.True(frame.Type == Common.Protocol.FrameType.Response && frame.Text == "OK", $"SUB #{i} got {frame}");
+        }
     }
 
     [Fact(Timeout = 30_000)]

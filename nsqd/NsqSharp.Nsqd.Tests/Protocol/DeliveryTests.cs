@@ -242,9 +242,27 @@ public sealed class DeliveryTests(DefaultNsqdFixture fixture) : IClassFixture<De
 
         var ch = (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value;
         Assert.Equal(3, ch.GetProperty("requeue_count").GetInt64());
-        Assert.Equal(4, ch.GetProperty("message_count").GetInt64());
         Assert.Equal(3, ch.GetProperty("clients")[0].GetProperty("requeue_count").GetInt64());
-        Assert.Equal(4, ch.GetProperty("clients")[0].GetProperty("message_count").GetInt64());
+        Assert.Equal(4, ch.GetProperty("clients")[0].GetProperty("message_count").GetInt64()); // deliveries to the client
+
+        // upstream's channel message_count counts messages put into the channel, not redeliveries
+        Assert.Equal(1, ch.GetProperty("message_count").GetInt64());
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task ChannelMessageCountCountsMessagesEnteringTheChannel()
+    {
+        // upstream Channel.PutMessage/PutMessageDeferred increment message_count when the topic hands
+        // a message over, before any consumer reads it (TestDPUB checks it right after DPUB)
+        var topic = Names.Unique("chcount");
+        await Nsqd.PostAsync($"/topic/create?topic={topic}");
+        await Nsqd.PostAsync($"/channel/create?topic={topic}&channel=ch");
+        await Nsqd.PublishAsync(topic, "a");
+        await Nsqd.PublishAsync(topic, "b");
+        await Nsqd.PostAsync($"/pub?topic={topic}&defer=60000", "deferred");
+        await Nsqd.WaitForChannelAsync(topic, "ch", "depth", 2);
+        await Nsqd.WaitForChannelAsync(topic, "ch", "deferred_count", 1);
+        Assert.Equal(3, (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value.GetProperty("message_count").GetInt64());
     }
 
     [Fact(Timeout = 30_000)]

@@ -63,6 +63,20 @@ public sealed class PublishTests(DefaultNsqdFixture fixture) : IClassFixture<Def
         await conn.ExpectResponseAsync("OK");
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData("a\"b", "\"a\\\"b\"")]
+    [InlineData("tab\there", "\"tab\\there\"")]
+    [InlineData("back\\slash", "\"back\\\\slash\"")]
+    [InlineData("bell\u0007", "\"bell\\a\"")]
+    [InlineData("nul\u0000", "\"nul\\x00\"")]
+    public async Task TopicNamesAreQuotedLikeGo(string name, string quoted)
+    {
+        // upstream formats names with %q
+        await using var conn = await Nsqd.ConnectAsync();
+        await conn.SendAsync("PUB " + name, "x"u8.ToArray());
+        await conn.ExpectFatalAsync($"E_BAD_TOPIC PUB topic name {quoted} is not valid");
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task EmptyTopicNameIsQuotedInTheError()
     {

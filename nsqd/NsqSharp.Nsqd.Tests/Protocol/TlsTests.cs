@@ -28,8 +28,7 @@ public sealed class TlsTests(TlsNsqdFixture fixture) : IClassFixture<TlsNsqdFixt
         await conn.ExpectResponseAsync("OK");
         await conn.SendAsync("RDY 1");
         await conn.PublishAsync(topic, "secret message");
-        await conn.ExpectResponseAsync("OK");
-        Assert.Equal("secret message", (await conn.ExpectMessageAsync()).BodyText);
+        Assert.Equal("secret message", (await conn.ExpectResponseAndMessageAsync()).BodyText);
 
         await Nsqd.WaitForChannelAsync(topic, "ch", "client_count", 1);
         var client = (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value.GetProperty("clients")[0];
@@ -65,8 +64,7 @@ public sealed class TlsTests(TlsNsqdFixture fixture) : IClassFixture<TlsNsqdFixt
         await conn.SendAsync("RDY 1");
         var body = new byte[50_000];
         await conn.SendAsync("PUB " + topic, body);
-        await conn.ExpectResponseAsync("OK");
-        Assert.Equal(body, (await conn.ExpectMessageAsync()).Body);
+        Assert.Equal(body, (await conn.ExpectResponseAndMessageAsync()).Body);
     }
 
     [Fact(Timeout = 30_000)]
@@ -85,8 +83,7 @@ public sealed class TlsTests(TlsNsqdFixture fixture) : IClassFixture<TlsNsqdFixt
         await conn.ExpectResponseAsync("OK");
         await conn.SendAsync("RDY 1");
         await conn.PublishAsync(topic, "deflated over tls");
-        await conn.ExpectResponseAsync("OK");
-        Assert.Equal("deflated over tls", (await conn.ExpectMessageAsync()).BodyText);
+        Assert.Equal("deflated over tls", (await conn.ExpectResponseAndMessageAsync()).BodyText);
     }
 
     [Fact(Timeout = 30_000)]
@@ -169,8 +166,7 @@ public sealed class TlsRequiredTests(TlsRequiredNsqdFixture fixture) : IClassFix
         await conn.ExpectResponseAsync("OK");
         await conn.SendAsync("RDY 1");
         await conn.PublishAsync(topic, "required tls");
-        await conn.ExpectResponseAsync("OK");
-        Assert.Equal("required tls", (await conn.ExpectMessageAsync()).BodyText);
+        Assert.Equal("required tls", (await conn.ExpectResponseAndMessageAsync()).BodyText);
     }
 
     [Fact(Timeout = 30_000)]

@@ -67,7 +67,7 @@ public sealed class LimitsNsqdFixture : NsqdFixture
 public sealed class TimingNsqdFixture : NsqdFixture
 {
     public const int MsgTimeoutMs = 600;
-    public const int MaxMsgTimeoutMs = 1500;
+    public const int MaxMsgTimeoutMs = 2500;
 
     protected override IEnumerable<string> Arguments() =>
     [
@@ -147,6 +147,40 @@ public sealed class AuthNsqdFixture : NsqdFixture
     protected override async Task BeforeStartAsync() => _auth = await TestAuthServer.StartAsync().ConfigureAwait(false);
 
     protected override IEnumerable<string> Arguments() => [$"--auth-http-address={Auth.Address}"];
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        if (_auth != null)
+        {
+            await _auth.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>
+/// TLS with a required client certificate plus auth by form POST to a full URL
+/// (--auth-http-address=http://host:port/path --auth-http-request-method=post).
+/// </summary>
+public sealed class AuthOverTlsNsqdFixture : TlsNsqdFixture
+{
+    private TestAuthServer? _auth;
+
+    public TestAuthServer Auth => _auth ?? throw new InvalidOperationException("auth server not started");
+
+    protected override async Task BeforeStartAsync()
+    {
+        await base.BeforeStartAsync().ConfigureAwait(false);
+        _auth = await TestAuthServer.StartAsync().ConfigureAwait(false);
+    }
+
+    protected override IEnumerable<string> Arguments() =>
+    [
+        .. base.Arguments(),
+        "--tls-client-auth-policy=require",
+        $"--auth-http-address=http://{Auth.Address}/custom/auth",
+        "--auth-http-request-method=post",
+    ];
 
     public override async Task DisposeAsync()
     {

@@ -55,7 +55,7 @@ public sealed class NsqdInstance : IAsyncDisposable
         try
         {
             instance._process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
-            await instance._process.WaitForHttpAsync(instance.HttpBase + "/ping", TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            await instance.WaitUntilListeningAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         }
         catch
         {
@@ -64,6 +64,41 @@ public sealed class NsqdInstance : IAsyncDisposable
         }
 
         return instance;
+    }
+
+    /// <summary>
+    /// Waits until HTTP answers /ping with any status (with --tls-required plain HTTP says 403)
+    /// and the TCP port accepts connections.
+    /// </summary>
+    private async Task WaitUntilListeningAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            if (_process!.HasExited)
+            {
+                throw new InvalidOperationException($"nsqd exited with {_process.ExitCode} during startup:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await probe.GetAsync(HttpBase + "/ping").ConfigureAwait(false);
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync("127.0.0.1", TcpPort).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Net.Sockets.SocketException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"nsqd did not start listening within {timeout}:\n{Output}");
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
     }
 
     public Task<RawConnection> ConnectAsync(bool sendMagic = true) => RawConnection.ConnectAsync(TcpPort, sendMagic);
@@ -88,6 +123,45 @@ public sealed class NsqdInstance : IAsyncDisposable
 
     public async Task<HttpReply> GetAsync(string pathAndQuery) => await HttpReply.FromAsync(await Http.GetAsync(HttpBase + pathAndQuery).ConfigureAwait(false)).ConfigureAwait(false);
 
+    /// <summary>
+    /// Sends an HTTP/1.1 request with the request target exactly as given (HttpClient would
+    /// re-escape malformed query strings) and returns the status code and body.
+    /// </summary>
+    public async Task<(int Status, string Body)> RawHttpAsync(string method, string target, string body = "")
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await tcp.ConnectAsync("127.0.0.1", HttpPort, timeout.Token).ConfigureAwait(false);
+        var stream = tcp.GetStream();
+        var request = $"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}";
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request), timeout.Token).ConfigureAwait(false);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var response = await reader.ReadToEndAsync(timeout.Token).ConfigureAwait(false);
+        var status = int.Parse(response.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
+        var headerEnd = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var rest = headerEnd < 0 ? "" : response[(headerEnd + 4)..];
+        if (response[..Math.Max(0, headerEnd)].Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            var text = new StringBuilder();
+            while (true)
+            {
+                var eol = rest.IndexOf("\r\n", StringComparison.Ordinal);
+                var size = Convert.ToInt32(rest[..eol], 16);
+                if (size == 0)
+                {
+                    break;
+                }
+
+                text.Append(rest, eol + 2, size);
+                rest = rest[(eol + 2 + size + 2)..];
+            }
+
+            rest = text.ToString();
+        }
+
+        return (status, rest);
+    }
+
     public async Task<HttpReply> PostAsync(string pathAndQuery, byte[]? body = null)
     {
         using var content = new ByteArrayContent(body ?? []);
@@ -111,7 +185,7 @@ public sealed class NsqdInstance : IAsyncDisposable
     /// <summary>Publishes over HTTP and asserts "OK".</summary>
     public async Task PublishAsync(string topic, string body)
     {
-        var reply = await PostAsync($"/pub?topic={topic}", body).ConfigureAwait(false);
+        var reply = await PostAsync($"/pub?topic={Uri.EscapeDataString(topic)}", body).ConfigureAwait(false);
         if (reply.Status != 200 || reply.Body != "OK")
         {
             throw new InvalidOperationException($"/pub failed: {reply.Status} {reply.Body}");
@@ -133,7 +207,13 @@ public sealed class NsqdInstance : IAsyncDisposable
     public async Task<JsonElement?> TopicStatsAsync(string topic)
     {
         var stats = await StatsAsync("&topic=" + Uri.EscapeDataString(topic)).ConfigureAwait(false);
-        foreach (var t in stats.GetProperty("topics").EnumerateArray())
+        var topics = stats.GetProperty("topics");
+        if (topics.ValueKind == JsonValueKind.Null)
+        {
+            return null; // upstream's reply for a topic filter that matches nothing
+        }
+
+        foreach (var t in topics.EnumerateArray())
         {
             if (t.GetProperty("topic_name").GetString() == topic)
             {

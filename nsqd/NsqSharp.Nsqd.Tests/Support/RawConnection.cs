@@ -159,7 +159,7 @@ public sealed class RawConnection : IAsyncDisposable
         }
 
         await SendAsync("IDENTIFY", JsonSerializer.SerializeToUtf8Bytes(data)).ConfigureAwait(false);
-        return await ReadFrameAsync().ConfigureAwait(false);
+        return await ReadNonHeartbeatAsync().ConfigureAwait(false);
     }
 
     /// <summary>IDENTIFY with feature negotiation; asserts a JSON response and returns it.</summary>
@@ -186,6 +186,24 @@ public sealed class RawConnection : IAsyncDisposable
         return await read.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Reads the next frame that is not a heartbeat (heartbeats are skipped, not answered). Expect*
+    /// helpers use it so that tests on an nsqd with short heartbeats are not thrown by one arriving first.
+    /// </summary>
+    public async Task<Frame> ReadNonHeartbeatAsync(TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (true)
+        {
+            var left = deadline - DateTime.UtcNow;
+            var frame = await ReadFrameAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
+            if (frame.Type != FrameType.Response || frame.Text != "_heartbeat_")
+            {
+                return frame;
+            }
+        }
+    }
+
     /// <summary>Reads frames, answering heartbeats with NOP, until one that is not a heartbeat.</summary>
     public async Task<Frame> ReadSkippingHeartbeatsAsync(TimeSpan? timeout = null)
     {
@@ -206,14 +224,14 @@ public sealed class RawConnection : IAsyncDisposable
 
     public async Task ExpectResponseAsync(string text, TimeSpan? timeout = null)
     {
-        var frame = await ReadFrameAsync(timeout).ConfigureAwait(false);
+        var frame = text == "_heartbeat_" ? await ReadFrameAsync(timeout).ConfigureAwait(false) : await ReadNonHeartbeatAsync(timeout).ConfigureAwait(false);
         Assert.Equal(FrameType.Response, frame.Type);
         Assert.Equal(text, frame.Text);
     }
 
     public async Task ExpectErrorAsync(string text, TimeSpan? timeout = null)
     {
-        var frame = await ReadFrameAsync(timeout).ConfigureAwait(false);
+        var frame = await ReadNonHeartbeatAsync(timeout).ConfigureAwait(false);
         Assert.True(frame.Type == FrameType.Error, $"expected error frame \"{text}\", got {frame}");
         Assert.Equal(text, frame.Text);
     }
@@ -234,9 +252,34 @@ public sealed class RawConnection : IAsyncDisposable
 
     public async Task<NsqMessage> ExpectMessageAsync(TimeSpan? timeout = null)
     {
-        var frame = await ReadFrameAsync(timeout).ConfigureAwait(false);
+        var frame = await ReadNonHeartbeatAsync(timeout).ConfigureAwait(false);
         Assert.True(frame.Type == FrameType.Message, $"expected a message, got {frame}");
         return NsqMessage.Decode(frame.Data);
+    }
+
+    /// <summary>
+    /// After a PUB on a connection that is itself subscribed with RDY: the OK and the delivered
+    /// message may arrive in either order. Returns the message.
+    /// </summary>
+    public async Task<NsqMessage> ExpectResponseAndMessageAsync(string response = "OK")
+    {
+        NsqMessage? message = null;
+        var sawResponse = false;
+        while (message == null || !sawResponse)
+        {
+            var frame = await ReadNonHeartbeatAsync().ConfigureAwait(false);
+            if (frame.Type == FrameType.Message && message == null)
+            {
+                message = NsqMessage.Decode(frame.Data);
+                continue;
+            }
+
+            Assert.True(frame.Type == FrameType.Response && !sawResponse, $"expected {response} and one message, got {frame}");
+            Assert.Equal(response, frame.Text);
+            sawResponse = true;
+        }
+
+        return message;
     }
 
     /// <summary>Asserts that no frame arrives and the connection stays open for the given time.</summary>

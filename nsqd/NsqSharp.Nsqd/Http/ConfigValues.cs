@@ -10,7 +10,8 @@ internal static class ConfigValues
         object? value = name switch
         {
             "nsqlookupd_tcp_addresses" => o.LookupdTcpAddresses,
-            "log_level" => o.LogLevel,
+            // upstream's lg.LogLevel is an int without a JSON marshaller: debug=1 … fatal=5
+            "log_level" => LogLevelNumber(o.LogLevel),
             "tcp_address" => o.TcpAddress,
             "http_address" => o.HttpAddress,
             "https_address" => o.HttpsAddress,
@@ -18,7 +19,7 @@ internal static class ConfigValues
             "broadcast_tcp_port" => o.BroadcastTcpPort,
             "broadcast_http_port" => o.BroadcastHttpPort,
             "data_path" => o.DataPath,
-            "node_id" => o.NodeId,
+            "id" or "node_id" => o.NodeId, // upstream's cfg name for --node-id is "id"
             "mem_queue_size" => o.MemQueueSize,
             "max_bytes_per_file" => o.MaxBytesPerFile,
             "sync_every" => o.SyncEvery,
@@ -44,9 +45,13 @@ internal static class ConfigValues
             "tls_key" => o.TlsKey,
             "tls_client_auth_policy" => o.TlsClientAuthPolicy,
             "tls_root_ca_file" => o.TlsRootCaFile,
-            "tls_required" => o.TlsRequired,
-            "tls_min_version" => o.TlsMinVersion,
+            // upstream stores these as numbers: TLSNotRequired/ExceptHTTP/Required and a tls.Version* constant
+            "tls_required" => o.TlsRequired switch { "true" => 2, "tcp-https" => 1, _ => 0 },
+            "tls_min_version" => o.TlsMinVersion switch { "ssl3.0" => 0x0300, "tls1.1" => 0x0302, "tls1.2" => 0x0303, "tls1.3" => 0x0304, _ => 0x0301 },
             "auth_http_addresses" => o.AuthHttpAddresses,
+            "auth_http_request_method" => o.AuthHttpRequestMethod,
+            "http_client_connect_timeout" => Nanos(o.HttpClientConnectTimeout),
+            "http_client_request_timeout" => Nanos(o.HttpClientRequestTimeout),
             "e2e_processing_latency_percentiles" => o.E2EProcessingLatencyPercentiles,
             "e2e_processing_latency_window_time" => Nanos(o.E2EProcessingLatencyWindowTime),
             "retention_age" => Nanos(o.RetentionAge),
@@ -58,4 +63,13 @@ internal static class ConfigValues
     }
 
     private static long Nanos(TimeSpan t) => t.Ticks * 100;
+
+    private static int LogLevelNumber(string level) => level.ToLowerInvariant() switch
+    {
+        "debug" => 1,
+        "warn" => 3,
+        "error" => 4,
+        "fatal" => 5,
+        _ => 2,
+    };
 }

@@ -31,9 +31,9 @@ internal sealed class NsqdHttpApi
             ["/metrics"] = [("GET", Metrics)],
             ["/topic/create"] = [("POST", CreateTopic)],
             ["/topic/delete"] = [("POST", DeleteTopic)],
-            ["/topic/empty"] = [("POST", (c, q) => WithExistingTopic(c, q, t => t.Empty()))],
-            ["/topic/pause"] = [("POST", (c, q) => WithExistingTopic(c, q, t => t.Pause()))],
-            ["/topic/unpause"] = [("POST", (c, q) => WithExistingTopic(c, q, t => t.Unpause()))],
+            ["/topic/empty"] = [("POST", (c, q) => WithExistingTopic(c, q, validateName: true, t => t.Empty()))],
+            ["/topic/pause"] = [("POST", (c, q) => WithExistingTopic(c, q, validateName: false, t => t.Pause()))],
+            ["/topic/unpause"] = [("POST", (c, q) => WithExistingTopic(c, q, validateName: false, t => t.Unpause()))],
             ["/channel/create"] = [("POST", CreateChannel)],
             ["/channel/delete"] = [("POST", DeleteChannel)],
             ["/channel/empty"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Empty()))],
@@ -58,7 +58,8 @@ internal sealed class NsqdHttpApi
             }
 
             var path = ctx.Request.Path.Value ?? "/";
-            if (path.StartsWith("/config/", StringComparison.Ordinal))
+            // httprouter's /config/:opt matches exactly one non-empty segment.
+            if (path.StartsWith("/config/", StringComparison.Ordinal) && path.Length > "/config/".Length && path.IndexOf('/', "/config/".Length) < 0)
             {
                 await Config(ctx, path["/config/".Length..]).ConfigureAwait(false);
                 return;
@@ -66,6 +67,14 @@ internal sealed class NsqdHttpApi
 
             if (!_routes.TryGetValue(path, out var methods))
             {
+                // httprouter's RedirectTrailingSlash: 301 for GET, 307 otherwise.
+                if (path.Length > 1 && path.EndsWith('/') && _routes.ContainsKey(path.TrimEnd('/')))
+                {
+                    ctx.Response.StatusCode = ctx.Request.Method == "GET" ? 301 : 307;
+                    ctx.Response.Headers.Location = path.TrimEnd('/') + ctx.Request.QueryString.Value;
+                    return;
+                }
+
                 await HttpReplies.Error(ctx, 404, "NOT_FOUND").ConfigureAwait(false);
                 return;
             }
@@ -171,7 +180,7 @@ internal sealed class NsqdHttpApi
         var topic = TopicFromQuery(q);
         var binary = false;
         var binaryText = q.Get("binary");
-        if (binaryText != null && !TryParseGoBool(binaryText, out binary))
+        if (binaryText != null && !TryParseBoolParam(binaryText, out binary))
         {
             binary = true; // upstream: an unrecognized value means binary (deprecated)
         }
@@ -239,7 +248,16 @@ internal sealed class NsqdHttpApi
         var chunk = new byte[64 * 1024];
         while (true)
         {
-            var read = await ctx.Request.Body.ReadAsync(chunk).ConfigureAwait(false);
+            int read;
+            try
+            {
+                read = await ctx.Request.Body.ReadAsync(chunk).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException)
+            {
+                throw new HttpError(413, tooBig); // Kestrel's own body limit: still this endpoint's error
+            }
+
             if (read == 0)
             {
                 return buffer.ToArray();
@@ -269,6 +287,10 @@ internal sealed class NsqdHttpApi
         {
             throw new HttpError(503, "EXITING");
         }
+        catch (IOException)
+        {
+            throw new HttpError(500, "INTERNAL_ERROR");
+        }
     }
 
     private Task CreateTopic(HttpContext ctx, QueryParams q)
@@ -288,10 +310,11 @@ internal sealed class NsqdHttpApi
         await HttpReplies.Empty(ctx).ConfigureAwait(false);
     }
 
-    private Task WithExistingTopic(HttpContext ctx, QueryParams q, Action<Topic> action)
+    /// <summary>Upstream validates the name only for /topic/empty; pause/unpause just look the topic up (404).</summary>
+    private Task WithExistingTopic(HttpContext ctx, QueryParams q, bool validateName, Action<Topic> action)
     {
         var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
-        if (!NsqNames.IsValidTopicName(name))
+        if (validateName && !NsqNames.IsValidTopicName(name))
         {
             throw new HttpError(400, "INVALID_TOPIC");
         }
@@ -360,6 +383,8 @@ internal sealed class NsqdHttpApi
     /// <summary>Replay: POST /channel/seek?topic=&amp;channel=&amp;to=oldest|newest|offset|timestamp[&amp;value=N].</summary>
     private Task Seek(HttpContext ctx, QueryParams q)
     {
+        // Topic and channel arguments are checked first, as for every other /channel/* endpoint.
+        var (topic, name) = ExistingTopicAndChannelArg(q);
         var to = q.Get("to") ?? throw new HttpError(400, "MISSING_ARG_TO");
         long value = 0;
         if (to is "offset" or "timestamp")
@@ -379,15 +404,23 @@ internal sealed class NsqdHttpApi
             "timestamp" => new StartPosition(StartPositionKind.Timestamp, value),
             _ => throw new HttpError(400, "INVALID_ARG_TO"),
         };
-        return WithExistingChannel(ctx, q, ch => ch.MoveTo(position));
+        if (!topic.TryGetChannel(name, out var channel))
+        {
+            throw new HttpError(404, "CHANNEL_NOT_FOUND");
+        }
+
+        channel.MoveTo(position);
+        return HttpReplies.Empty(ctx);
     }
 
     private async Task Stats(HttpContext ctx, QueryParams q)
     {
         var format = q.Get("format") ?? "text";
-        var filter = new StatsFilter(q.Get("topic"), q.Get("channel"),
-            IncludeClients: !TryParseGoBool(q.Get("include_clients") ?? "true", out var clients) || clients,
-            IncludeMemory: !TryParseGoBool(q.Get("include_mem") ?? "true", out var mem) || mem);
+        var topic = q.Get("topic");
+        var channel = q.Get("channel");
+        var filter = new StatsFilter(string.IsNullOrEmpty(topic) ? null : topic, string.IsNullOrEmpty(channel) ? null : channel,
+            IncludeClients: !TryParseBoolParam(q.Get("include_clients") ?? "", out var clients) || clients,
+            IncludeMemory: !TryParseBoolParam(q.Get("include_mem") ?? "", out var mem) || mem);
         var snapshot = StatsSnapshot.Take(_server, filter);
         if (format == "json")
         {
@@ -451,15 +484,15 @@ internal sealed class NsqdHttpApi
         await HttpReplies.Json(ctx, value).ConfigureAwait(false);
     }
 
-    /// <summary>Go's strconv.ParseBool.</summary>
-    internal static bool TryParseGoBool(string text, out bool value)
+    /// <summary>Upstream http.go boolParams: only "true", "1", "false" and "0" are understood.</summary>
+    internal static bool TryParseBoolParam(string text, out bool value)
     {
         switch (text)
         {
-            case "1" or "t" or "T" or "TRUE" or "true" or "True":
+            case "true" or "1":
                 value = true;
                 return true;
-            case "0" or "f" or "F" or "FALSE" or "false" or "False":
+            case "false" or "0":
                 value = false;
                 return true;
             default:

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -35,18 +36,25 @@ internal sealed class NsqdHttpServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = Math.Max(options.MaxBodySize, options.MaxMsgSize) + 1024;
-            k.Listen(httpEndpoint, l => l.Protocols = HttpProtocols.Http1);
+            // HTTPS is bound first: once plain HTTP answers (what clients and tests wait for),
+            // the HTTPS port it advertises in TLS_REQUIRED replies is already listening.
             if (httpsEndpoint != null)
             {
                 k.Listen(httpsEndpoint, l =>
                 {
                     l.Protocols = HttpProtocols.Http1;
-                    l.UseHttps(_server.Tls!.Certificate);
+                    l.UseHttps(HttpsOptions(_server.Tls!));
                 });
             }
+
+            k.Listen(httpEndpoint, l => l.Protocols = HttpProtocols.Http1);
         });
         _app = builder.Build();
-        var api = new NsqdHttpApi(_server, _server.LoggerFactory.CreateLogger("nsqd.http"));
+        var api = new NsqdHttpApi(_server, _server.LoggerFactory.CreateLogger("nsqd.http"))
+        {
+            // Known before the first request when the port is configured; resolved below for port 0.
+            HttpsPort = httpsEndpoint?.Port ?? 0,
+        };
         _app.Run(api.HandleAsync);
         await _app.StartAsync().ConfigureAwait(false);
 
@@ -68,6 +76,15 @@ internal sealed class NsqdHttpServer : IAsyncDisposable
         api.HttpsPort = HttpsEndPoint?.Port ?? 0;
         _server.LoggerFactory.CreateLogger("nsqd").LogInformation("HTTP: listening on {Endpoint}", HttpEndPoint);
     }
+
+    /// <summary>HTTPS with the TCP listener's certificate and client-auth policy (upstream shares one tls.Config).</summary>
+    private static HttpsConnectionAdapterOptions HttpsOptions(Protocol.TlsSettings tls) => new()
+    {
+        ServerCertificate = tls.Certificate,
+        SslProtocols = tls.Protocols,
+        ClientCertificateMode = tls.ClientCertificateRequired ? ClientCertificateMode.RequireCertificate : ClientCertificateMode.NoCertificate,
+        ClientCertificateValidation = tls.ValidateClientCertificate,
+    };
 
     public async ValueTask DisposeAsync()
     {

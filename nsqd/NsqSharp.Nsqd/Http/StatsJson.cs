@@ -15,13 +15,21 @@ internal static class StatsJson
             w.WriteString("version", ProtocolConstants.CompatibleVersion);
             w.WriteString("health", s.Health);
             w.WriteNumber("start_time", s.StartTime);
-            w.WriteStartArray("topics");
-            foreach (var t in s.Topics)
+            if (s.Topics == null)
             {
-                WriteTopic(w, t);
+                w.WriteNull("topics");
+            }
+            else
+            {
+                w.WriteStartArray("topics");
+                foreach (var t in s.Topics)
+                {
+                    WriteTopic(w, t);
+                }
+
+                w.WriteEndArray();
             }
 
-            w.WriteEndArray();
             if (s.IncludeMemory)
             {
                 WriteMemory(w);
@@ -64,14 +72,22 @@ internal static class StatsJson
             w.WriteNumber("message_count", c.MessageCount);
             w.WriteNumber("requeue_count", c.RequeueCount);
             w.WriteNumber("timeout_count", c.TimeoutCount);
-            w.WriteNumber("client_count", c.Clients.Count);
-            w.WriteStartArray("clients");
-            foreach (var client in c.Clients)
+            w.WriteNumber("client_count", c.ClientCount);
+            if (c.Clients == null)
             {
-                WriteClient(w, client);
+                w.WriteNull("clients");
+            }
+            else
+            {
+                w.WriteStartArray("clients");
+                foreach (var client in c.Clients)
+                {
+                    WriteClient(w, client);
+                }
+
+                w.WriteEndArray();
             }
 
-            w.WriteEndArray();
             w.WriteBoolean("paused", c.Paused);
             WriteLatency(w, c.E2ECount, c.E2E);
             w.WriteEndObject();
@@ -173,20 +189,32 @@ internal static class StatsJson
         w.WriteEndObject();
     }
 
-    /// <summary>Go's runtime.MemStats fields, filled from the .NET GC's view.</summary>
-    private static void WriteMemory(Utf8JsonWriter w)
+    /// <summary>Go's runtime.MemStats fields (as upstream's memStats), filled from the .NET GC's view.</summary>
+    internal static (string Name, long Value)[] Memory()
     {
         var info = GC.GetGCMemoryInfo();
+        return
+        [
+            ("heap_objects", 0),
+            ("heap_idle_bytes", Math.Max(0, info.TotalCommittedBytes - info.HeapSizeBytes)),
+            ("heap_in_use_bytes", GC.GetTotalMemory(false)),
+            ("heap_released_bytes", 0),
+            ("gc_pause_usec_100", (long)(info.PauseDurations.Length > 0 ? info.PauseDurations[0].TotalMicroseconds : 0)),
+            ("gc_pause_usec_99", 0),
+            ("gc_pause_usec_95", 0),
+            ("next_gc_bytes", info.HighMemoryLoadThresholdBytes),
+            ("gc_total_runs", GC.CollectionCount(0)),
+        ];
+    }
+
+    private static void WriteMemory(Utf8JsonWriter w)
+    {
         w.WriteStartObject("memory");
-        w.WriteNumber("heap_objects", 0);
-        w.WriteNumber("heap_idle_bytes", Math.Max(0, info.TotalCommittedBytes - info.HeapSizeBytes));
-        w.WriteNumber("heap_in_use_bytes", GC.GetTotalMemory(false));
-        w.WriteNumber("heap_released_bytes", 0);
-        w.WriteNumber("gc_pause_usec_100", (long)(info.PauseDurations.Length > 0 ? info.PauseDurations[0].TotalMicroseconds : 0));
-        w.WriteNumber("gc_pause_usec_99", 0);
-        w.WriteNumber("gc_pause_usec_95", 0);
-        w.WriteNumber("next_gc_bytes", info.HighMemoryLoadThresholdBytes);
-        w.WriteNumber("gc_total_runs", GC.CollectionCount(0));
+        foreach (var (name, value) in Memory())
+        {
+            w.WriteNumber(name, value);
+        }
+
         w.WriteEndObject();
     }
 }

@@ -11,9 +11,10 @@ internal sealed record ClientStats(
     string UserAgent, bool Authed, string AuthIdentity, string AuthIdentityUrl, string TopologyZone, string TopologyRegion,
     List<(string Topic, long Count)> PubCounts, bool Tls, string TlsCipherSuite, string TlsVersion);
 
+/// <summary>Clients is null with include_clients=false (upstream "clients":null); ClientCount counts them regardless.</summary>
 internal sealed record ChannelStats(
     string Name, long Depth, int InFlightCount, int DeferredCount, long MessageCount, long RequeueCount, long TimeoutCount,
-    List<ClientStats> Clients, bool Paused, long E2ECount, List<(double Quantile, long Value)> E2E);
+    int ClientCount, List<ClientStats>? Clients, bool Paused, long E2ECount, List<(double Quantile, long Value)> E2E);
 
 internal sealed record TopicStats(
     string Name, List<ChannelStats> Channels, long Depth, long MessageCount, long MessageBytes, bool Paused,
@@ -21,12 +22,22 @@ internal sealed record TopicStats(
 
 internal sealed record PartitionStats(int Partition, long StartOffset, long EndOffset, long SizeBytes);
 
-/// <summary>A point-in-time copy of everything /stats reports, sorted by name as upstream.</summary>
-internal sealed record StatsSnapshot(string Health, long StartTime, long UptimeSeconds, List<TopicStats> Topics, List<ClientStats>? Producers,
+/// <summary>
+/// A point-in-time copy of everything /stats reports, sorted by name as upstream. Topics and
+/// Producers are null when the topic filter names no existing topic (upstream returns an empty Stats).
+/// </summary>
+internal sealed record StatsSnapshot(string Health, long StartTime, TimeSpan Uptime, List<TopicStats>? Topics, List<ClientStats>? Producers,
     bool IncludeMemory)
 {
     public static StatsSnapshot Take(NsqdServer server, StatsFilter filter)
     {
+        var health = server.Broker.Health ?? "OK";
+        var uptime = DateTimeOffset.UtcNow - server.StartTime;
+        if (filter.Topic != null && !server.Broker.TryGetTopic(filter.Topic, out _))
+        {
+            return new StatsSnapshot(health, server.StartTime.ToUnixTimeSeconds(), uptime, null, null, filter.IncludeMemory);
+        }
+
         var percentiles = server.Options.E2EProcessingLatencyPercentiles;
         var byChannel = new Dictionary<Channel, List<ClientStats>>();
         var producers = new List<ClientStats>();
@@ -57,6 +68,12 @@ internal sealed record StatsSnapshot(string Health, long StartTime, long UptimeS
                 continue;
             }
 
+            // Upstream skips a topic that lacks the filtered channel altogether.
+            if (filter.Channel != null && !topic.TryGetChannel(filter.Channel, out _))
+            {
+                continue;
+            }
+
             var channels = new List<ChannelStats>();
             long e2eCount = 0;
             var topicSamples = new List<(double, long)>();
@@ -70,10 +87,15 @@ internal sealed record StatsSnapshot(string Health, long StartTime, long UptimeS
                 var e2e = percentiles.Count > 0 ? channel.E2ELatency.Percentiles(percentiles) : [];
                 e2eCount += channel.E2ELatency.Count;
                 MergeMax(topicSamples, e2e);
-                var clients = filter.IncludeClients && byChannel.TryGetValue(channel, out var cl) ? cl : [];
-                clients.Sort(static (a, b) => string.CompareOrdinal(a.ClientId, b.ClientId));
+                List<ClientStats>? clients = null;
+                if (filter.IncludeClients)
+                {
+                    clients = byChannel.TryGetValue(channel, out var cl) ? cl : [];
+                    clients.Sort(static (a, b) => string.CompareOrdinal(a.ClientId, b.ClientId));
+                }
+
                 channels.Add(new ChannelStats(channel.Name, channel.Depth, channel.InFlightCount, channel.DeferredCount, channel.MessageCount,
-                    channel.RequeueCount, channel.TimeoutCount, clients, channel.Paused, channel.E2ELatency.Count, e2e));
+                    channel.RequeueCount, channel.TimeoutCount, channel.Clients.Length, clients, channel.Paused, channel.E2ELatency.Count, e2e));
             }
 
             channels.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
@@ -88,8 +110,8 @@ internal sealed record StatsSnapshot(string Health, long StartTime, long UptimeS
         }
 
         topics.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return new StatsSnapshot(server.Broker.Health ?? "OK", server.StartTime.ToUnixTimeSeconds(),
-            (long)(DateTimeOffset.UtcNow - server.StartTime).TotalSeconds, topics, filter.IncludeClients ? producers : null, filter.IncludeMemory);
+        return new StatsSnapshot(health, server.StartTime.ToUnixTimeSeconds(), uptime, topics, filter.IncludeClients ? producers : null,
+            filter.IncludeMemory);
     }
 
     /// <summary>Upstream merges channel quantiles into the topic's; we report the largest value per quantile.</summary>

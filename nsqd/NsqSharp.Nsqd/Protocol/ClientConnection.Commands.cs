@@ -265,6 +265,11 @@ internal sealed partial class ClientConnection
             {
                 return new ProtocolError("E_SUB_FAILED", "SUB failed nsqd exiting");
             }
+            catch (IOException e)
+            {
+                // e.g. the topic's storage cannot be opened: answer, don't drop the connection
+                return new ProtocolError("E_SUB_FAILED", "SUB failed " + e.Message);
+            }
 
             var candidate = topic.GetOrCreateChannel(channelName);
             var error = candidate.AddClient(this, _options.MaxChannelConsumers);
@@ -449,6 +454,11 @@ internal sealed partial class ClientConnection
         {
             ArrayPool<byte>.Shared.Return(body);
             return new ProtocolError($"E_{command}_FAILED", $"{command} failed exiting");
+        }
+        catch (IOException e)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            return new ProtocolError($"E_{command}_FAILED", $"{command} failed {e.Message}");
         }
 
         ValueTask pending;

@@ -166,6 +166,9 @@ internal sealed partial class ClientConnection
 
         SwapStreams(ssl, ssl);
         Output.WriteFrame(FrameType.Response, ProtocolConstants.Ok, flush: true);
+
+        // The OK must leave over TLS before a snappy/deflate upgrade swaps the stream again.
+        await Output.DrainAsync().WaitAsync(_closed.Token).ConfigureAwait(false);
         return null;
     }
 

@@ -35,6 +35,8 @@ public sealed class TlsSettings
 
     public bool ClientCertificateRequired => _clientAuthPolicy.Length > 0;
 
+    public SslProtocols Protocols => _protocols;
+
     public SslServerAuthenticationOptions ServerOptions() => new()
     {
         ServerCertificate = _certificate,
@@ -43,7 +45,11 @@ public sealed class TlsSettings
         RemoteCertificateValidationCallback = ValidateClient,
     };
 
-    private bool ValidateClient(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    private bool ValidateClient(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        ValidateClientCertificate(certificate, chain, errors);
+
+    /// <summary>The --tls-client-auth-policy check, shared by the TCP upgrade and HTTPS.</summary>
+    public bool ValidateClientCertificate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (_clientAuthPolicy.Length == 0)
         {

@@ -6,12 +6,12 @@ using NsqSharp.Nsqd.Broker;
 namespace NsqSharp.Bench.Micro;
 
 /// <summary>
-/// The ack floor (lowest unacknowledged offset) of a cursor holding <see cref="Pending"/> in-flight
-/// messages: retention asks for it per channel and partition while holding the channel lock, so its
-/// cost is time during which no FIN or delivery on that channel can proceed.
+/// Work that visits every pending (unacknowledged) message of a cursor while holding the channel lock,
+/// so its cost is time during which no FIN or delivery on that channel proceeds: the ack floor (asked
+/// by retention every 30 s) and the checkpoint snapshot (taken every second while the channel changes).
 /// </summary>
 [MemoryDiagnoser]
-public class CursorAckFloorBenchmarks
+public class CursorPendingScanBenchmarks
 {
     private string _dataPath = "";
     private Broker? _broker;
@@ -41,6 +41,18 @@ public class CursorAckFloorBenchmarks
 
     [Benchmark]
     public long AckFloor() => _channel!.AckFloor(0);
+
+    [Benchmark]
+    public int CheckpointSnapshot()
+    {
+        var entries = new List<CheckpointEntry>();
+        lock (_channel!.Sync)
+        {
+            _channel.Cursors[0].Snapshot(entries, out _);
+        }
+
+        return entries.Count;
+    }
 
     [GlobalCleanup]
     public void Cleanup()
