@@ -4,7 +4,6 @@ extern alias tonsq;
 using System.Buffers;
 using System.Text;
 using NsqSharp.Client.Tests.Fakes;
-using GoStyleArgs = tail::NsqSharp.Tools.GoStyleArgs;
 using TailApp = tail::NsqSharp.Tools.Tail.TailApp;
 using TailOptions = tail::NsqSharp.Tools.Tail.TailOptions;
 using ToNsqApp = tonsq::NsqSharp.Tools.ToNsq.ToNsqApp;
@@ -15,18 +14,6 @@ namespace NsqSharp.Client.Tests;
 public class ToolTests
 {
     private static readonly TimeSpan Wait = TestTimeouts.Default;
-
-    [Fact]
-    public void Go_style_flags_are_normalized_for_CommandLineParser()
-    {
-        var switches = new HashSet<string> { "print-topic" };
-        var shorts = new HashSet<string> { "n" };
-        Assert.Equal(
-            ["--topic=a", "--topic", "b", "--print-topic", "-n", "5", "--max-in-flight", "-1", "--help"],
-            GoStyleArgs.Normalize(["-topic=a", "--topic", "b", "-print-topic=true", "-n=5", "--max-in-flight", "-1", "-h"], switches, shorts));
-        Assert.Equal(["--channel", "c"], GoStyleArgs.Normalize(["-print-topic=false", "-channel", "c"], switches, shorts));
-        Assert.Equal(["--", "-x"], GoStyleArgs.Normalize(["--", "-x"], switches, shorts));
-    }
 
     [Fact]
     public void Stdin_is_split_on_the_delimiter_keeping_an_unterminated_last_piece()

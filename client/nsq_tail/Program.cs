@@ -1,3 +1,4 @@
+using NsqSharp.Common.Cli;
 using System.Runtime.InteropServices;
 using CommandLine;
 using CommandLine.Text;
@@ -6,7 +7,7 @@ using NsqSharp.Tools;
 using NsqSharp.Tools.Tail;
 
 // nsq_tail: consume NSQ topics and print message bodies to stdout (flags as upstream nsq 1.3.0).
-var args2 = GoStyleArgs.Normalize(args, TailOptions.Switches, TailOptions.ShortNames);
+var args2 = GoStyleArgs.Normalize(args, TailOptions.Switches, TailOptions.NoValueFlags, booleansAsSwitches: true, TailOptions.ShortNames);
 using var parser = new Parser(s =>
 {
     s.AllowMultiInstance = true;

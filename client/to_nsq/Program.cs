@@ -1,3 +1,4 @@
+using NsqSharp.Common.Cli;
 using System.Runtime.InteropServices;
 using CommandLine;
 using CommandLine.Text;
@@ -6,7 +7,7 @@ using NsqSharp.Tools;
 using NsqSharp.Tools.ToNsq;
 
 // to_nsq: publish stdin, split on a delimiter, to an NSQ topic (flags as upstream nsq 1.3.0).
-var normalized = GoStyleArgs.Normalize(args, ToNsqOptions.Switches);
+var normalized = GoStyleArgs.Normalize(args, ToNsqOptions.Switches, ToNsqOptions.NoValueFlags, booleansAsSwitches: true);
 using var parser = new Parser(s =>
 {
     s.AllowMultiInstance = true;

@@ -4,26 +4,42 @@ namespace NsqSharp.Common.Cli;
 /// Rewrites Go flag-package arguments into the form CommandLineParser understands, because
 /// upstream users, scripts and test suites pass "-tcp-address 127.0.0.1:4160", "-verbose",
 /// "--flag=value" or "-flag=false". Value flags become "--name=value" (so a value starting with
-/// '-' is never mistaken for a flag); booleans become "--name=true" or "--name=false" (a bare
-/// "-name" means true, as in Go), so hosts declare them as string options parsed with TryParseGoBool.
+/// '-' is never mistaken for a flag). Booleans (a bare "-name" means true, as in Go) become either
+/// "--name=true|false" for hosts that declare them as string options parsed with TryParseGoBool
+/// (needed for flags that default to true, like nsqd's --snappy), or, with booleansAsSwitches, a
+/// bare "--name" when true and nothing when false, for plain bool switches. One-letter flags listed
+/// in shortNames stay "-x value" as CommandLineParser wants.
 /// </summary>
 public static class GoStyleArgs
 {
-    public static List<string> Normalize(IReadOnlyList<string> args, IReadOnlySet<string> boolFlags, IReadOnlySet<string> valueFlags)
+    public static List<string> Normalize(IReadOnlyList<string> args, IReadOnlySet<string> boolFlags, IReadOnlySet<string> valueFlags,
+        bool booleansAsSwitches = false, IReadOnlySet<string>? shortNames = null)
     {
         var result = new List<string>(args.Count);
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
-            if (arg is "--" or "-" || !arg.StartsWith('-'))
+            if (IsNumber(arg))
             {
-                // Like Go, the first non-flag argument ends flag parsing.
-                for (var j = arg == "--" ? i + 1 : i; j < args.Count; j++)
+                result.Add(arg); // a negative number is a value ("--max-in-flight -1"), not a flag
+                continue;
+            }
+
+            if (arg == "--")
+            {
+                // Everything after "--" is passed on untouched.
+                for (var j = i; j < args.Count; j++)
                 {
                     result.Add(args[j]);
                 }
 
                 break;
+            }
+
+            if (arg == "-" || !arg.StartsWith('-'))
+            {
+                result.Add(arg); // a value of the previous flag, or a positional argument
+                continue;
             }
 
             var body = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..] : arg[1..];
@@ -33,6 +49,25 @@ public static class GoStyleArgs
             if (name is "h" or "help")
             {
                 result.Add("--help");
+            }
+            else if (shortNames?.Contains(name) == true)
+            {
+                result.Add("-" + name);
+                if (value != null)
+                {
+                    result.Add(value);
+                }
+            }
+            else if (boolFlags.Contains(name) && booleansAsSwitches)
+            {
+                if (value == null || TryParseGoBool(value, out var on) && on)
+                {
+                    result.Add("--" + name);
+                }
+                else if (!TryParseGoBool(value, out _))
+                {
+                    result.Add("--" + name + "=" + value); // let the parser report it
+                }
             }
             else if (boolFlags.Contains(name))
             {
@@ -55,6 +90,9 @@ public static class GoStyleArgs
 
         return result;
     }
+
+    private static bool IsNumber(string text) =>
+        text.Length > 1 && text[0] == '-' && double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _);
 
     /// <summary>Go's strconv.ParseBool.</summary>
     public static bool TryParseGoBool(string text, out bool value)
