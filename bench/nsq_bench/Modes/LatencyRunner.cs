@@ -64,7 +64,7 @@ internal static class LatencyRunner
             var senders = publishers.Select(p => new Thread(p.SendLoop) { IsBackground = true, Name = "paced-publisher" }).ToList();
             senders.ForEach(t => t.Start());
 
-            await ProgressDisplay.RunAsync(plan.Progress, "latency", plan.RunFor, sampler.SeriesNames, plan.Size,
+            await ProgressDisplay.RunAsync(plan.Progress, plan.Label.Length > 0 ? plan.Label : "latency", plan.RunFor, sampler.SeriesNames, plan.Size,
                 display => MonitorAsync(plan, control, schedule, sampler, publishers, sinks, tasks, display)).ConfigureAwait(false);
             control.Stop();
             await control.Abort.CancelAsync().ConfigureAwait(false);

@@ -61,7 +61,7 @@ internal static class ThroughputRunner
             var tasks = new List<Task>();
             tasks.AddRange(publishers.Select(p => Task.Run(p.RunAsync)));
             tasks.AddRange(subscribers.Select(s => Task.Run(s.RunAsync)));
-            var stoppedIdle = await ProgressDisplay.RunAsync(plan.Progress, plan.Mode, plan.RunFor, sampler.SeriesNames, plan.Size,
+            var stoppedIdle = await ProgressDisplay.RunAsync(plan.Progress, plan.Label.Length > 0 ? plan.Label : plan.Mode, plan.RunFor, sampler.SeriesNames, plan.Size,
                 display => MonitorAsync(plan, control, sampler, subscribers, tasks, display)).ConfigureAwait(false);
             var stopTimestamp = Stopwatch.GetTimestamp();
             control.Stop();
