@@ -139,21 +139,25 @@ public sealed class ChannelBehaviourTests(DefaultNsqdFixture fixture) : IClassFi
         await conn.SendAsync("RDY 2000");
         await Nsqd.WaitForChannelAsync(topic, "ch", "depth", 0, TimeSpan.FromSeconds(20));
         var delivered = 0;
-        while (true)
+        long inFlight = -1;
+        await Wait.UntilAsync(async () =>
         {
+            // everything not sampled out is in flight to us; read until we have seen all of it
             try
             {
-                await conn.ExpectMessageAsync(Quiet);
-                delivered++;
+                while (true)
+                {
+                    await conn.ExpectMessageAsync(TimeSpan.FromMilliseconds(100));
+                    delivered++;
+                }
             }
             catch (TimeoutException)
             {
-                break;
             }
-        }
 
-        var ch = (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value;
-        Assert.Equal(delivered, ch.GetProperty("in_flight_count").GetInt64());
+            inFlight = (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value.GetProperty("in_flight_count").GetInt64();
+            return delivered == inFlight;
+        }, TimeSpan.FromSeconds(15), "every in-flight message received");
         Assert.InRange(delivered, count * (rate - 10) / 100, count * (rate + 10) / 100);
     }
 
@@ -187,7 +191,7 @@ public sealed class ChannelBehaviourTests(DefaultNsqdFixture fixture) : IClassFi
         await conn.SendAsync($"SUB {topic} ch");
         await conn.ExpectResponseAsync("OK");
         await conn.SendAsync("RDY 1");
-        Assert.Equal("one", (await conn.ExpectMessageAsync(TimeSpan.FromSeconds(3))).BodyText);
+        Assert.Equal("one", (await conn.ExpectMessageAsync(TimeSpan.FromSeconds(4))).BodyText); // well before the 5s timeout
     }
 
     [Fact(Timeout = 30_000)]

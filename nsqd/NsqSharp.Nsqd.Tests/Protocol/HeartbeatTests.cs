@@ -6,29 +6,25 @@ using Xunit;
 namespace NsqSharp.Nsqd.Tests.Protocol;
 
 /// <summary>
-/// Heartbeats and client timeouts against an nsqd with --client-timeout=1s (default heartbeat every
-/// 500ms, read deadline two intervals): TestClientHeartbeat, TestClientTimeout,
-/// TestClientHeartbeatDisable(SUB). Deflate is disabled on this nsqd.
+/// Heartbeats and client timeouts against an nsqd with --client-timeout=2s (default heartbeat every
+/// second, read deadline two intervals): TestClientHeartbeat, TestClientTimeout.
 /// </summary>
 public sealed class HeartbeatTests(HeartbeatNsqdFixture fixture) : IClassFixture<HeartbeatNsqdFixture>
 {
     private NsqdInstance Nsqd => fixture.Nsqd;
 
-    private static async Task ExpectHeartbeatAsync(RawConnection conn, TimeSpan within)
-    {
-        var frame = await conn.ReadFrameAsync(within);
-        Assert.Equal(FrameType.Response, frame.Type);
-        Assert.Equal("_heartbeat_", frame.Text);
-    }
-
     [Fact(Timeout = 30_000)]
     public async Task HeartbeatsArriveAtHalfTheClientTimeout()
     {
         await using var conn = await Nsqd.ConnectAsync();
+        var watch = Stopwatch.StartNew(); // IDENTIFY restarts the heartbeat timer
         await conn.NegotiateAsync();
-        var watch = Stopwatch.StartNew();
-        await ExpectHeartbeatAsync(conn, TimeSpan.FromSeconds(3));
-        Assert.True(watch.ElapsedMilliseconds >= 350, $"first heartbeat after {watch.ElapsedMilliseconds}ms");
+        await Heartbeats.ExpectAsync(conn, TimeSpan.FromSeconds(5));
+        Assert.True(watch.ElapsedMilliseconds >= 950, $"first heartbeat after {watch.ElapsedMilliseconds}ms");
+        await conn.SendAsync("NOP");
+
+        // ~3 in 3.5s at 1000ms (a 500ms interval would give 7)
+        Assert.InRange(await Heartbeats.CountAsync(conn, TimeSpan.FromMilliseconds(3500)), 2, 4);
     }
 
     [Fact(Timeout = 30_000)]
@@ -38,16 +34,8 @@ public sealed class HeartbeatTests(HeartbeatNsqdFixture fixture) : IClassFixture
         var topic = Names.Unique("hb");
         await using var conn = await Nsqd.SubscribeAsync(topic, "ch");
         await conn.SendAsync("RDY 1");
-        var watch = Stopwatch.StartNew();
-        var heartbeats = 0;
-        while (watch.Elapsed < TimeSpan.FromMilliseconds(2600))
-        {
-            await ExpectHeartbeatAsync(conn, TimeSpan.FromSeconds(3));
-            heartbeats++;
-            await conn.SendAsync("NOP");
-        }
-
-        Assert.True(heartbeats >= 4, $"{heartbeats} heartbeats in {watch.ElapsedMilliseconds}ms");
+        var count = await Heartbeats.CountAsync(conn, TimeSpan.FromMilliseconds(4500));
+        Assert.True(count >= 3, $"{count} heartbeats in 4.5s");
         await Nsqd.PublishAsync(topic, "still subscribed");
         var frame = await conn.ReadSkippingHeartbeatsAsync();
         Assert.Equal(FrameType.Message, frame.Type);
@@ -57,27 +45,34 @@ public sealed class HeartbeatTests(HeartbeatNsqdFixture fixture) : IClassFixture
     public async Task SilentClientsAreDisconnectedAfterTwoMissedHeartbeats()
     {
         // upstream TestClientTimeout
-        await using var conn = await Nsqd.SubscribeAsync(Names.Unique("silent"), "ch");
-        var watch = Stopwatch.StartNew();
-        await conn.ExpectClosedAsync(TimeSpan.FromSeconds(5));
-        Assert.True(watch.ElapsedMilliseconds >= 700, $"disconnected after {watch.ElapsedMilliseconds}ms");
+        await using var conn = await Nsqd.ConnectIdentifiedAsync();
+        var watch = Stopwatch.StartNew(); // before our last command, so client-side delays cannot shorten it
+        await conn.SendAsync($"SUB {Names.Unique("silent")} ch");
+        await conn.ExpectResponseAsync("OK");
+        await conn.ExpectClosedAsync(TimeSpan.FromSeconds(10));
+        Assert.True(watch.ElapsedMilliseconds >= 1900, $"disconnected {watch.ElapsedMilliseconds}ms after the last command");
     }
 
     [Fact(Timeout = 30_000)]
     public async Task HeartbeatsStartBeforeIdentify()
     {
         await using var conn = await Nsqd.ConnectAsync();
-        await ExpectHeartbeatAsync(conn, TimeSpan.FromSeconds(3));
+        await Heartbeats.ExpectAsync(conn, TimeSpan.FromSeconds(5));
     }
+}
+
+/// <summary>Negotiated heartbeat intervals (TestClientHeartbeatDisable, TestClientHeartbeatDisableSUB).</summary>
+public sealed class HeartbeatNegotiationTests(HeartbeatNsqdFixture fixture) : IClassFixture<HeartbeatNsqdFixture>
+{
+    private NsqdInstance Nsqd => fixture.Nsqd;
 
     [Fact(Timeout = 30_000)]
     public async Task DisabledHeartbeatsMeanNoHeartbeatsAndNoTimeout()
     {
-        // upstream TestClientHeartbeatDisable
         await using var conn = await Nsqd.ConnectAsync();
         var frame = await conn.IdentifyAsync(new Dictionary<string, object?> { ["heartbeat_interval"] = -1 }, featureNegotiation: false);
         Assert.Equal("OK", frame.Text);
-        await conn.ExpectNothingAsync(TimeSpan.FromMilliseconds(1500));
+        await conn.ExpectNothingAsync(TimeSpan.FromMilliseconds(2500)); // longer than the 2s default deadline
         await conn.PublishAsync(Names.Unique("nohb"), "still here");
         await conn.ExpectResponseAsync("OK");
         await conn.SendAsync($"SUB {Names.Unique("nohb")} ch");
@@ -88,17 +83,12 @@ public sealed class HeartbeatTests(HeartbeatNsqdFixture fixture) : IClassFixture
     public async Task NegotiatedHeartbeatIntervalIsUsed()
     {
         await using var conn = await Nsqd.ConnectAsync();
-        await conn.NegotiateAsync(new Dictionary<string, object?> { ["heartbeat_interval"] = 1000 });
-        await ExpectHeartbeatAsync(conn, TimeSpan.FromSeconds(3));
-        await conn.SendAsync("NOP");
-        var watch = Stopwatch.StartNew();
-        await ExpectHeartbeatAsync(conn, TimeSpan.FromSeconds(3));
-        Assert.True(watch.ElapsedMilliseconds >= 800, $"heartbeats {watch.ElapsedMilliseconds}ms apart with a 1000ms interval");
+        await conn.NegotiateAsync(new Dictionary<string, object?> { ["heartbeat_interval"] = 2000 });
 
-        // the read deadline follows the interval (2 × 1000ms), longer than the default one (2 × 500ms)
-        await conn.SendAsync("NOP");
-        await ExpectHeartbeatAsync(conn, TimeSpan.FromSeconds(3));
-        await conn.PublishAsync(Names.Unique("hb1000"), "alive");
+        // ~2 heartbeats in 4.5s at 2000ms (the default 1000ms would give 4), and the longer read
+        // deadline (2 × 2000ms) keeps the connection open in between
+        Assert.InRange(await Heartbeats.CountAsync(conn, TimeSpan.FromMilliseconds(4500)), 1, 3);
+        await conn.PublishAsync(Names.Unique("hb2000"), "alive");
         await conn.ExpectResponseAsync("OK");
     }
 
@@ -110,5 +100,37 @@ public sealed class HeartbeatTests(HeartbeatNsqdFixture fixture) : IClassFixture
         Assert.False(json.GetProperty("deflate").GetBoolean());
         await conn.PublishAsync(Names.Unique("nodeflate"), "plain");
         await conn.ExpectResponseAsync("OK");
+    }
+}
+
+internal static class Heartbeats
+{
+    public static async Task ExpectAsync(RawConnection conn, TimeSpan within)
+    {
+        var frame = await conn.ReadFrameAsync(within);
+        Assert.Equal(FrameType.Response, frame.Type);
+        Assert.Equal("_heartbeat_", frame.Text);
+    }
+
+    /// <summary>Counts heartbeats (answering each with NOP) during the given time.</summary>
+    public static async Task<int> CountAsync(RawConnection conn, TimeSpan during)
+    {
+        var watch = Stopwatch.StartNew();
+        var count = 0;
+        while (watch.Elapsed < during)
+        {
+            try
+            {
+                await ExpectAsync(conn, during - watch.Elapsed);
+                count++;
+                await conn.SendAsync("NOP");
+            }
+            catch (TimeoutException)
+            {
+                break;
+            }
+        }
+
+        return count;
     }
 }

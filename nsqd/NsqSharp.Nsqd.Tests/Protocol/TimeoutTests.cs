@@ -56,25 +56,27 @@ public sealed class TimeoutTests(TimingNsqdFixture fixture) : IClassFixture<Timi
         var topic = Names.Unique("clienttimeout");
         await using var conn = await Nsqd.SubscribeAsync(topic, "ch", "{\"msg_timeout\":1500}");
         await conn.SendAsync("RDY 1");
+        var watch = Stopwatch.StartNew(); // before the delivery, so the deadline is at least 1500ms later
         await Nsqd.PublishAsync(topic, "patient");
         await conn.ExpectMessageAsync();
-        var watch = Stopwatch.StartNew();
         await conn.SendAsync("RDY 0");
         await Nsqd.WaitForChannelAsync(topic, "ch", "timeout_count", 1);
-        Assert.True(watch.ElapsedMilliseconds >= 1200, $"timed out after {watch.ElapsedMilliseconds}ms despite msg_timeout 1500");
+        Assert.True(watch.ElapsedMilliseconds >= 1450, $"timed out after {watch.ElapsedMilliseconds}ms despite msg_timeout 1500");
     }
 
     [Fact(Timeout = 30_000)]
     public async Task TouchKeepsAMessageInFlight()
     {
         // upstream TestTouch: touching before the timeout keeps the message; FIN then succeeds
+        // msg_timeout 1500 and TOUCH every 100ms for 2.2s: only a stall of well over a second on a
+        // loaded test host could let it time out
         var topic = Names.Unique("touch");
-        await using var conn = await Nsqd.SubscribeAsync(topic, "ch");
+        await using var conn = await Nsqd.SubscribeAsync(topic, "ch", "{\"msg_timeout\":1500}");
         await conn.SendAsync("RDY 1");
         await Nsqd.PublishAsync(topic, "touched");
         var msg = await conn.ExpectMessageAsync();
         var watch = Stopwatch.StartNew();
-        while (watch.ElapsedMilliseconds < 2 * TimingNsqdFixture.MsgTimeoutMs)
+        while (watch.ElapsedMilliseconds < 2200)
         {
             await conn.ExpectNothingAsync(TimeSpan.FromMilliseconds(100)); // "processing"
             await conn.SendAsync("TOUCH " + msg.Id);
@@ -93,9 +95,9 @@ public sealed class TimeoutTests(TimingNsqdFixture fixture) : IClassFixture<Timi
         var topic = Names.Unique("touchcap");
         await using var conn = await Nsqd.SubscribeAsync(topic, "ch", "{\"msg_timeout\":2000}");
         await conn.SendAsync("RDY 2");
+        var watch = Stopwatch.StartNew(); // before the delivery, so the cap is at least MaxMsgTimeout later
         await Nsqd.PublishAsync(topic, "capped");
         var msg = await conn.ExpectMessageAsync();
-        var watch = Stopwatch.StartNew();
         NsqMessage? again = null;
         while (again == null && watch.Elapsed < TimeSpan.FromSeconds(6))
         {
@@ -112,7 +114,7 @@ public sealed class TimeoutTests(TimingNsqdFixture fixture) : IClassFixture<Timi
         Assert.NotNull(again);
         Assert.Equal(msg.Id, again.Id);
         Assert.Equal(2, again.Attempts);
-        Assert.True(watch.ElapsedMilliseconds >= TimingNsqdFixture.MaxMsgTimeoutMs - 150,
+        Assert.True(watch.ElapsedMilliseconds >= TimingNsqdFixture.MaxMsgTimeoutMs - 50,
             $"timed out after {watch.ElapsedMilliseconds}ms, before --max-msg-timeout");
         Assert.Equal(1, (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value.GetProperty("timeout_count").GetInt64());
     }

@@ -67,7 +67,7 @@ public sealed class LimitsNsqdFixture : NsqdFixture
 public sealed class TimingNsqdFixture : NsqdFixture
 {
     public const int MsgTimeoutMs = 600;
-    public const int MaxMsgTimeoutMs = 2500;
+    public const int MaxMsgTimeoutMs = 4000;
 
     protected override IEnumerable<string> Arguments() =>
     [
@@ -78,10 +78,12 @@ public sealed class TimingNsqdFixture : NsqdFixture
     ];
 }
 
-/// <summary>--client-timeout=1s: default heartbeats every 500ms, two missed ones disconnect. Deflate off.</summary>
+/// <summary>--client-timeout=2s: default heartbeats every second, two missed ones disconnect. Deflate off.</summary>
 public sealed class HeartbeatNsqdFixture : NsqdFixture
 {
-    protected override IEnumerable<string> Arguments() => ["--client-timeout=1s", "--deflate=false"];
+    public const int HeartbeatMs = 1000;
+
+    protected override IEnumerable<string> Arguments() => ["--client-timeout=2s", "--deflate=false"];
 }
 
 /// <summary>nsqd with a certificate; TLS is offered but not required.</summary>
