@@ -19,6 +19,7 @@ public sealed class Broker : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task> _deletions = new(StringComparer.Ordinal);
     private readonly object _topicGate = new();
     private readonly object _metadataGate = new();
     private readonly CancellationTokenSource _stop = new();
@@ -120,12 +121,20 @@ public sealed class Broker : IAsyncDisposable
 
     public bool TryGetTopic(string name, out Topic topic) => _topics.TryGetValue(name, out topic!);
 
-    /// <summary>Gets or creates a topic (PUB and SUB create topics, as upstream).</summary>
+    /// <summary>
+    /// Gets or creates a topic (PUB and SUB create topics, as upstream). If a topic of that name is
+    /// being deleted, waits (briefly, bounded) for its files to be gone before creating it afresh.
+    /// </summary>
     public Topic GetOrCreateTopic(string name)
     {
         if (_topics.TryGetValue(name, out var topic))
         {
             return topic;
+        }
+
+        if (_deletions.TryGetValue(name, out var deletion) && !deletion.Wait(TimeSpan.FromSeconds(10)))
+        {
+            throw new IOException($"topic {name} is still being deleted");
         }
 
         lock (_topicGate)
@@ -194,20 +203,36 @@ public sealed class Broker : IAsyncDisposable
 
     public async Task<bool> DeleteTopicAsync(string name)
     {
-        if (!_topics.TryRemove(name, out var topic))
+        Topic? topic;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_topicGate)
         {
-            return false;
+            if (!_topics.TryRemove(name, out topic))
+            {
+                return false;
+            }
+
+            // Until the files are gone, a re-create of the same name waits (its logs share the directory).
+            _deletions[name] = done.Task;
         }
 
-        topic.MarkDeleting();
-        await topic.StopAsync(delete: true).ConfigureAwait(false);
         try
         {
-            Directory.Delete(topic.Directory, recursive: true);
+            topic.MarkDeleting();
+            await topic.StopAsync(delete: true).ConfigureAwait(false);
+            try
+            {
+                Directory.Delete(topic.Directory, recursive: true);
+            }
+            catch (IOException e)
+            {
+                _logger.LogWarning(e, "TOPIC({Topic}): could not remove {Dir}", name, topic.Directory);
+            }
         }
-        catch (IOException e)
+        finally
         {
-            _logger.LogWarning(e, "TOPIC({Topic}): could not remove {Dir}", name, topic.Directory);
+            _deletions.TryRemove(name, out _);
+            done.TrySetResult();
         }
 
         SaveMetadata();

@@ -59,7 +59,10 @@ public sealed class Channel
 
     public LatencyQuantiles E2ELatency { get; }
 
+    /// <summary>Messages that entered the channel (read from the log), each counted once as upstream.</summary>
     public long MessageCount => Interlocked.Read(ref _messageCount);
+
+    internal void CountEntered() => Interlocked.Increment(ref _messageCount);
 
     public long RequeueCount => Interlocked.Read(ref _requeueCount);
 
@@ -110,7 +113,7 @@ public sealed class Channel
 
             if (maxConsumers > 0 && _clients.Length >= maxConsumers)
             {
-                return $"channel consumers for {Topic.Name}:{Name} exceeds limit of {maxConsumers}";
+                return $"consumers for {Topic.Name}:{Name} exceeds limit of {maxConsumers}";
             }
 
             var next = new IChannelConsumer[_clients.Length + 1];
@@ -173,7 +176,6 @@ public sealed class Channel
                 if (cursor != null && cursor.MarkInFlight(delivery, client, Environment.TickCount64, timeoutMs, out attempts))
                 {
                     _dirty = true;
-                    Interlocked.Increment(ref _messageCount);
                     return true;
                 }
             }

@@ -190,6 +190,7 @@ internal sealed class ChannelCursor
             }
 
             NextRead = record.Offset + 1;
+            _channel.CountEntered();
             var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
             if (record.DeliverAtMs > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
             {
