@@ -1,39 +1,57 @@
 namespace NsqSharp.Testing;
 
-/// <summary>Our nsqd as a real process on free 127.0.0.1 ports with its own data directory; restartable on the same ports and data.</summary>
+/// <summary>
+/// Our nsqd as a real process on free 127.0.0.1 ports (TCP, HTTP and HTTPS, so a TLS-enabled nsqd
+/// never binds a public port) with its own data directory. Restartable on the same ports and data,
+/// so tests can kill -9 it and bring it back.
+/// </summary>
 public sealed class NsqdProcess : IDisposable
 {
     private readonly IReadOnlyList<string> _extraArgs;
-    private readonly TempDirectory? _ownedData;
+    private readonly TempDirectory _data;
 
-    private NsqdProcess(string dataPath, TempDirectory? ownedData, IReadOnlyList<string> extraArgs)
+    private NsqdProcess(IReadOnlyList<string> extraArgs)
     {
-        DataPath = dataPath;
-        _ownedData = ownedData;
+        _data = new TempDirectory("nsqd");
         _extraArgs = extraArgs;
         TcpPort = FreePort.Next();
         HttpPort = FreePort.Next();
+        HttpsPort = FreePort.Next();
     }
 
     public int TcpPort { get; }
 
     public int HttpPort { get; }
 
-    public string DataPath { get; }
+    public int HttpsPort { get; }
+
+    public string DataPath => _data.Path;
 
     public string HttpBase => $"http://127.0.0.1:{HttpPort}";
 
     public ManagedProcess? Process { get; private set; }
 
-    public static async Task<NsqdProcess> StartAsync(params string[] extraArgs)
+    public string Output => Process?.Output ?? "";
+
+    public static Task<NsqdProcess> StartAsync(params string[] extraArgs) => StartAsync((IEnumerable<string>)extraArgs);
+
+    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs)
     {
-        var data = new TempDirectory("nsqd");
-        var nsqd = new NsqdProcess(data.Path, data, extraArgs);
-        await nsqd.RestartAsync().ConfigureAwait(false);
+        var nsqd = new NsqdProcess([.. extraArgs]);
+        try
+        {
+            await nsqd.RestartAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            nsqd.Dispose();
+            throw;
+        }
+
         return nsqd;
     }
 
-    /// <summary>Starts (again) on the same ports and data path and waits for /ping.</summary>
+    /// <summary>Starts (again) on the same ports and data path and waits until it is listening.</summary>
     public async Task RestartAsync()
     {
         Process?.Dispose();
@@ -41,19 +59,62 @@ public sealed class NsqdProcess : IDisposable
         {
             $"--tcp-address=127.0.0.1:{TcpPort}",
             $"--http-address=127.0.0.1:{HttpPort}",
+            $"--https-address=127.0.0.1:{HttpsPort}",
             "--broadcast-address=127.0.0.1",
             $"--data-path={DataPath}",
         };
         args.AddRange(_extraArgs);
         Process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
-        await Process.WaitForHttpAsync(HttpBase + "/ping", TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        await WaitUntilListeningAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
     }
 
+    /// <summary>SIGKILL: no chance to flush or checkpoint anything.</summary>
     public void Kill9() => Process?.KillHard();
+
+    /// <summary>
+    /// Waits until HTTP answers /ping with any status (with --tls-required plain HTTP says 403)
+    /// and the TCP port accepts connections.
+    /// </summary>
+    private async Task WaitUntilListeningAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            if (Process!.HasExited)
+            {
+                throw new InvalidOperationException($"nsqd exited with {Process.ExitCode} during startup:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await probe.GetAsync(HttpBase + "/ping").ConfigureAwait(false);
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync("127.0.0.1", TcpPort).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Net.Sockets.SocketException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"nsqd did not start listening within {timeout}:\n{Output}");
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
 
     public void Dispose()
     {
-        Process?.Dispose();
-        _ownedData?.Dispose();
+        try
+        {
+            Process?.Dispose();
+        }
+        finally
+        {
+            _data.Dispose();
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Tests.Support;
 using NsqSharp.Testing;
 using Xunit;
 using Xunit.Abstractions;
@@ -97,31 +98,32 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
     {
         try
         {
-            await using var conn = await V2TestConnection.ConnectAsync(port);
-            await conn.IdentifyAsync("{\"heartbeat_interval\":1000}");
+            await using var conn = await RawConnection.ConnectAsync(port);
+            await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":1000}"));
             await conn.ReadFrameAsync();
             await conn.SendAsync($"SUB {Topic} {ChannelName}");
-            await conn.ReadNonHeartbeatAsync();
+            await conn.ReadSkippingHeartbeatsAsync();
             await conn.SendAsync("RDY 100");
-            conn.ReadTimeout = TimeSpan.FromSeconds(5);
             while (!stop.IsCancellationRequested)
             {
-                var frame = await conn.ReadNonHeartbeatAsync();
+                var frame = await conn.ReadSkippingHeartbeatsAsync(TimeSpan.FromSeconds(5));
                 if (frame.Type != FrameType.Message)
                 {
                     return;
                 }
 
+                var message = NsqMessage.Decode(frame.Data);
+
                 // Every third first delivery is requeued with a delay (deferred state must survive the kill);
                 // the rest are recorded, then finished.
-                if (frame.Attempts == 1 && frame.Body[^1] % 3 == 0)
+                if (message.Attempts == 1 && message.Body[^1] % 3 == 0)
                 {
-                    await conn.SendAsync("REQ " + frame.Id + " 200");
+                    await conn.SendAsync("REQ " + message.Id + " 200");
                     continue;
                 }
 
-                received[Encoding.ASCII.GetString(frame.Body)] = 0;
-                await conn.SendAsync("FIN " + frame.Id);
+                received[message.BodyText] = 0;
+                await conn.SendAsync("FIN " + message.Id);
             }
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or EndOfStreamException or TimeoutException or InvalidDataException)
@@ -134,8 +136,7 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
     {
         try
         {
-            await using var conn = await V2TestConnection.ConnectAsync(port);
-            conn.ReadTimeout = TimeSpan.FromSeconds(5);
+            await using var conn = await RawConnection.ConnectAsync(port);
             for (var seq = 0; !stop.IsCancellationRequested; seq += batch)
             {
                 var bodies = new List<byte[]>(batch);
@@ -146,14 +147,14 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
 
                 if (batch == 1)
                 {
-                    await conn.PublishAsync(Topic, bodies[0]);
+                    await conn.SendAsync("PUB " + Topic, bodies[0]);
                 }
                 else
                 {
                     await conn.MultiPublishAsync(Topic, bodies);
                 }
 
-                var frame = await conn.ReadNonHeartbeatAsync();
+                var frame = await conn.ReadSkippingHeartbeatsAsync(TimeSpan.FromSeconds(5));
                 if (frame.Type != FrameType.Response || frame.Text != "OK")
                 {
                     return;
@@ -174,20 +175,19 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
     private static async Task<HashSet<string>> DrainAsync(int port, int expectedAtLeast, TimeSpan within)
     {
         var received = new HashSet<string>(StringComparer.Ordinal);
-        await using var conn = await V2TestConnection.ConnectAsync(port);
-        await conn.IdentifyAsync("{\"heartbeat_interval\":1000}");
+        await using var conn = await RawConnection.ConnectAsync(port);
+        await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":1000}"));
         Assert.Equal("OK", (await conn.ReadFrameAsync()).Text);
         await conn.SendAsync($"SUB {Topic} {ChannelName}");
-        Assert.Equal("OK", (await conn.ReadNonHeartbeatAsync()).Text);
+        Assert.Equal("OK", (await conn.ReadSkippingHeartbeatsAsync()).Text);
         await conn.SendAsync("RDY 500");
-        conn.ReadTimeout = TimeSpan.FromSeconds(3);
         var deadline = DateTime.UtcNow + within;
         while (DateTime.UtcNow < deadline)
         {
-            TestFrame frame;
+            Frame frame;
             try
             {
-                frame = await conn.ReadNonHeartbeatAsync();
+                frame = await conn.ReadSkippingHeartbeatsAsync(TimeSpan.FromSeconds(3));
             }
             catch (TimeoutException) when (received.Count >= expectedAtLeast)
             {
@@ -195,8 +195,9 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
             }
 
             Assert.Equal(FrameType.Message, frame.Type);
-            received.Add(Encoding.ASCII.GetString(frame.Body));
-            await conn.SendAsync("FIN " + frame.Id);
+            var message = NsqMessage.Decode(frame.Data);
+            received.Add(message.BodyText);
+            await conn.SendAsync("FIN " + message.Id);
         }
 
         return received;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Tests.Support;
 using NsqSharp.Testing;
 using Xunit;
 
@@ -25,11 +26,11 @@ public sealed class RestartTests
         await nsqd.RestartAsync();
 
         await using var conn = await Subscribe(nsqd.TcpPort, "later", "c");
-        var first = await conn.ReadNonHeartbeatAsync();
-        Assert.Equal("now", Encoding.UTF8.GetString(first.Body));
+        var first = await Next(conn);
+        Assert.Equal("now", first.BodyText);
         await conn.SendAsync("FIN " + first.Id);
-        var second = await conn.ReadNonHeartbeatAsync();
-        Assert.Equal("deferred", Encoding.UTF8.GetString(second.Body));
+        var second = await Next(conn);
+        Assert.Equal("deferred", second.BodyText);
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(3.9), $"deferred message came after {clock.Elapsed}, before its due time");
     }
 
@@ -46,13 +47,13 @@ public sealed class RestartTests
         var clock = Stopwatch.StartNew();
         await using (var conn = await Subscribe(nsqd.TcpPort, "req", "c"))
         {
-            var m0 = await conn.ReadNonHeartbeatAsync();
+            var m0 = await Next(conn);
             await conn.SendAsync("FIN " + m0.Id);
-            var m1 = await conn.ReadNonHeartbeatAsync();
+            var m1 = await Next(conn);
             await conn.SendAsync("REQ " + m1.Id + " 5000");
-            var m2 = await conn.ReadNonHeartbeatAsync();
+            var m2 = await Next(conn);
             await conn.SendAsync("FIN " + m2.Id);
-            Assert.Equal(["m0", "m1", "m2"], new[] { m0, m1, m2 }.Select(f => Encoding.UTF8.GetString(f.Body)));
+            Assert.Equal(["m0", "m1", "m2"], new[] { m0, m1, m2 }.Select(f => f.BodyText));
             await conn.SendAsync("NOP");
         }
 
@@ -63,8 +64,8 @@ public sealed class RestartTests
         await nsqd.RestartAsync();
 
         await using var again = await Subscribe(nsqd.TcpPort, "req", "c");
-        var redelivered = await again.ReadNonHeartbeatAsync();
-        Assert.Equal("m1", Encoding.UTF8.GetString(redelivered.Body));
+        var redelivered = await Next(again);
+        Assert.Equal("m1", redelivered.BodyText);
         Assert.Equal(2, redelivered.Attempts);
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(4.9), $"requeued message came back after {clock.Elapsed}, before its delay");
     }
@@ -84,6 +85,14 @@ public sealed class RestartTests
         Assert.Contains("\"paused\":true", stats, StringComparison.Ordinal);
     }
 
+    /// <summary>The next message, answering heartbeats meanwhile (a waiting consumer must stay alive).</summary>
+    private static async Task<NsqMessage> Next(RawConnection conn)
+    {
+        var frame = await conn.ReadSkippingHeartbeatsAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(FrameType.Message, frame.Type);
+        return NsqMessage.Decode(frame.Data);
+    }
+
     private static async Task WaitForCheckpointAsync(string dataPath, string topic, string channel)
     {
         var path = Path.Combine(dataPath, "topics", topic, "channels", channel + ".cursor");
@@ -95,15 +104,14 @@ public sealed class RestartTests
         Assert.True(File.Exists(path), "no cursor checkpoint written");
     }
 
-    private static async Task<V2TestConnection> Subscribe(int port, string topic, string channel)
+    private static async Task<RawConnection> Subscribe(int port, string topic, string channel)
     {
-        var conn = await V2TestConnection.ConnectAsync(port);
-        await conn.IdentifyAsync("{\"heartbeat_interval\":1000}");
+        var conn = await RawConnection.ConnectAsync(port);
+        await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":1000}"));
         Assert.Equal("OK", (await conn.ReadFrameAsync()).Text);
         await conn.SendAsync($"SUB {topic} {channel}");
-        Assert.Equal("OK", (await conn.ReadNonHeartbeatAsync()).Text);
+        Assert.Equal("OK", (await conn.ReadSkippingHeartbeatsAsync()).Text);
         await conn.SendAsync("RDY 1");
-        conn.ReadTimeout = TimeSpan.FromSeconds(15);
         return conn;
     }
 }

@@ -6,100 +6,40 @@ using NsqSharp.Testing;
 namespace NsqSharp.Nsqd.Tests.Support;
 
 /// <summary>
-/// The real nsqd executable on free 127.0.0.1 ports with a fresh data directory, started with
-/// the given extra flags and waited for (/ping). Killed and cleaned up on dispose.
+/// The real nsqd executable (see <see cref="NsqdProcess"/>) plus the HTTP and raw-socket helpers the
+/// conformance tests use. Killed and cleaned up on dispose.
 /// </summary>
 public sealed class NsqdInstance : IAsyncDisposable
 {
-    private readonly TempDirectory _data;
-    private ManagedProcess? _process;
+    private readonly NsqdProcess _nsqd;
 
-    private NsqdInstance(TempDirectory data)
+    private NsqdInstance(NsqdProcess nsqd)
     {
-        _data = data;
-        TcpPort = FreePort.Next();
-        HttpPort = FreePort.Next();
-        HttpsPort = FreePort.Next();
+        _nsqd = nsqd;
         Http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
     }
 
-    public int TcpPort { get; }
+    public int TcpPort => _nsqd.TcpPort;
 
-    public int HttpPort { get; }
+    public int HttpPort => _nsqd.HttpPort;
 
-    /// <summary>Always passed as --https-address so a TLS-enabled nsqd never binds a public port.</summary>
-    public int HttpsPort { get; }
+    public int HttpsPort => _nsqd.HttpsPort;
 
-    public string DataPath => _data.Path;
+    public string DataPath => _nsqd.DataPath;
 
-    public string HttpBase => $"http://127.0.0.1:{HttpPort}";
+    public string HttpBase => _nsqd.HttpBase;
 
     public string HttpsBase => $"https://127.0.0.1:{HttpsPort}";
 
     public HttpClient Http { get; }
 
-    public string Output => _process?.Output ?? "";
+    public string Output => _nsqd.Output;
 
-    public static async Task<NsqdInstance> StartAsync(IEnumerable<string> extraArgs)
-    {
-        var instance = new NsqdInstance(new TempDirectory("nsqd-conformance"));
-        var args = new List<string>
-        {
-            $"--tcp-address=127.0.0.1:{instance.TcpPort}",
-            $"--http-address=127.0.0.1:{instance.HttpPort}",
-            $"--https-address=127.0.0.1:{instance.HttpsPort}",
-            "--broadcast-address=127.0.0.1",
-            $"--data-path={instance.DataPath}",
-        };
-        args.AddRange(extraArgs);
-        try
-        {
-            instance._process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
-            await instance.WaitUntilListeningAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        }
-        catch
-        {
-            await instance.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+    /// <summary>The process, for kill -9, SIGTERM and restart on the same ports and data.</summary>
+    public NsqdProcess Process => _nsqd;
 
-        return instance;
-    }
-
-    /// <summary>
-    /// Waits until HTTP answers /ping with any status (with --tls-required plain HTTP says 403)
-    /// and the TCP port accepts connections.
-    /// </summary>
-    private async Task WaitUntilListeningAsync(TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        while (true)
-        {
-            if (_process!.HasExited)
-            {
-                throw new InvalidOperationException($"nsqd exited with {_process.ExitCode} during startup:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await probe.GetAsync(HttpBase + "/ping").ConfigureAwait(false);
-                using var tcp = new System.Net.Sockets.TcpClient();
-                await tcp.ConnectAsync("127.0.0.1", TcpPort).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Net.Sockets.SocketException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"nsqd did not start listening within {timeout}:\n{Output}");
-            }
-
-            await Task.Delay(50).ConfigureAwait(false);
-        }
-    }
+    public static async Task<NsqdInstance> StartAsync(IEnumerable<string> extraArgs) =>
+        new(await NsqdProcess.StartAsync(extraArgs).ConfigureAwait(false));
 
     public Task<RawConnection> ConnectAsync(bool sendMagic = true) => RawConnection.ConnectAsync(TcpPort, sendMagic);
 
@@ -252,19 +192,18 @@ public sealed class NsqdInstance : IAsyncDisposable
             return c != null && c.Value.GetProperty(field).GetInt64() == expected;
         }, within ?? TimeSpan.FromSeconds(10), $"{topic}/{channel} {field} == {expected}");
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         try
         {
-            _process?.Dispose();
+            _nsqd.Dispose();
         }
         finally
         {
             Http.Dispose();
-            _data.Dispose();
         }
 
-        await Task.CompletedTask.ConfigureAwait(false);
+        return ValueTask.CompletedTask;
     }
 }
 
