@@ -5,11 +5,6 @@ namespace NsqSharp.Tools.Tail;
 /// <summary>nsq_tail's flags, named as upstream's (nsq 1.3.0 apps/nsq_tail).</summary>
 internal sealed class TailOptions
 {
-    /// <summary>No flag list is needed for values: "-topic x" passes through as "--topic x".</summary>
-    public static readonly IReadOnlySet<string> NoValueFlags = new HashSet<string>(StringComparer.Ordinal);
-
-    public static readonly IReadOnlySet<string> Switches = new HashSet<string>(StringComparer.Ordinal) { "print-topic", "version" };
-
     public static readonly IReadOnlySet<string> ShortNames = new HashSet<string>(StringComparer.Ordinal) { "n" };
 
     [Option("topic", HelpText = "NSQ topic (may be given multiple times)")]

@@ -5,11 +5,6 @@ namespace NsqSharp.Tools.ToNsq;
 /// <summary>to_nsq's flags, named as upstream's (nsq 1.3.0 apps/to_nsq).</summary>
 internal sealed class ToNsqOptions
 {
-    /// <summary>No flag list is needed for values: "-topic x" passes through as "--topic x".</summary>
-    public static readonly IReadOnlySet<string> NoValueFlags = new HashSet<string>(StringComparer.Ordinal);
-
-    public static readonly IReadOnlySet<string> Switches = new HashSet<string>(StringComparer.Ordinal) { "version" };
-
     [Option("topic", HelpText = "NSQ topic to publish to")]
     public string? Topic { get; set; }
 

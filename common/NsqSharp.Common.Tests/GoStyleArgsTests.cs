@@ -14,8 +14,8 @@ public class GoStyleArgsTests
     {
         Assert.Equal(
             ["--topic=a", "--topic", "b", "--print-topic", "-n", "5", "--max-in-flight", "-1", "--help"],
-            GoStyleArgs.Normalize(["-topic=a", "--topic", "b", "-print-topic=true", "-n=5", "--max-in-flight", "-1", "-h"], Bools, None, booleansAsSwitches: true, shortNames: new HashSet<string> { "n" }));
-        Assert.Equal(["--channel", "c"], GoStyleArgs.Normalize(["-print-topic=false", "-channel", "c"], Bools, None, booleansAsSwitches: true));
+            GoStyleArgs.Normalize(["-topic=a", "--topic", "b", "-print-topic=true", "-n=5", "--max-in-flight", "-1", "-h"], None, None, Bools, new HashSet<string> { "n" }));
+        Assert.Equal(["--channel", "c"], GoStyleArgs.Normalize(["-print-topic=false", "-channel", "c"], None, None, Bools));
         Assert.Equal(["--", "-x"], GoStyleArgs.Normalize(["--", "-x"], Bools, None));
     }
 

@@ -10,11 +10,6 @@ internal sealed class CommandLineOptions
 {
     public static readonly IReadOnlySet<string> BoolFlags = new HashSet<string>(StringComparer.Ordinal) { "version", "verbose" };
 
-    public static readonly IReadOnlySet<string> ValueFlags = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "config", "log-level", "log-prefix", "tcp-address", "http-address", "broadcast-address",
-        "inactive-producer-timeout", "tombstone-lifetime",
-    };
 
     [Option("config", HelpText = "path to config file")]
     public string? Config { get; set; }

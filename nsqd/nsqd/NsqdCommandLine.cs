@@ -21,23 +21,6 @@ internal sealed class NsqdCommandLine
         ["e2e_processing_latency_window_time"] = "e2e-processing-latency-window-time",
     };
 
-    /// <summary>Every other flag takes a value ("-tcp-address 127.0.0.1:4150" consumes the next argument).</summary>
-    public static readonly IReadOnlySet<string> ValueFlags = ValueFlagNames();
-
-    private static HashSet<string> ValueFlagNames()
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var property in typeof(NsqdCommandLine).GetProperties())
-        {
-            if (property.GetCustomAttributes(typeof(OptionAttribute), false) is [OptionAttribute option] && !BooleanFlags.Contains(option.LongName))
-            {
-                names.Add(option.LongName);
-            }
-        }
-
-        return names;
-    }
-
     [Option("config", HelpText = "path to a config file (key = value lines; keys are flag names with '_')")]
     public string? Config { get; set; }
 
@@ -220,24 +203,24 @@ internal sealed class NsqdCommandLine
             MaxMsgSize = MaxMsgSize,
             MaxBodySize = MaxBodySize,
             MaxRdyCount = MaxRdyCount,
-            MsgTimeout = GoDuration.Parse(MsgTimeout),
-            MaxMsgTimeout = GoDuration.Parse(MaxMsgTimeout),
-            MaxReqTimeout = GoDuration.Parse(MaxReqTimeout),
-            MaxDeferTimeout = GoDuration.Parse(MaxDeferTimeout),
+            MsgTimeout = GoDuration.ParseFlag("msg-timeout", MsgTimeout),
+            MaxMsgTimeout = GoDuration.ParseFlag("max-msg-timeout", MaxMsgTimeout),
+            MaxReqTimeout = GoDuration.ParseFlag("max-req-timeout", MaxReqTimeout),
+            MaxDeferTimeout = GoDuration.ParseFlag("max-defer-timeout", MaxDeferTimeout),
             MaxChannelConsumers = MaxChannelConsumers,
-            ClientTimeout = GoDuration.Parse(ClientTimeout),
-            MaxHeartbeatInterval = GoDuration.Parse(MaxHeartbeatInterval),
+            ClientTimeout = GoDuration.ParseFlag("client-timeout", ClientTimeout),
+            MaxHeartbeatInterval = GoDuration.ParseFlag("max-heartbeat-interval", MaxHeartbeatInterval),
             MaxOutputBufferSize = MaxOutputBufferSize,
-            MaxOutputBufferTimeout = GoDuration.Parse(MaxOutputBufferTimeout),
-            MinOutputBufferTimeout = GoDuration.Parse(MinOutputBufferTimeout),
-            OutputBufferTimeout = GoDuration.Parse(OutputBufferTimeout),
+            MaxOutputBufferTimeout = GoDuration.ParseFlag("max-output-buffer-timeout", MaxOutputBufferTimeout),
+            MinOutputBufferTimeout = GoDuration.ParseFlag("min-output-buffer-timeout", MinOutputBufferTimeout),
+            OutputBufferTimeout = GoDuration.ParseFlag("output-buffer-timeout", OutputBufferTimeout),
             Snappy = ParseBool("snappy", Snappy),
             Deflate = ParseBool("deflate", Deflate),
             MaxDeflateLevel = MaxDeflateLevel,
             MaxBytesPerFile = MaxBytesPerFile,
             SyncEvery = SyncEvery,
-            SyncTimeout = GoDuration.Parse(SyncTimeout),
-            RetentionAge = GoDuration.Parse(RetentionAge),
+            SyncTimeout = GoDuration.ParseFlag("sync-timeout", SyncTimeout),
+            RetentionAge = GoDuration.ParseFlag("retention-age", RetentionAge),
             RetentionBytes = RetentionBytes,
             HardLimitBytes = HardLimitBytes,
             MaxPendingPerChannel = MaxPendingPerChannel,
@@ -250,10 +233,10 @@ internal sealed class NsqdCommandLine
             TlsMinVersion = TlsMinVersion,
             AuthHttpAddresses = [.. AuthHttpAddresses],
             AuthHttpRequestMethod = AuthHttpRequestMethod,
-            HttpClientConnectTimeout = GoDuration.Parse(HttpClientConnectTimeout),
-            HttpClientRequestTimeout = GoDuration.Parse(HttpClientRequestTimeout),
+            HttpClientConnectTimeout = GoDuration.ParseFlag("http-client-connect-timeout", HttpClientConnectTimeout),
+            HttpClientRequestTimeout = GoDuration.ParseFlag("http-client-request-timeout", HttpClientRequestTimeout),
             E2EProcessingLatencyPercentiles = percentiles,
-            E2EProcessingLatencyWindowTime = GoDuration.Parse(E2EWindow),
+            E2EProcessingLatencyWindowTime = GoDuration.ParseFlag("e2e-processing-latency-window-time", E2EWindow),
         };
     }
 

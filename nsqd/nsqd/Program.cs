@@ -1,58 +1,19 @@
-using System.Runtime.InteropServices;
-using CommandLine;
-using CommandLine.Text;
 using Microsoft.Extensions.Logging;
-using NsqSharp.Common.Cli;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Hosting;
 using NsqSharp.Nsqd;
 using NsqSharp.Nsqd.Host;
 
 // nsqd: the NsqSharp broker node. A thin host: parse upstream-compatible flags, start NsqdServer,
 // stop gracefully on SIGTERM/SIGINT (nothing acknowledged is lost either way).
 var version = $"nsqd v{ProtocolConstants.CompatibleVersion} (nsqsharp {ProtocolConstants.ProductVersion})";
-string[] normalized;
-try
+if (!HostCommandLine.TryParse<NsqdCommandLine>(args, version, "Usage of nsqd:", out var cli, out var exitCode,
+        NsqdCommandLine.BooleanFlags, configKeys: NsqdCommandLine.ConfigKeys))
 {
-    normalized = [.. GoStyleArgs.Normalize(args, NsqdCommandLine.BooleanFlags, NsqdCommandLine.ValueFlags)];
-    var configIndex = Array.FindIndex(normalized, a => a.StartsWith("--config=", StringComparison.Ordinal));
-    if (configIndex >= 0)
-    {
-        normalized = ConfigFile.PrependToArgs(normalized[configIndex]["--config=".Length..], normalized, NsqdCommandLine.ConfigKeys);
-    }
-}
-catch (Exception e) when (e is IOException or FormatException)
-{
-    Console.Error.WriteLine($"nsqd: {e.Message}");
-    return 2;
+    return exitCode;
 }
 
-using var parser = new Parser(s =>
-{
-    s.AllowMultiInstance = true; // repeatable flags (--lookupd-tcp-address); a repeated scalar takes its last value
-    s.AutoVersion = false;
-    s.HelpWriter = null;
-    s.CaseSensitive = true;
-});
-var parsed = parser.ParseArguments<NsqdCommandLine>(normalized);
-if (parsed is NotParsed<NsqdCommandLine> notParsed)
-{
-    var help = HelpText.AutoBuild(parsed, h =>
-    {
-        h.Heading = version;
-        h.Copyright = "Usage of nsqd:";
-        h.AdditionalNewLineAfterOption = false;
-        h.AddDashesToOption = true;
-        h.MaximumDisplayWidth = 120;
-        h.AutoVersion = false;
-        return HelpText.DefaultParsingErrorsHandler(parsed, h);
-    }, e => e);
-    var isHelp = notParsed.Errors.IsHelp();
-    (isHelp ? Console.Out : Console.Error).WriteLine(help);
-    return isHelp ? 0 : 2;
-}
-
-var cli = ((Parsed<NsqdCommandLine>)parsed).Value;
-if (cli.Version != null && (!GoStyleArgs.TryParseGoBool(cli.Version, out var showVersion) || showVersion))
+if (HostCommandLine.IsSet(cli.Version))
 {
     Console.WriteLine(version);
     return 0;
@@ -76,21 +37,12 @@ if (problem != null)
     return 1;
 }
 
-var level = new LogLevelSwitch(options.LogLevel);
-using var loggerFactory = LoggerFactory.Create(b => b
-    .AddFilter((_, l) => l >= level.Minimum)
-    .AddSimpleConsole(c =>
-    {
-        c.SingleLine = true;
-        c.TimestampFormat = "yyyy/MM/dd HH:mm:ss.ffffff ";
-        c.UseUtcTimestamp = true;
-    }));
+var (loggerFactory, logLevel) = HostLogging.Create(options.LogLevel, cli.LogPrefix);
+using var loggerFactoryScope = loggerFactory;
 var logger = loggerFactory.CreateLogger("nsqd");
 
-await using var server = new NsqdServer(options, loggerFactory) { SetLogLevel = level.TrySet };
-using var stop = new CancellationTokenSource();
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+await using var server = new NsqdServer(options, loggerFactory) { SetLogLevel = logLevel.TrySet };
+using var stop = new ShutdownSignal();
 try
 {
     await server.StartAsync();

@@ -21,11 +21,16 @@ internal sealed class LatencySchedule(double batchesPerSecond, TimeSpan warmup, 
     public void Begin(long startTimestamp)
     {
         Start = startTimestamp;
-        WarmupEnd = startTimestamp + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
-        End = startTimestamp + (long)(runFor.TotalSeconds * Stopwatch.Frequency);
+        WarmupEnd = startTimestamp + ToTicks(warmup);
+        End = startTimestamp + ToTicks(runFor);
     }
 
-    public long Due(long batch) => Start + (long)(batch * _periodTicks);
+    // Rounded, not truncated: 29 * (1e9 / 29) is 999999999.9999999 in double, which truncation made due
+    // one tick before End, so --rate=29 --runfor=1s sent 30 messages (and warmup boundaries moved likewise).
+    public long Due(long batch) => Start + (long)Math.Round(batch * _periodTicks);
+
+    // In integers: 1.001 s as TotalSeconds * Frequency is 1000999999.9999999 ticks.
+    private static long ToTicks(TimeSpan duration) => (long)((Int128)duration.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond);
 
     public static long ToNanoseconds(long ticks) => (long)(ticks * NanosPerTick);
 }

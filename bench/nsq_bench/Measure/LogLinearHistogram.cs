@@ -63,7 +63,10 @@ internal sealed class LogLinearHistogram
             return 0;
         }
 
-        var rank = (long)Math.Ceiling(Math.Clamp(percentile, 0, 100) / 100.0 * Count);
+        // Nearest rank in decimal: in double, 99.9 / 100.0 * 1000 is 999.0000000000001 and 7 / 100.0 * 100 is
+        // 7.000000000000001, whose ceiling is one rank too high (p99.9 of 1,000 samples would report the max).
+        var p = double.IsNaN(percentile) ? 0 : Math.Clamp(percentile, 0, 100);
+        var rank = (long)Math.Ceiling((decimal)p * Count / 100m);
         rank = Math.Max(1, rank);
         long seen = 0;
         for (var i = 0; i < Slots; i++)

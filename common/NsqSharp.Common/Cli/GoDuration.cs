@@ -94,6 +94,20 @@ public static class GoDuration
         return true;
     }
 
+    /// <summary>
+    /// A duration flag's value: Go duration text, or a bare integer meaning milliseconds (how upstream's
+    /// go-options reads integers from --config files, which arrive here as flags).
+    /// </summary>
+    public static TimeSpan ParseFlag(string flag, string text)
+    {
+        if (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms))
+        {
+            return TimeSpan.FromMilliseconds(ms);
+        }
+
+        return TryParse(text, out var value) ? value : throw new FormatException($"invalid value \"{text}\" for flag -{flag}: parse error");
+    }
+
     public static TimeSpan Parse(string text) =>
         TryParse(text, out var value) ? value : throw new FormatException($"time: invalid duration \"{text}\"");
 

@@ -5,15 +5,14 @@ namespace NsqSharp.Common.Cli;
 /// upstream users, scripts and test suites pass "-tcp-address 127.0.0.1:4160", "-verbose",
 /// "--flag=value" or "-flag=false". Value flags become "--name=value" (so a value starting with
 /// '-' is never mistaken for a flag). Booleans (a bare "-name" means true, as in Go) become either
-/// "--name=true|false" for hosts that declare them as string options parsed with TryParseGoBool
-/// (needed for flags that default to true, like nsqd's --snappy), or, with booleansAsSwitches, a
-/// bare "--name" when true and nothing when false, for plain bool switches. One-letter flags listed
-/// in shortNames stay "-x value" as CommandLineParser wants.
+/// "--name=true|false" (boolFlags: string options parsed with TryParseGoBool, needed for flags that
+/// default to true, like nsqd's --snappy), or a bare "--name" when true and nothing when false
+/// (switches: plain bool options). One-letter flags in shortNames stay "-x value".
 /// </summary>
 public static class GoStyleArgs
 {
     public static List<string> Normalize(IReadOnlyList<string> args, IReadOnlySet<string> boolFlags, IReadOnlySet<string> valueFlags,
-        bool booleansAsSwitches = false, IReadOnlySet<string>? shortNames = null)
+        IReadOnlySet<string>? switches = null, IReadOnlySet<string>? shortNames = null)
     {
         var result = new List<string>(args.Count);
         for (var i = 0; i < args.Count; i++)
@@ -58,7 +57,7 @@ public static class GoStyleArgs
                     result.Add(value);
                 }
             }
-            else if (boolFlags.Contains(name) && booleansAsSwitches)
+            else if (switches?.Contains(name) == true)
             {
                 if (value == null || TryParseGoBool(value, out var on) && on)
                 {

@@ -2,15 +2,15 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
-namespace NsqSharp.Lookupd.Host;
+namespace NsqSharp.Hosting;
 
 internal sealed class NsqConsoleFormatterOptions : ConsoleFormatterOptions
 {
-    public string Prefix { get; set; } = "[nsqlookupd] ";
+    public string Prefix { get; set; } = "";
 }
 
 /// <summary>
-/// Upstream's log line: "[nsqlookupd] 2025/01/27 10:11:12.123456 INFO: message", so operators'
+/// Upstream's log line: "[nsqd] 2025/01/27 10:11:12.123456 INFO: message", so operators'
 /// greps and log shippers keep working.
 /// </summary>
 internal sealed class NsqConsoleFormatter(Microsoft.Extensions.Options.IOptionsMonitor<NsqConsoleFormatterOptions> options)
