@@ -338,6 +338,13 @@ internal sealed partial class ClientConnection : IChannelConsumer
                         Abort();
                         return;
                     }
+
+                    // Send now, on this thread, unless the next reply is ready too (then they go out together).
+                    var nextReady = reader.TryPeek(out var next) && (next.PublishCommand == null || next.Publish.IsCompleted);
+                    if (!nextReady)
+                    {
+                        await Output.SendNowAsync(_closed.Token).ConfigureAwait(false);
+                    }
                 }
             }
 
@@ -373,13 +380,13 @@ internal sealed partial class ClientConnection : IChannelConsumer
             try
             {
                 await reply.Publish.ConfigureAwait(false);
-                Output.WriteFrame(FrameType.Response, ProtocolConstants.Ok, flush: true);
+                Output.WriteFrame(FrameType.Response, ProtocolConstants.Ok, flush: true, signalSender: false);
                 return true;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 var error = new ProtocolError($"E_{reply.PublishCommand}_FAILED", $"{reply.PublishCommand} failed {e.Message}");
-                Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(error.FrameText), flush: true);
+                Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(error.FrameText), flush: true, signalSender: false);
                 _logger.LogError("client {Remote}: {Error}", RemoteAddress, error.FrameText);
                 return false;
             }
@@ -394,11 +401,11 @@ internal sealed partial class ClientConnection : IChannelConsumer
 
         if (reply.Error != null)
         {
-            Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(reply.Error.FrameText), flush: true);
+            Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(reply.Error.FrameText), flush: true, signalSender: false);
             return !reply.Error.Fatal;
         }
 
-        Output.WriteFrame(reply.Type, reply.Payload, flush: true);
+        Output.WriteFrame(reply.Type, reply.Payload, flush: true, signalSender: false);
         return true;
     }
 

@@ -9,13 +9,16 @@ namespace NsqSharp.Nsqd.Protocol;
 /// under a short lock; one sender loop writes whole buffers to the socket. Responses flush at once;
 /// message frames wait until the buffer reaches output_buffer_size, the client stops being ready, or
 /// output_buffer_timeout passes (upstream's buffering rules). Bounded: appenders of messages wait
-/// while MaxBuffered bytes are unsent.
+/// while MaxBuffered bytes are unsent. Replies may also be sent inline by the reply loop (SendNowAsync)
+/// when the sender is idle, saving a thread hand-off on every acknowledgement; a send lock keeps
+/// exactly one writer on the stream.
 /// </summary>
 internal sealed class ClientOutput
 {
     private readonly object _gate = new();
     private readonly AsyncSignal _sendSignal = new();
     private readonly AsyncSignal _roomSignal = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly int _maxBuffered;
     private byte[] _buffer;
     private byte[] _spare;
@@ -40,7 +43,8 @@ internal sealed class ClientOutput
     /// <summary>Longest a message frame may wait in the buffer (IDENTIFY output_buffer_timeout); 0 = no wait.</summary>
     public long TimeoutMs { get; set; } = 250;
 
-    public void WriteFrame(FrameType type, ReadOnlySpan<byte> data, bool flush)
+    /// <summary>Appends a frame. With signalSender false the caller sends it itself (SendNowAsync).</summary>
+    public void WriteFrame(FrameType type, ReadOnlySpan<byte> data, bool flush, bool signalSender = true)
     {
         lock (_gate)
         {
@@ -48,7 +52,29 @@ internal sealed class ClientOutput
             BinaryPrimitives.WriteInt32BigEndian(span, data.Length + 4);
             BinaryPrimitives.WriteInt32BigEndian(span[4..], (int)type);
             data.CopyTo(span[8..]);
-            Commit(8 + data.Length, flush);
+            Commit(8 + data.Length, flush, signalSender);
+        }
+    }
+
+    /// <summary>
+    /// Sends everything buffered on the caller's thread if no send is in progress; otherwise leaves it
+    /// to the sender loop (which then picks it up).
+    /// </summary>
+    public async ValueTask SendNowAsync(CancellationToken ct)
+    {
+        if (!_sendLock.Wait(0))
+        {
+            _sendSignal.Set();
+            return;
+        }
+
+        try
+        {
+            await SendBufferedAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
         }
     }
 
@@ -66,7 +92,7 @@ internal sealed class ClientOutput
             BinaryPrimitives.WriteUInt16BigEndian(span[16..], attempts);
             new MessageId(delivery.Partition, delivery.Offset).WriteTo(span[18..]);
             body.CopyTo(span[34..]);
-            Commit(8 + frameData, flush);
+            Commit(8 + frameData, flush, signalSender: true);
         }
     }
 
@@ -127,10 +153,6 @@ internal sealed class ClientOutput
             await _sendSignal.WaitAsync(ct).ConfigureAwait(false);
             while (true)
             {
-                byte[] toSend;
-                int count;
-                Stream stream;
-                TaskCompletionSource? drained;
                 long waitMs = 0;
                 lock (_gate)
                 {
@@ -143,25 +165,6 @@ internal sealed class ClientOutput
                     {
                         waitMs = TimeoutMs - (Environment.TickCount64 - _firstPendingTicks);
                     }
-
-                    if (waitMs > 0)
-                    {
-                        toSend = [];
-                        count = 0;
-                        stream = Stream;
-                        drained = null;
-                    }
-                    else
-                    {
-                        toSend = _buffer;
-                        count = _length;
-                        (_buffer, _spare) = (_spare, _buffer);
-                        _length = 0;
-                        _flushRequested = false;
-                        stream = Stream;
-                        drained = _drained;
-                        _drained = null;
-                    }
                 }
 
                 if (waitMs > 0)
@@ -171,18 +174,53 @@ internal sealed class ClientOutput
                     continue;
                 }
 
-                await stream.WriteAsync(toSend.AsMemory(0, count), ct).ConfigureAwait(false);
-                await stream.FlushAsync(ct).ConfigureAwait(false);
-                lock (_gate)
+                await _sendLock.WaitAsync(ct).ConfigureAwait(false);
+                try
                 {
-                    // The sent buffer becomes the spare; shrink buffers a burst grew.
-                    _spare = toSend.Length > 1024 * 1024 ? new byte[64 * 1024] : toSend;
+                    await SendBufferedAsync(ct).ConfigureAwait(false);
                 }
-
-                _roomSignal.Set();
-                drained?.TrySetResult();
+                finally
+                {
+                    _sendLock.Release();
+                }
             }
         }
+    }
+
+    /// <summary>Writes and flushes whatever is buffered. Call only while holding _sendLock.</summary>
+    private async ValueTask SendBufferedAsync(CancellationToken ct)
+    {
+        byte[] toSend;
+        int count;
+        Stream stream;
+        TaskCompletionSource? drained;
+        lock (_gate)
+        {
+            if (_length == 0)
+            {
+                return;
+            }
+
+            toSend = _buffer;
+            count = _length;
+            (_buffer, _spare) = (_spare, _buffer);
+            _length = 0;
+            _flushRequested = false;
+            stream = Stream;
+            drained = _drained;
+            _drained = null;
+        }
+
+        await stream.WriteAsync(toSend.AsMemory(0, count), ct).ConfigureAwait(false);
+        await stream.FlushAsync(ct).ConfigureAwait(false);
+        lock (_gate)
+        {
+            // The sent buffer becomes the spare; shrink buffers a burst grew.
+            _spare = toSend.Length > 1024 * 1024 ? new byte[64 * 1024] : toSend;
+        }
+
+        _roomSignal.Set();
+        drained?.TrySetResult();
     }
 
     private Span<byte> Reserve(int size)
@@ -197,7 +235,7 @@ internal sealed class ClientOutput
         return _buffer.AsSpan(_length, size);
     }
 
-    private void Commit(int size, bool flush)
+    private void Commit(int size, bool flush, bool signalSender)
     {
         var wasEmpty = _length == 0;
         _length += size;
@@ -207,7 +245,7 @@ internal sealed class ClientOutput
         }
 
         _flushRequested |= flush || TimeoutMs == 0 || BufferSize <= 1;
-        if (wasEmpty || _flushRequested || _length >= BufferSize)
+        if (signalSender && (wasEmpty || _flushRequested || _length >= BufferSize))
         {
             _sendSignal.Set();
         }
