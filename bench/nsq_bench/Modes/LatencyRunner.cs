@@ -92,11 +92,7 @@ internal static class LatencyRunner
             }
         }
 
-        result.SeriesNames = sampler.SeriesNames;
-        result.Samples = sampler.Samples;
-        result.Broker = ResourceSummary.FromBroker(broker?.Pid, sampler.Samples);
-        result.ToolCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.ToolCpuPercent);
-        result.OtherCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.OtherCpuPercent);
+        result.AttachSamples(sampler, broker?.Pid);
         return result;
     }
 

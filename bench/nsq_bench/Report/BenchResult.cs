@@ -63,6 +63,16 @@ internal sealed class BenchResult
 
     public string LoadBefore { get; init; } = LoadAverage.Read();
 
+    /// <summary>Copies what the sampler saw during the run (time series, broker and machine CPU/RSS) into the result.</summary>
+    public void AttachSamples(RunSampler sampler, int? brokerPid)
+    {
+        SeriesNames = sampler.SeriesNames;
+        Samples = sampler.Samples;
+        Broker = ResourceSummary.FromBroker(brokerPid, sampler.Samples);
+        ToolCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.ToolCpuPercent);
+        OtherCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.OtherCpuPercent);
+    }
+
     public IReadOnlyList<string> SeriesNames { get; set; } = [];
 
     public IReadOnlyList<TimeSample> Samples { get; set; } = [];
