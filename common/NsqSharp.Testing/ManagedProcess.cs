@@ -10,8 +10,29 @@ namespace NsqSharp.Testing;
 public sealed class ManagedProcess : IDisposable
 {
     private const int MaxCapturedChars = 1 << 20;
+
+    // Children of tests that timed out are never disposed; kill them when the test host exits
+    // so no broker outlives the run.
+    private static readonly HashSet<ManagedProcess> Live = [];
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+
+    static ManagedProcess()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            ManagedProcess[] live;
+            lock (Live)
+            {
+                live = [.. Live];
+            }
+
+            foreach (var p in live)
+            {
+                p.Dispose();
+            }
+        };
+    }
 
     private ManagedProcess(Process process)
     {
@@ -64,6 +85,11 @@ public sealed class ManagedProcess : IDisposable
         process.OutputDataReceived += (_, e) => managed.Append(e.Data);
         process.ErrorDataReceived += (_, e) => managed.Append(e.Data);
         process.Start();
+        lock (Live)
+        {
+            Live.Add(managed);
+        }
+
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return managed;
@@ -133,6 +159,11 @@ public sealed class ManagedProcess : IDisposable
 
     public void Dispose()
     {
+        lock (Live)
+        {
+            Live.Remove(this);
+        }
+
         try
         {
             KillHard();
