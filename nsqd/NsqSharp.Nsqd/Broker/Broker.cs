@@ -355,7 +355,7 @@ public sealed class Broker : IAsyncDisposable
         }
     }
 
-    private void EnforceRetention(Topic topic)
+    internal void EnforceRetention(Topic topic)
     {
         for (var p = 0; p < topic.Partitions.Length; p++)
         {
