@@ -25,10 +25,14 @@ function executable(name) {
   return null
 }
 
-/** A skip reason for node:test when an executable is missing, else false. */
+/**
+ * A skip reason for node:test when an executable is missing, else false. Under CI (CI=true) nothing
+ * is skipped: a missing executable must fail the run, not hide it.
+ */
 function skipUnlessBuilt(...names) {
   const missing = names.filter((n) => !executable(n))
-  return missing.length ? `not built: ${missing.join(', ')} (dotnet build NsqSharp.sln -c Release)` : false
+  if (!missing.length || (process.env.CI && process.env.CI !== 'false')) return false
+  return `not built: ${missing.join(', ')} (dotnet build NsqSharp.sln -c Release)`
 }
 
 const handedOut = new Set()
