@@ -67,6 +67,14 @@ public sealed class NsqdOptions
     public TimeSpan HttpClientRequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     // Stats.
+    /// <summary>UDP host:port of a statsd daemon; empty disables statsd reporting.</summary>
+    public string StatsdAddress { get; set; } = "";
+    public TimeSpan StatsdInterval { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>Prefix of every stat; "%s" becomes broadcast address and HTTP port with '.' and ':' as '_'.</summary>
+    public string StatsdPrefix { get; set; } = "nsq.%s";
+    public bool StatsdMemStats { get; set; } = true;
+    public int StatsdUdpPacketSize { get; set; } = 508;
+    public bool StatsdExcludeEphemeral { get; set; }
     public List<double> E2EProcessingLatencyPercentiles { get; set; } = [];
     public TimeSpan E2EProcessingLatencyWindowTime { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -122,6 +130,11 @@ public sealed class NsqdOptions
         if ((TlsRequired != "false" || TlsClientAuthPolicy.Length > 0) && !TlsEnabled)
         {
             return "cannot require TLS client connections without TLS key and cert";
+        }
+
+        if (StatsdUdpPacketSize < 64 || StatsdInterval <= TimeSpan.Zero)
+        {
+            return "--statsd-udp-packet-size must be >= 64 and --statsd-interval positive";
         }
 
         foreach (var p in E2EProcessingLatencyPercentiles)

@@ -22,6 +22,7 @@ public sealed class NsqdServer : IAsyncDisposable
     private Socket? _listener;
     private Task? _acceptLoop;
     private NsqdHttpServer? _http;
+    private Statsd.StatsdReporter? _statsd;
 
     public NsqdServer(NsqdOptions options, ILoggerFactory loggerFactory)
     {
@@ -87,6 +88,12 @@ public sealed class NsqdServer : IAsyncDisposable
         if (Options.LookupdTcpAddresses.Count > 0)
         {
             StartLookup(Options.LookupdTcpAddresses);
+        }
+
+        if (Options.StatsdAddress.Length > 0)
+        {
+            _statsd = new Statsd.StatsdReporter(this, LoggerFactory.CreateLogger("nsqd.statsd"));
+            _statsd.Start();
         }
 
         _acceptLoop = Task.Run(AcceptLoopAsync);
@@ -181,6 +188,11 @@ public sealed class NsqdServer : IAsyncDisposable
         if (_http != null)
         {
             await _http.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_statsd != null)
+        {
+            await _statsd.DisposeAsync().ConfigureAwait(false);
         }
 
         foreach (var client in _clients.Values)

@@ -9,7 +9,7 @@ internal sealed class NsqdCommandLine
     /// <summary>Flags that Go treats as booleans (a bare "-snappy" means true).</summary>
     public static readonly IReadOnlySet<string> BooleanFlags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "snappy", "deflate", "verbose", "version",
+        "snappy", "deflate", "verbose", "version", "statsd-mem-stats", "statsd-exclude-ephemeral",
     };
 
     /// <summary>Upstream's config-file names that differ from the flag names (the cfg tags of nsqd's Options).</summary>
@@ -171,6 +171,24 @@ internal sealed class NsqdCommandLine
     [Option("http-client-request-timeout", Default = "5s", HelpText = "timeout for HTTP request")]
     public string HttpClientRequestTimeout { get; set; } = "5s";
 
+    [Option("statsd-address", Default = "", HelpText = "UDP <addr>:<port> of a statsd daemon for pushing stats")]
+    public string StatsdAddress { get; set; } = "";
+
+    [Option("statsd-interval", Default = "1m0s", HelpText = "duration between pushing to statsd")]
+    public string StatsdInterval { get; set; } = "60s";
+
+    [Option("statsd-prefix", Default = "nsq.%s", HelpText = "prefix used for keys sent to statsd (%s for host replacement)")]
+    public string StatsdPrefix { get; set; } = "nsq.%s";
+
+    [Option("statsd-mem-stats", Default = "true", HelpText = "toggle sending memory and GC stats to statsd")]
+    public string StatsdMemStats { get; set; } = "true";
+
+    [Option("statsd-udp-packet-size", Default = 508, HelpText = "the size in bytes of statsd UDP packets")]
+    public int StatsdUdpPacketSize { get; set; }
+
+    [Option("statsd-exclude-ephemeral", Default = "false", HelpText = "skip ephemeral topics and channels when sending stats to statsd")]
+    public string StatsdExcludeEphemeral { get; set; } = "false";
+
     [Option("e2e-processing-latency-percentile", HelpText = "message processing time percentiles (as float (0, 1.0]) to track (may be given multiple times or comma separated '1.0,0.99,0.95')")]
     public IEnumerable<string> E2EPercentiles { get; set; } = [];
 
@@ -235,6 +253,12 @@ internal sealed class NsqdCommandLine
             AuthHttpRequestMethod = AuthHttpRequestMethod,
             HttpClientConnectTimeout = GoDuration.ParseFlag("http-client-connect-timeout", HttpClientConnectTimeout),
             HttpClientRequestTimeout = GoDuration.ParseFlag("http-client-request-timeout", HttpClientRequestTimeout),
+            StatsdAddress = StatsdAddress,
+            StatsdInterval = GoDuration.ParseFlag("statsd-interval", StatsdInterval),
+            StatsdPrefix = StatsdPrefix,
+            StatsdMemStats = ParseBool("statsd-mem-stats", StatsdMemStats),
+            StatsdUdpPacketSize = StatsdUdpPacketSize,
+            StatsdExcludeEphemeral = ParseBool("statsd-exclude-ephemeral", StatsdExcludeEphemeral),
             E2EProcessingLatencyPercentiles = percentiles,
             E2EProcessingLatencyWindowTime = GoDuration.ParseFlag("e2e-processing-latency-window-time", E2EWindow),
         };
