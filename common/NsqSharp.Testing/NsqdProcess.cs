@@ -19,11 +19,11 @@ public sealed class NsqdProcess : IDisposable
         HttpsPort = FreePort.Next();
     }
 
-    public int TcpPort { get; }
+    public int TcpPort { get; private set; }
 
-    public int HttpPort { get; }
+    public int HttpPort { get; private set; }
 
-    public int HttpsPort { get; }
+    public int HttpsPort { get; private set; }
 
     public string DataPath => _data.Path;
 
@@ -40,15 +40,27 @@ public sealed class NsqdProcess : IDisposable
         var nsqd = new NsqdProcess([.. extraArgs]);
         try
         {
-            await nsqd.RestartAsync().ConfigureAwait(false);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await nsqd.RestartAsync().ConfigureAwait(false);
+                    return nsqd;
+                }
+                catch (InvalidOperationException) when (attempt < 3 && nsqd.Output.Contains("address already in use", StringComparison.Ordinal))
+                {
+                    // Another process took a port between our check and nsqd's bind: try fresh ones.
+                    nsqd.TcpPort = FreePort.Next();
+                    nsqd.HttpPort = FreePort.Next();
+                    nsqd.HttpsPort = FreePort.Next();
+                }
+            }
         }
         catch
         {
             nsqd.Dispose();
             throw;
         }
-
-        return nsqd;
     }
 
     /// <summary>Starts (again) on the same ports and data path and waits until it is listening.</summary>

@@ -36,22 +36,31 @@ function skipUnlessBuilt(...names) {
 }
 
 const handedOut = new Set()
+// Ports below the kernel's ephemeral range (32768+), so no outgoing connection can take one between
+// the check and the server binding it; a random start avoids other test processes' picks.
+const FIRST_PORT = 20000
+const LAST_PORT = 32000
+let nextPort = FIRST_PORT + Math.floor(Math.random() * (LAST_PORT - FIRST_PORT))
+
+function isFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
 /** A free TCP port on 127.0.0.1 (not handed out before in this process). */
 async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const server = net.createServer()
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        const {port} = server.address()
-        server.close(() => resolve(port))
-      })
-    })
-    if (!handedOut.has(port)) {
+  for (let tries = 0; tries < LAST_PORT - FIRST_PORT; tries++) {
+    const port = nextPort
+    nextPort = nextPort + 1 >= LAST_PORT ? FIRST_PORT : nextPort + 1
+    if (!handedOut.has(port) && (await isFree(port))) {
       handedOut.add(port)
       return port
     }
   }
+  throw new Error(`no free port in ${FIRST_PORT}-${LAST_PORT}`)
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))

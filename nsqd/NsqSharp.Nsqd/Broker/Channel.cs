@@ -185,16 +185,6 @@ public sealed class Channel
     /// <summary>Waits until the ready queue may have a message (or the token fires).</summary>
     public ValueTask<bool> WaitToReadAsync(CancellationToken ct) => ReadyQueue.Reader.WaitToReadAsync(ct);
 
-    /// <summary>A message skipped by the client's sample rate: consumed without delivery (as upstream).</summary>
-    public void Skip(in Delivery delivery)
-    {
-        lock (Sync)
-        {
-            CursorFor(delivery.Partition)?.DropQueued(delivery.Offset);
-            _dirty = true;
-        }
-    }
-
     public string? Finish(IChannelConsumer client, MessageId id)
     {
         string? error;

@@ -41,8 +41,6 @@ internal sealed class ChannelCursor
 
     public int QueuedCount { get; private set; }
 
-    public int RequeuedCount => _requeued.Count;
-
     /// <summary>Messages waiting for a client: unread in the log + queued + requeued.</summary>
     public long Depth => Math.Max(0, Log.DurableOffset - NextRead) + QueuedCount + _requeued.Count;
 
@@ -234,16 +232,6 @@ internal sealed class ChannelCursor
         InFlightCount++;
         attempts = entry.Attempts;
         return true;
-    }
-
-    /// <summary>Removes a queued message that will not be delivered (sampling): it counts as consumed.</summary>
-    public void DropQueued(long offset)
-    {
-        if (Pending.TryGetValue(offset, out var entry) && entry.State == PendingState.Queued)
-        {
-            Pending.Remove(offset);
-            QueuedCount--;
-        }
     }
 
     public string? Finish(long offset, IChannelConsumer client, out long timestampNs)
