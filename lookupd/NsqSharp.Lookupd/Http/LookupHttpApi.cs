@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Lookupd.Registry;
+using NsqSharp.Common.Http;
 
 namespace NsqSharp.Lookupd.Http;
 

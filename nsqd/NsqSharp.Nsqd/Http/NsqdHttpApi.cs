@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
 using NsqSharp.Nsqd.Protocol;
+using NsqSharp.Common.Http;
 
 namespace NsqSharp.Nsqd.Http;
 
@@ -15,7 +16,7 @@ internal sealed class NsqdHttpApi
 {
     private readonly NsqdServer _server;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, (string Method, Func<HttpContext, QueryParams, Task> Handler)[]> _routes;
+    private readonly Dictionary<string, (string Method, Func<HttpContext, GoQuery, Task> Handler)[]> _routes;
 
     public NsqdHttpApi(NsqdServer server, ILogger logger)
     {
@@ -83,7 +84,7 @@ internal sealed class NsqdHttpApi
             {
                 if (method == ctx.Request.Method)
                 {
-                    var query = QueryParams.Parse(ctx.Request.QueryString.Value) ?? throw new HttpError(400, "INVALID_REQUEST");
+                    var query = GoQuery.TryParse(ctx.Request.QueryString.Value, out var parsed) ? parsed : throw new HttpError(400, "INVALID_REQUEST");
                     await handler(ctx, query).ConfigureAwait(false);
                     return;
                 }
@@ -107,13 +108,13 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Task Ping(HttpContext ctx, QueryParams q)
+    private Task Ping(HttpContext ctx, GoQuery q)
     {
         var health = _server.Broker.Health;
         return health == null ? HttpReplies.Text(ctx, "OK") : HttpReplies.Text(ctx, "NOK - " + health, 500);
     }
 
-    private Task Info(HttpContext ctx, QueryParams q)
+    private Task Info(HttpContext ctx, GoQuery q)
     {
         var o = _server.Options;
         using var stream = new MemoryStream();
@@ -139,7 +140,7 @@ internal sealed class NsqdHttpApi
         return HttpReplies.Json(ctx, stream.ToArray());
     }
 
-    private async Task Publish(HttpContext ctx, QueryParams q)
+    private async Task Publish(HttpContext ctx, GoQuery q)
     {
         var o = _server.Options;
         if (ctx.Request.ContentLength > o.MaxMsgSize)
@@ -169,7 +170,7 @@ internal sealed class NsqdHttpApi
         await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
     }
 
-    private async Task MultiPublish(HttpContext ctx, QueryParams q)
+    private async Task MultiPublish(HttpContext ctx, GoQuery q)
     {
         var o = _server.Options;
         if (ctx.Request.ContentLength > o.MaxBodySize)
@@ -271,7 +272,7 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Topic TopicFromQuery(QueryParams q)
+    private Topic TopicFromQuery(GoQuery q)
     {
         var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(name))
@@ -293,13 +294,13 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Task CreateTopic(HttpContext ctx, QueryParams q)
+    private Task CreateTopic(HttpContext ctx, GoQuery q)
     {
         TopicFromQuery(q);
         return HttpReplies.Empty(ctx);
     }
 
-    private async Task DeleteTopic(HttpContext ctx, QueryParams q)
+    private async Task DeleteTopic(HttpContext ctx, GoQuery q)
     {
         var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
         if (!await _server.Broker.DeleteTopicAsync(name).ConfigureAwait(false))
@@ -311,7 +312,7 @@ internal sealed class NsqdHttpApi
     }
 
     /// <summary>Upstream validates the name only for /topic/empty; pause/unpause just look the topic up (404).</summary>
-    private Task WithExistingTopic(HttpContext ctx, QueryParams q, bool validateName, Action<Topic> action)
+    private Task WithExistingTopic(HttpContext ctx, GoQuery q, bool validateName, Action<Topic> action)
     {
         var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
         if (validateName && !NsqNames.IsValidTopicName(name))
@@ -328,7 +329,7 @@ internal sealed class NsqdHttpApi
         return HttpReplies.Empty(ctx);
     }
 
-    private (Topic Topic, string Channel) ExistingTopicAndChannelArg(QueryParams q)
+    private (Topic Topic, string Channel) ExistingTopicAndChannelArg(GoQuery q)
     {
         var topicName = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(topicName))
@@ -350,14 +351,14 @@ internal sealed class NsqdHttpApi
         return (topic, channelName);
     }
 
-    private Task CreateChannel(HttpContext ctx, QueryParams q)
+    private Task CreateChannel(HttpContext ctx, GoQuery q)
     {
         var (topic, channel) = ExistingTopicAndChannelArg(q);
         topic.GetOrCreateChannel(channel);
         return HttpReplies.Empty(ctx);
     }
 
-    private async Task DeleteChannel(HttpContext ctx, QueryParams q)
+    private async Task DeleteChannel(HttpContext ctx, GoQuery q)
     {
         var (topic, channel) = ExistingTopicAndChannelArg(q);
         if (!await topic.DeleteChannelAsync(channel).ConfigureAwait(false))
@@ -368,7 +369,7 @@ internal sealed class NsqdHttpApi
         await HttpReplies.Empty(ctx).ConfigureAwait(false);
     }
 
-    private Task WithExistingChannel(HttpContext ctx, QueryParams q, Action<Broker.Channel> action)
+    private Task WithExistingChannel(HttpContext ctx, GoQuery q, Action<Broker.Channel> action)
     {
         var (topic, name) = ExistingTopicAndChannelArg(q);
         if (!topic.TryGetChannel(name, out var channel))
@@ -381,7 +382,7 @@ internal sealed class NsqdHttpApi
     }
 
     /// <summary>Replay: POST /channel/seek?topic=&amp;channel=&amp;to=oldest|newest|offset|timestamp[&amp;value=N].</summary>
-    private Task Seek(HttpContext ctx, QueryParams q)
+    private Task Seek(HttpContext ctx, GoQuery q)
     {
         // Topic and channel arguments are checked first, as for every other /channel/* endpoint.
         var (topic, name) = ExistingTopicAndChannelArg(q);
@@ -413,7 +414,7 @@ internal sealed class NsqdHttpApi
         return HttpReplies.Empty(ctx);
     }
 
-    private async Task Stats(HttpContext ctx, QueryParams q)
+    private async Task Stats(HttpContext ctx, GoQuery q)
     {
         var format = q.Get("format") ?? "text";
         var topic = q.Get("topic");
@@ -432,7 +433,7 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Task Metrics(HttpContext ctx, QueryParams q) =>
+    private Task Metrics(HttpContext ctx, GoQuery q) =>
         HttpReplies.Bytes(ctx, Common.Metrics.PrometheusExporter.ContentType, _server.Metrics.Scrape());
 
     private async Task Config(HttpContext ctx, string option)

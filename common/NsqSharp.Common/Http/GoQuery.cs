@@ -1,13 +1,13 @@
 using System.Text;
 
-namespace NsqSharp.Lookupd.Http;
+namespace NsqSharp.Common.Http;
 
 /// <summary>
 /// Query parameters parsed as Go's url.ParseQuery does, because upstream's handlers answer
 /// 400 INVALID_REQUEST when it fails (bad %-escape, ';' separator) and read only the first value
 /// of a repeated key. "?topic=" is present-and-empty, distinct from absent.
 /// </summary>
-internal sealed class GoQuery
+public sealed class GoQuery
 {
     private readonly Dictionary<string, List<string>> _values = new(StringComparer.Ordinal);
 
