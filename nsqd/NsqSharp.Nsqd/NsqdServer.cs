@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Net;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Auth;
 using NsqSharp.Nsqd.Http;
@@ -147,27 +148,9 @@ public sealed class NsqdServer : IAsyncDisposable
 
     internal void RemoveClient(ClientConnection client) => _clients.TryRemove(client.ClientId, out _);
 
-    public static IPEndPoint ParseEndPoint(string address)
-    {
-        var colon = address.LastIndexOf(':');
-        if (colon < 0 || !int.TryParse(address.AsSpan(colon + 1), out var port))
-        {
-            throw new FormatException($"invalid address {address} (want host:port)");
-        }
-
-        var host = address[..colon].Trim('[', ']');
-        IPAddress ip;
-        if (host.Length == 0)
-        {
-            ip = IPAddress.Any;
-        }
-        else if (!IPAddress.TryParse(host, out ip!))
-        {
-            ip = host == "localhost" ? IPAddress.Loopback : Dns.GetHostAddresses(host)[0];
-        }
-
-        return new IPEndPoint(ip, port);
-    }
+    /// <summary>A TCP/UDP address flag (upstream's host:port rules, see ListenAddress); unix sockets are not supported here.</summary>
+    public static IPEndPoint ParseEndPoint(string address) =>
+        ListenAddress.Parse(address).EndPoint as IPEndPoint ?? throw new FormatException($"invalid address {address} (want host:port)");
 
     /// <summary>Graceful shutdown: stop listening, disconnect clients, flush and checkpoint everything.</summary>
     public async ValueTask DisposeAsync()

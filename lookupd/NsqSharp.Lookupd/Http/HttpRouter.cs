@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Cli;
-using NsqSharp.Lookupd.Net;
+using NsqSharp.Common.Net;
 
 namespace NsqSharp.Lookupd.Http;
 

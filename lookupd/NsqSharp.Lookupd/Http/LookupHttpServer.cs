@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using NsqSharp.Lookupd.Net;
+using NsqSharp.Common.Net;
 
 namespace NsqSharp.Lookupd.Http;
 

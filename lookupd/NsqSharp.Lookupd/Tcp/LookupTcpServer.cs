@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
-using NsqSharp.Lookupd.Net;
+using NsqSharp.Common.Net;
 using NsqSharp.Lookupd.Registry;
 
 namespace NsqSharp.Lookupd.Tcp;

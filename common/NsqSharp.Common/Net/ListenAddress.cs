@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace NsqSharp.Lookupd.Net;
+namespace NsqSharp.Common.Net;
 
 /// <summary>
 /// A listen address as upstream accepts it: "host:port", ":port" (every interface), "[::1]:port",
