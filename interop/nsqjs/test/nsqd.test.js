@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict')
 const {test, describe} = require('node:test')
 const nsq = require('nsqjs')
-const {skipUnlessBuilt, startNsqd, post, eventually, nextEvent, sleep, closeReader, uniqueName, onCleanup} = require('../support/helpers')
+const {skipUnlessBuilt, startNsqd, post, getJson, eventually, nextEvent, sleep, closeReader, uniqueName, onCleanup} = require('../support/helpers')
 
 const skip = skipUnlessBuilt('nsqd')
 const TIMEOUT = 60000
@@ -139,7 +139,7 @@ describe('nsqjs end to end', () => {
   })
 
   test('receives nothing new while paused, and resumes after unpause', {skip, timeout: TIMEOUT}, async (t) => {
-    const {topic, w, r} = await setup(t)
+    const {node, topic, w, r} = await setup(t)
     await connect(r)
     const bodies = []
     let paused = false
@@ -153,6 +153,13 @@ describe('nsqjs end to end', () => {
 
     r.pause()
     paused = true
+    // nsqjs sends RDY 0 asynchronously on the reader's connection; publish only once nsqd has it,
+    // so the test checks the broker (nothing is sent at RDY 0), not a race between two connections.
+    await eventually(async () => {
+      const {json} = await getJson(node.httpBase, '/stats', {format: 'json', topic})
+      const clients = json?.topics?.[0]?.channels?.[0]?.clients ?? []
+      return clients.length === 1 && clients[0].ready_count === 0
+    }, 'nsqd to see RDY 0')
     await publish(w, topic, 'second')
     await sleep(500)
     assert.deepEqual(bodies, ['first'])
