@@ -63,7 +63,7 @@ public class CursorAckBenchmarks
             else
             {
                 // The fill loop refills the ready queue from the log asynchronously.
-                channel.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                _consumer.Woken.WaitAsync(CancellationToken.None).GetAwaiter().GetResult();
             }
         }
 
@@ -85,9 +85,10 @@ public class CursorAckBenchmarks
         {
         }
 
-        public void Wake()
-        {
-        }
+        /// <summary>Set by the channel when a message is queued after a take found nothing.</summary>
+        public AsyncSignal Woken { get; } = new();
+
+        public void Wake() => Woken.Set();
 
         public void CloseForChannelDelete()
         {

@@ -32,6 +32,8 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableCounter("nsqd_channel_messages", () => PerChannel(c => c.MessageCount), description: "Deliveries since start");
         _meter.CreateObservableCounter("nsqd_channel_requeued", () => PerChannel(c => c.RequeueCount), description: "REQ since start");
         _meter.CreateObservableCounter("nsqd_channel_timed_out", () => PerChannel(c => c.TimeoutCount), description: "In-flight timeouts since start");
+        _meter.CreateObservableGauge("nsqd_channel_read_ahead_bytes", () => PerChannel(c => c.ReadAheadBytesNow), description: "Body bytes read ahead in memory, waiting for a consumer");
+        _meter.CreateObservableCounter("nsqd_channel_fill_errors", () => PerChannel(c => c.FillErrorCount), description: "Failed reads of a channel's fill loop (each logged and retried)");
         _meter.CreateObservableGauge("nsqd_clients", () => (long)_server.Clients.Count, description: "Connected TCP clients");
         _meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, description: "Resident set size");
         _meter.CreateObservableCounter("process_cpu_seconds", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, description: "CPU time used");

@@ -53,6 +53,8 @@ public sealed class NsqdOptions
     public int MaxPendingPerChannel { get; set; } = 1_000_000;
     /// <summary>Upstream --mem-queue-size: here the size of each channel's in-memory read-ahead queue (the backlog stays on disk).</summary>
     public int MemQueueSize { get; set; } = 10000;
+    /// <summary>Body bytes each channel may hold read ahead in memory, waiting for a client (at least one message always fits).</summary>
+    public long MaxChannelReadAheadBytes { get; set; } = 4 * 1024 * 1024;
 
     // TLS and auth.
     public string TlsCert { get; set; } = "";

@@ -66,8 +66,11 @@ internal sealed class NsqdCommandLine
     [Option("data-path", Default = "", HelpText = "path to store the partition logs, channel cursors and metadata (default: current directory)")]
     public string DataPath { get; set; } = "";
 
-    [Option("mem-queue-size", Default = 10000, HelpText = "size of each channel's in-memory read-ahead (the backlog itself always lives on disk)")]
+    [Option("mem-queue-size", Default = 10000, HelpText = "messages each channel holds in memory ahead of its clients (at most 4096; the backlog itself always lives on disk)")]
     public int MemQueueSize { get; set; }
+
+    [Option("max-channel-read-ahead-bytes", Default = 4194304L, HelpText = "body bytes each channel holds in memory ahead of its clients (at least one message; the rest waits on disk)")]
+    public long MaxChannelReadAheadBytes { get; set; }
 
     [Option("max-bytes-per-file", Default = 104857600L, HelpText = "number of bytes per log segment before rolling")]
     public long MaxBytesPerFile { get; set; }
@@ -243,6 +246,7 @@ internal sealed class NsqdCommandLine
             HardLimitBytes = HardLimitBytes,
             MaxPendingPerChannel = MaxPendingPerChannel,
             MemQueueSize = MemQueueSize,
+            MaxChannelReadAheadBytes = MaxChannelReadAheadBytes,
             TlsCert = TlsCert,
             TlsKey = TlsKey,
             TlsClientAuthPolicy = TlsClientAuthPolicy,

@@ -113,7 +113,7 @@ public sealed class RetentionTests
             using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(allowFewer ? 1 : 10));
             try
             {
-                await channel.WaitToReadAsync(quiet.Token);
+                await consumer.Woken.WaitAsync(quiet.Token);
             }
             catch (OperationCanceledException) when (allowFewer)
             {
@@ -132,9 +132,10 @@ public sealed class RetentionTests
         {
         }
 
-        public void Wake()
-        {
-        }
+        /// <summary>Set by the channel when a message is queued after a take found nothing.</summary>
+        public AsyncSignal Woken { get; } = new();
+
+        public void Wake() => Woken.Set();
 
         public void CloseForChannelDelete()
         {

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
 
@@ -15,6 +14,9 @@ public sealed class Channel
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _fillLoops = [];
     private readonly List<IChannelConsumer> _released = [];
+    private readonly List<IChannelConsumer> _waiting = [];
+    private int _nextTake;
+    private long _fillErrors;
     private IChannelConsumer[] _clients = [];
     private long _messageCount;
     private long _requeueCount;
@@ -29,14 +31,9 @@ public sealed class Channel
         IsEphemeral = NsqNames.IsEphemeral(name);
         _logger = logger;
         MaxPending = options.MaxPendingPerChannel;
+        MaxReadAheadMessages = Math.Clamp(options.MemQueueSize, 1, 4096);
+        MaxReadAheadBytes = Math.Max(1, options.MaxChannelReadAheadBytes);
         E2ELatency = new LatencyQuantiles(options.E2EProcessingLatencyWindowTime);
-        ReadyQueue = System.Threading.Channels.Channel.CreateBounded<Delivery>(
-            new BoundedChannelOptions(Math.Clamp(options.MemQueueSize, 64, 4096))
-            {
-                SingleReader = false,
-                SingleWriter = false,
-                FullMode = BoundedChannelFullMode.Wait,
-            });
         Cursors = cursors ?? [];
     }
 
@@ -53,9 +50,33 @@ public sealed class Channel
 
     internal ChannelCursor[] Cursors { get; set; }
 
-    internal Channel<Delivery> ReadyQueue { get; }
-
     internal int MaxPending { get; }
+
+    /// <summary>Read-ahead bounds: messages (--mem-queue-size, at most 4096) and body bytes (--max-channel-read-ahead-bytes).</summary>
+    internal int MaxReadAheadMessages { get; }
+
+    internal long MaxReadAheadBytes { get; }
+
+    /// <summary>Messages read ahead into the cursors' ready queues, waiting for a client (guarded by Sync).</summary>
+    internal int ReadAheadMessages { get; private set; }
+
+    /// <summary>Body bytes of those messages (guarded by Sync).</summary>
+    internal long ReadAheadBytes { get; private set; }
+
+    /// <summary>Read-ahead body bytes now (takes the lock; for stats and metrics).</summary>
+    public long ReadAheadBytesNow
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return ReadAheadBytes;
+            }
+        }
+    }
+
+    /// <summary>Fill-loop failures retried so far (each is logged); exported on /metrics.</summary>
+    public long FillErrorCount => Interlocked.Read(ref _fillErrors);
 
     public LatencyQuantiles E2ELatency { get; }
 
@@ -76,30 +97,56 @@ public sealed class Channel
     {
         foreach (var cursor in Cursors)
         {
+            cursor.Attach();
             _fillLoops.Add(Task.Run(() => RunFillLoopAsync(cursor)));
         }
     }
 
+    /// <summary>
+    /// Runs a cursor's fill loop until the channel stops. A failure (an I/O error, out of memory) is logged,
+    /// counted and retried with backoff: a channel never silently stops delivering.
+    /// </summary>
     private async Task RunFillLoopAsync(ChannelCursor cursor)
     {
-        try
+        var ct = _stop.Token;
+        var backoff = FillRetryMin;
+        while (!ct.IsCancellationRequested)
         {
-            await cursor.RunFillLoopAsync(_stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        catch (ChannelClosedException)
-        {
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "channel {Topic}/{Channel}: fill loop of partition {Partition} failed", Topic.Name, Name, cursor.Partition);
+            try
+            {
+                await cursor.RunFillLoopAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ObjectDisposedException) when (ct.IsCancellationRequested || Topic.IsDeleting)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                Interlocked.Increment(ref _fillErrors);
+                _logger.LogError(e, "channel {Topic}/{Channel}: reading partition {Partition} failed; retrying in {Delay} ms",
+                    Topic.Name, Name, cursor.Partition, (long)backoff.TotalMilliseconds);
+            }
+
+            try
+            {
+                await Task.Delay(backoff, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            backoff = backoff * 2 > FillRetryMax ? FillRetryMax : backoff * 2;
         }
     }
+
+    private static readonly TimeSpan FillRetryMin = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan FillRetryMax = TimeSpan.FromSeconds(5);
 
     /// <summary>Registers a subscriber; returns an error text for E_SUB_FAILED, or null.</summary>
     public string? AddClient(IChannelConsumer client, int maxConsumers)
@@ -140,6 +187,7 @@ public sealed class Channel
             Array.Copy(_clients, 0, next, 0, index);
             Array.Copy(_clients, index + 1, next, index, _clients.Length - index - 1);
             Volatile.Write(ref _clients, next);
+            _waiting.Remove(client);
             foreach (var cursor in Cursors)
             {
                 cursor.ReleaseClient(client);
@@ -156,34 +204,95 @@ public sealed class Channel
     }
 
     /// <summary>
-    /// Takes the next deliverable message for a client and marks it in flight. False when the ready
-    /// queue is empty or the channel is paused.
+    /// Takes the next deliverable message for a client and marks it in flight, taking partitions in turn. False
+    /// when nothing is ready or the channel is paused; the client is then woken (<see cref="IChannelConsumer.Wake"/>)
+    /// once a message is queued, so a pump waits on its own signal only.
     /// </summary>
     public bool TryTake(IChannelConsumer client, long timeoutMs, out Delivery delivery, out ushort attempts)
     {
-        while (true)
+        var cursorsFull = false;
+        try
         {
-            if (Paused || !ReadyQueue.Reader.TryRead(out delivery))
-            {
-                delivery = default;
-                attempts = 0;
-                return false;
-            }
-
             lock (Sync)
             {
-                var cursor = CursorFor(delivery.Partition);
-                if (cursor != null && cursor.MarkInFlight(delivery, client, Environment.TickCount64, timeoutMs, out attempts))
+                if (!Paused)
                 {
-                    _dirty = true;
-                    return true;
+                    var cursors = Cursors;
+                    for (var i = 0; i < cursors.Length; i++)
+                    {
+                        var index = (_nextTake + i) % cursors.Length;
+                        var cursor = cursors[index];
+                        while (cursor.TryDequeueReady(out delivery))
+                        {
+                            cursorsFull |= !HasReadAheadRoom;
+                            OnReadyDequeued(delivery.Body.Length);
+                            if (cursor.MarkInFlight(delivery, client, Environment.TickCount64, timeoutMs, out attempts))
+                            {
+                                _nextTake = index + 1;
+                                _dirty = true;
+                                return true;
+                            }
+                        }
+                    }
+
+                    if (!_waiting.Contains(client))
+                    {
+                        _waiting.Add(client);
+                    }
                 }
             }
         }
+        finally
+        {
+            if (cursorsFull)
+            {
+                // The read-ahead was at its bound and this take made room: let the fill loops read on.
+                foreach (var cursor in Cursors)
+                {
+                    cursor.FillSignal.Set();
+                }
+            }
+        }
+
+        delivery = default;
+        attempts = 0;
+        return false;
     }
 
-    /// <summary>Waits until the ready queue may have a message (or the token fires).</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken ct) => ReadyQueue.Reader.WaitToReadAsync(ct);
+    /// <summary>Sync held: room for at least one more message of read-ahead.</summary>
+    internal bool HasReadAheadRoom => ReadAheadMessages < MaxReadAheadMessages && ReadAheadBytes < MaxReadAheadBytes;
+
+    /// <summary>Sync held: how much a fill loop may read now (at least one message when there is room at all).</summary>
+    internal bool ReadAheadRoom(out int messages, out int bytes)
+    {
+        messages = MaxReadAheadMessages - ReadAheadMessages;
+        bytes = (int)Math.Clamp(MaxReadAheadBytes - ReadAheadBytes, 1, int.MaxValue);
+        return HasReadAheadRoom;
+    }
+
+    /// <summary>Sync held: a message entered a ready queue; wake every client that found nothing to take.</summary>
+    internal void OnReadyEnqueued(int bodyBytes)
+    {
+        ReadAheadMessages++;
+        ReadAheadBytes += bodyBytes;
+        if (_waiting.Count > 0)
+        {
+            // All of them: a woken client that is no longer ready would otherwise swallow the only wake-up.
+            foreach (var client in _waiting)
+            {
+                client.Wake();
+            }
+
+            _waiting.Clear();
+        }
+    }
+
+    /// <summary>Sync held: a message left a ready queue (taken, or dropped by a cursor move).</summary>
+    internal void OnReadyDequeued(int bodyBytes)
+    {
+        ReadAheadMessages--;
+        ReadAheadBytes -= bodyBytes;
+    }
 
     public string? Finish(IChannelConsumer client, MessageId id)
     {
@@ -306,7 +415,6 @@ public sealed class Channel
             client.InFlightReleased(1);
         }
 
-        // Stale copies left in the ready queue are skipped by generation when taken.
         WakeClients();
     }
 
@@ -403,13 +511,17 @@ public sealed class Channel
         }
 
         _stop.Cancel();
-        ReadyQueue.Writer.TryComplete();
         try
         {
             await Task.WhenAll(_fillLoops).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+        }
+
+        foreach (var cursor in Cursors)
+        {
+            cursor.Detach();
         }
 
         if (delete)

@@ -9,18 +9,30 @@ namespace NsqSharp.Nsqd.Broker;
 /// </summary>
 internal sealed class ChannelCursor
 {
+    private const int ReadBatchMessages = 256;
+    private const int ReadBatchBytes = 1 << 20;
+
     private readonly Channel _channel;
     private readonly List<LogRecord> _readBatch = new(256);
     private readonly PriorityQueue<long, long> _inFlightByDeadline = new();
     private readonly PriorityQueue<long, long> _deferredByDue = new();
     private readonly Queue<long> _requeued = new();
+    private readonly Queue<Delivery> _ready = new();
+    private readonly Action _onData;
 
     public ChannelCursor(Channel channel, PartitionLog log, long nextRead)
     {
         _channel = channel;
         Log = log;
         NextRead = nextRead;
+        _onData = FillSignal.Set;
     }
+
+    /// <summary>Starts waking the fill loop when the log advances (channel start).</summary>
+    public void Attach() => Log.AddDataListener(_onData);
+
+    /// <summary>Stops the log's wake-ups (channel stop or delete).</summary>
+    public void Detach() => Log.RemoveDataListener(_onData);
 
     public PartitionLog Log { get; }
 
@@ -61,46 +73,32 @@ internal sealed class ChannelCursor
         }
     }
 
-    /// <summary>The fill loop: moves requeued and newly durable messages into the channel's ready queue.</summary>
+    /// <summary>
+    /// The fill loop: moves requeued and newly readable messages into this cursor's ready queue while the channel
+    /// has read-ahead room. It waits on one signal only (<see cref="FillSignal"/>), set by whatever can unblock it:
+    /// the log advancing (a data listener), a requeue or due timer, a take that frees room, a FIN below the pending
+    /// limit, a cursor move, an unpause. Never a race of several waits, so idle waits allocate nothing per loop.
+    /// </summary>
     public async Task RunFillLoopAsync(CancellationToken ct)
     {
-        var writer = _channel.ReadyQueue.Writer;
         while (!ct.IsCancellationRequested)
         {
-            if (TryTakeRequeued(out var delivery))
+            if (TryFillRequeued() || TryFillFresh())
             {
-                await writer.WriteAsync(delivery, ct).ConfigureAwait(false);
                 continue;
             }
 
-            if (ReadAhead())
-            {
-                foreach (var record in _readBatch)
-                {
-                    if (TryQueueFresh(record, out delivery))
-                    {
-                        await writer.WriteAsync(delivery, ct).ConfigureAwait(false);
-                    }
-                }
-
-                continue;
-            }
-
-            long waitFor;
-            lock (_channel.Sync)
-            {
-                waitFor = NextRead;
-            }
-
-            var dataTask = Log.WaitForDataAsync(waitFor, ct);
-            if (!dataTask.IsCompleted || _channel.Topic.Paused)
-            {
-                await Task.WhenAny(dataTask, FillSignal.WaitAsync(ct)).ConfigureAwait(false);
-            }
+            await FillSignal.WaitAsync(ct).ConfigureAwait(false);
         }
     }
 
-    private bool TryTakeRequeued(out Delivery delivery)
+    /// <summary>The ready queue holds one message per entry; its counts live on the channel (read-ahead is per channel).</summary>
+    public int ReadyCount => _ready.Count;
+
+    /// <summary>Takes the oldest ready message (channel lock held). Accounting of the channel's read-ahead is the caller's.</summary>
+    public bool TryDequeueReady(out Delivery delivery) => _ready.TryDequeue(out delivery);
+
+    private bool TryFillRequeued()
     {
         while (true)
         {
@@ -108,9 +106,8 @@ internal sealed class ChannelCursor
             int generation;
             lock (_channel.Sync)
             {
-                if (!_requeued.TryDequeue(out offset))
+                if (!_channel.HasReadAheadRoom || !_requeued.TryDequeue(out offset))
                 {
-                    delivery = default;
                     return false;
                 }
 
@@ -120,93 +117,110 @@ internal sealed class ChannelCursor
                     continue;
                 }
 
-                entry.State = PendingState.Queued;
-                QueuedCount++;
                 generation = Generation;
-                entry.Generation = generation;
             }
 
-            if (Log.TryRead(offset, out var record))
-            {
-                delivery = new Delivery(Partition, offset, record.TimestampNs, record.Body, generation);
-                return true;
-            }
-
-            // Deleted by the hard size limit: nothing left to deliver, so it counts as acked.
+            var found = Log.TryRead(offset, out var record);
             lock (_channel.Sync)
             {
-                if (Pending.Remove(offset))
+                ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+                if (generation != Generation || System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.Requeued)
                 {
-                    QueuedCount--;
+                    continue; // emptied or moved while reading
                 }
+
+                if (!found)
+                {
+                    // Deleted by the hard size limit: nothing left to deliver, so it counts as acked.
+                    Pending.Remove(offset);
+                    continue;
+                }
+
+                entry.State = PendingState.Queued;
+                entry.Generation = generation;
+                QueuedCount++;
+                EnqueueReady(new Delivery(Partition, offset, record.TimestampNs, record.Body, generation));
+                return true;
             }
         }
     }
 
-    private bool ReadAhead()
+    private bool TryFillFresh()
     {
         long from;
+        int maxMessages;
+        int maxBytes;
         lock (_channel.Sync)
         {
-            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.DurableOffset)
+            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.DurableOffset ||
+                !_channel.ReadAheadRoom(out maxMessages, out maxBytes))
             {
                 return false;
             }
 
             from = NextRead;
+            maxMessages = Math.Min(maxMessages, Math.Min(ReadBatchMessages, _channel.MaxPending - Pending.Count));
         }
 
         _readBatch.Clear();
-        Log.Read(from, 256, 1 << 20, _readBatch);
-        if (_readBatch.Count == 0)
+        Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), _readBatch);
+        lock (_channel.Sync)
         {
-            // Skipped by retention: jump to the oldest retained message.
-            lock (_channel.Sync)
+            if (_readBatch.Count == 0)
             {
+                // Skipped by retention: jump to the oldest retained message.
                 if (NextRead == from && from < Log.StartOffset)
                 {
                     NextRead = Log.StartOffset;
                     return true;
                 }
+
+                return false;
             }
 
-            return false;
+            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var record in _readBatch)
+            {
+                QueueFresh(record, nowMs);
+            }
         }
 
+        _readBatch.Clear();
         return true;
     }
 
-    private bool TryQueueFresh(in LogRecord record, out Delivery delivery)
+    /// <summary>Channel lock held: a record read ahead becomes pending (queued, or deferred until its DPUB due time).</summary>
+    private void QueueFresh(in LogRecord record, long nowMs)
     {
-        lock (_channel.Sync)
+        if (record.Offset < NextRead)
         {
-            if (record.Offset < NextRead)
-            {
-                // The cursor was moved while this batch was being read.
-                delivery = default;
-                return false;
-            }
-
-            NextRead = record.Offset + 1;
-            _channel.CountEntered();
-            var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
-            if (record.DeliverAtMs > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
-            {
-                entry.State = PendingState.Deferred;
-                entry.Due = record.DeliverAtMs;
-                Pending[record.Offset] = entry;
-                _deferredByDue.Enqueue(record.Offset, entry.Due);
-                DeferredCount++;
-                delivery = default;
-                return false;
-            }
-
-            entry.State = PendingState.Queued;
-            Pending[record.Offset] = entry;
-            QueuedCount++;
-            delivery = new Delivery(Partition, record.Offset, record.TimestampNs, record.Body, Generation);
-            return true;
+            return; // the cursor was moved while this batch was being read
         }
+
+        NextRead = record.Offset + 1;
+        _channel.CountEntered();
+        var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
+        if (record.DeliverAtMs > nowMs)
+        {
+            entry.State = PendingState.Deferred;
+            entry.Due = record.DeliverAtMs;
+            Pending[record.Offset] = entry;
+            _deferredByDue.Enqueue(record.Offset, entry.Due);
+            DeferredCount++;
+            return;
+        }
+
+        entry.State = PendingState.Queued;
+        Pending[record.Offset] = entry;
+        QueuedCount++;
+        EnqueueReady(new Delivery(Partition, record.Offset, record.TimestampNs, record.Body, Generation));
+    }
+
+    /// <summary>Channel lock held: appends to the ready queue, counts the read-ahead and wakes idle consumers.</summary>
+    private void EnqueueReady(in Delivery delivery)
+    {
+        _ready.Enqueue(delivery);
+        _channel.OnReadyEnqueued(delivery.Body.Length);
     }
 
     // --- the methods below are called with _channel.Sync held ---
@@ -246,6 +260,11 @@ internal sealed class ChannelCursor
         timestampNs = Pending[offset].TimestampNs;
         Pending.Remove(offset);
         InFlightCount--;
+        if (Pending.Count == _channel.MaxPending - 1)
+        {
+            FillSignal.Set(); // the fill loop stops reading ahead at the pending limit; this FIN reopened it
+        }
+
         return null;
     }
 
@@ -427,6 +446,11 @@ internal sealed class ChannelCursor
         }
 
         _requeued.Clear();
+        while (_ready.TryDequeue(out var stale))
+        {
+            _channel.OnReadyDequeued(stale.Body.Length);
+        }
+
         _deferredByDue.Clear();
         DeferredCount = 0;
         QueuedCount = 0;

@@ -86,6 +86,10 @@ internal sealed class LookupPeer : IAsyncDisposable
                 await using var connection = await LookupConnection.ConnectAsync(Address, _options, ct).ConfigureAwait(false);
                 var info = await connection.IdentifyAsync(_self, ct).ConfigureAwait(false);
                 _info = info;
+
+                // Connected means identified (LookupPeerStatus): set before registering, so anyone who
+                // sees our registrations at lookupd also sees us connected.
+                _connected = true;
                 _logger.LogInformation("LOOKUPD({Address}): peer info {Info}", Address, info);
                 if (info.BroadcastAddress.Length == 0)
                 {
@@ -98,7 +102,6 @@ internal sealed class LookupPeer : IAsyncDisposable
                 }
 
                 await RegisterAllAsync(connection, ct).ConfigureAwait(false);
-                _connected = true;
                 registered = true;
                 delay = _options.ReconnectDelayMin;
                 await ServeAsync(connection, ct).ConfigureAwait(false);

@@ -435,7 +435,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
         }
     }
 
-    /// <summary>Hands out messages while the client is ready; flushes when it stops being ready.</summary>
+    /// <summary>Hands out messages while the client is ready; flushes when it stops being ready. Ends with the connection (a channel delete closes it).</summary>
     private async Task RunPumpAsync(Broker.Channel channel)
     {
         var ct = _closed.Token;
@@ -466,27 +466,12 @@ internal sealed partial class ClientConnection : IChannelConsumer
                     continue;
                 }
 
-                if (channel.Paused)
-                {
-                    await _pumpSignal.WaitAsync(ct).ConfigureAwait(false);
-                    continue;
-                }
-
-                var dataReady = channel.WaitToReadAsync(ct);
-                if (!dataReady.IsCompleted)
-                {
-                    await Task.WhenAny(dataReady.AsTask(), _pumpSignal.WaitAsync(ct)).ConfigureAwait(false);
-                }
-                else if (!await dataReady.ConfigureAwait(false))
-                {
-                    return; // channel deleted
-                }
+                // Nothing to take (or paused): TryTake registered us, and a queued message, an unpause, RDY or
+                // a released in-flight slot sets the pump signal. One wait, so idle loops stack nothing.
+                await _pumpSignal.WaitAsync(ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
-        {
-        }
-        catch (ChannelClosedException)
         {
         }
     }

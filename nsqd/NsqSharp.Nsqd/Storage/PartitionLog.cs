@@ -96,6 +96,7 @@ public sealed class PartitionLog : IAsyncDisposable
     private readonly SafeFileHandle _lockHandle;
     private readonly object _queueLock = new();
     private readonly object _segmentsLock = new();
+    private readonly object _listenersLock = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly ConcurrentQueue<AppendRequest> _requestPool = new();
     private readonly Task _writerTask;
@@ -120,6 +121,7 @@ public sealed class PartitionLog : IAsyncDisposable
     private int _pooledRequests;
     private volatile string? _health;
     private TaskCompletionSource _dataAvailable = NewSignal();
+    private Action[] _dataListeners = [];
 
     // Writer-loop state (touched only by the writer loop).
     private long _unsyncedMessages;
@@ -801,6 +803,7 @@ public sealed class PartitionLog : IAsyncDisposable
             {
                 Volatile.Write(ref _durableOffset, next);
                 Interlocked.Exchange(ref _dataAvailable, NewSignal()).TrySetResult();
+                NotifyDataListeners();
             }
 
             for (; completed < group.Count; completed++)
@@ -903,6 +906,58 @@ public sealed class PartitionLog : IAsyncDisposable
     }
 
     // ------------------------------------------------------------------------------------------------ read
+
+    /// <summary>
+    /// Registers a callback run on the writer thread each time <see cref="DurableOffset"/> advances. It must be
+    /// cheap and never block (a channel cursor sets its fill loop's wake-up). Long-lived readers use this instead
+    /// of racing <see cref="WaitForDataAsync"/> against their other wake-ups, which would stack continuations.
+    /// </summary>
+    public void AddDataListener(Action listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        lock (_listenersLock)
+        {
+            Action[] current = _dataListeners;
+            var grown = new Action[current.Length + 1];
+            Array.Copy(current, grown, current.Length);
+            grown[^1] = listener;
+            Volatile.Write(ref _dataListeners, grown);
+        }
+    }
+
+    /// <summary>Removes a callback added by <see cref="AddDataListener"/>.</summary>
+    public void RemoveDataListener(Action listener)
+    {
+        lock (_listenersLock)
+        {
+            Action[] current = _dataListeners;
+            int index = Array.IndexOf(current, listener);
+            if (index < 0)
+            {
+                return;
+            }
+
+            var shrunk = new Action[current.Length - 1];
+            Array.Copy(current, 0, shrunk, 0, index);
+            Array.Copy(current, index + 1, shrunk, index, current.Length - index - 1);
+            Volatile.Write(ref _dataListeners, shrunk);
+        }
+    }
+
+    private void NotifyDataListeners()
+    {
+        foreach (Action listener in Volatile.Read(ref _dataListeners))
+        {
+            try
+            {
+                listener();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "partition log {Directory}: data listener failed", _directory);
+            }
+        }
+    }
 
     /// <summary>Completes when <see cref="DurableOffset"/> &gt; <paramref name="offset"/>. Faults with ObjectDisposedException once the log is disposed.</summary>
     public Task WaitForDataAsync(long offset, CancellationToken ct)
