@@ -6,6 +6,8 @@
 #   bench/run-benchmarks.sh                      # 3 rounds, 10 s per run
 #   RUNS=5 RUNFOR=20s bench/run-benchmarks.sh
 #   UPSTREAM_NSQD=/path/to/nsqd bench/run-benchmarks.sh   # adds the upstream rows
+#   SUITE=resources bench/run-benchmarks.sh      # RSS/fds: 10k and 50k topics, 10k idle connections,
+#                                                # a stuck consumer under 1 GB of 1 MB messages (one round)
 #
 # Env: RUNS (3), RUNFOR (10s), RATE (latency mode msgs/s, 10000), CHANNELS (fan-out, 4),
 #      UPSTREAM_NSQD (upstream nsqd binary; rows say "not measured here" without it),
@@ -23,7 +25,7 @@ mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
 
-NSQD="$ROOT/artifacts/bin/nsqd/release/nsqd"
+NSQD=${NSQD:-"$ROOT/artifacts/bin/nsqd/release/nsqd"}
 BENCH="$ROOT/artifacts/bin/nsq_bench/release/nsq_bench"
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
@@ -39,11 +41,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port: nothing answers on it (bash /dev/tcp probe; no other tools needed).
+# A free loopback port below the kernel's ephemeral range (outgoing connections cannot hold it), that
+# nothing answers on (bash /dev/tcp probe; no other tools needed).
 free_port() {
   local port
   while true; do
-    port=$(( 20000 + RANDOM % 40000 ))
+    port=$(( 20000 + RANDOM % 12000 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
@@ -108,6 +111,30 @@ bench() {
   grep -v '^wrote ' "$OUT/$slug-r$round.log" | grep '^\[' >&2 || true
   tail -n 1 "$OUT/$slug-r$round.log" >> "$RESULTS" || true
 }
+
+# resource BROKER-LABEL BINARY SCENARIO [FLAGS...]: a fresh broker, one nsq_bench resources run, its JSON line kept.
+resource() {
+  local name=$1 binary=$2 scenario=$3
+  shift 3
+  start_broker "$name-$scenario" "$binary"
+  echo "== resources $scenario $* on $name (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  "$BENCH" resources --nsqd-tcp-address="$TCP_ADDRESS" --broker-pid="$BROKER_PID" --scenario="$scenario" \
+    --label="$name" --progress=off "$@" > "$OUT/resources-$name-$scenario.log" 2>&1 || echo "   (run failed, see $OUT/resources-$name-$scenario.log)" >&2
+  tail -n 1 "$OUT/resources-$name-$scenario.log" | tee -a "$RESULTS" >&2
+  stop_broker
+}
+
+if [[ "${SUITE:-throughput}" == resources ]]; then
+  ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  for b in "ours:$NSQD" ${UPSTREAM_NSQD:+"upstream:$UPSTREAM_NSQD"}; do
+    resource "${b%%:*}" "${b#*:}" topics --count=10000
+    resource "${b%%:*}" "${b#*:}" topics --count=50000
+    resource "${b%%:*}" "${b#*:}" idle --count=10000
+    resource "${b%%:*}" "${b#*:}" stuck --size=1048576 --bytes=1073741824
+  done
+  echo; echo "Results (JSON lines) in $RESULTS"
+  exit 0
+fi
 
 for round in $(seq 1 "$RUNS"); do
   # The tool's own ceiling (null broker in-process): broker figures far below it are the broker's.

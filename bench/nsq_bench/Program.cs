@@ -8,7 +8,7 @@ using NsqSharp.Bench.Report;
 Type[] verbs =
 [
     typeof(WriterOptions), typeof(ReaderOptions), typeof(PubSubOptions), typeof(FanoutOptions), typeof(ManyTopicsOptions),
-    typeof(LatencyOptions), typeof(CompareCommandOptions), typeof(TableOptions), typeof(SelftestOptions),
+    typeof(LatencyOptions), typeof(CompareCommandOptions), typeof(TableOptions), typeof(SelftestOptions), typeof(ResourcesOptions),
 ];
 var normalized = ArgumentNormalizer.Normalize(args, verbs);
 var parser = new Parser(s =>
@@ -36,6 +36,7 @@ try
         CompareCommandOptions o => await NsqSharp.Bench.Compare.CompareRunner.RunAsync(o),
         TableOptions o => SummaryTable.Run(o),
         SelftestOptions o => await NsqSharp.Bench.Selftest.SelftestRunner.RunAsync(o),
+        ResourcesOptions o => await NsqSharp.Bench.Resources.ResourcesRunner.RunAsync(o),
         _ => 2,
     };
 }

@@ -55,6 +55,8 @@ public sealed class NsqdOptions
     public int MemQueueSize { get; set; } = 10000;
     /// <summary>Body bytes each channel may hold read ahead in memory, waiting for a client (at least one message always fits).</summary>
     public long MaxChannelReadAheadBytes { get; set; } = 4 * 1024 * 1024;
+    /// <summary>The broker's clock: in-flight timeouts, deferred due times, housekeeping ticks (tests pass a fake).</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
 
     // TLS and auth.
     public string TlsCert { get; set; } = "";

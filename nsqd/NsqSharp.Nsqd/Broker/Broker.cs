@@ -21,7 +21,7 @@ public sealed class Broker : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task> _deletions = new(StringComparer.Ordinal);
     private readonly object _topicGate = new();
-    private readonly object _metadataGate = new();
+    private readonly MetadataWriter _metadata;
     private readonly CancellationTokenSource _stop = new();
     private Task? _housekeeping;
     private bool _loading;
@@ -32,6 +32,7 @@ public sealed class Broker : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("nsqd.broker");
         DataPath = Path.GetFullPath(options.DataPath);
+        _metadata = new MetadataWriter(MetadataPath, BuildMetadata, _logger);
     }
 
     public NsqdOptions Options { get; }
@@ -113,10 +114,76 @@ public sealed class Broker : IAsyncDisposable
                 _loading = false;
             }
 
+        }
+
+        RestoreUnlistedTopics();
+        if (_topics.Count > 0)
+        {
             _logger.LogInformation("restored {Count} topics from {Path}", _topics.Count, DataPath);
         }
 
+        _metadata.Start();
         _housekeeping = Task.Run(RunHousekeepingAsync);
+    }
+
+    /// <summary>
+    /// The directory is the truth about what exists: a topic created (and published to) or a channel created just
+    /// before a crash may be missing from nsqd.json, which is written in the background. Restore such topics from
+    /// data/topics/, and such channels from their cursor files.
+    /// </summary>
+    private void RestoreUnlistedTopics()
+    {
+        var root = Path.Combine(DataPath, "topics");
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+
+        _loading = true;
+        try
+        {
+            foreach (var directory in Directory.EnumerateDirectories(root))
+            {
+                var name = Topic.UnescapeFileName(Path.GetFileName(directory));
+                if (!NsqNames.IsValidTopicName(name) || NsqNames.IsEphemeral(name))
+                {
+                    continue;
+                }
+
+                if (!_topics.TryGetValue(name, out var topic))
+                {
+                    var partitions = 0;
+                    while (Directory.Exists(Path.Combine(directory, partitions.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+                    {
+                        partitions++;
+                    }
+
+                    topic = OpenTopic(name, Math.Max(1, partitions));
+                    _topics[name] = topic;
+                    _logger.LogWarning("TOPIC({Topic}): restored from its directory (missing from nsqd.json)", name);
+                }
+
+                var channels = Path.Combine(directory, "channels");
+                if (!Directory.Exists(channels))
+                {
+                    continue;
+                }
+
+                foreach (var file in Directory.EnumerateFiles(channels, "*.cursor"))
+                {
+                    var channel = Topic.UnescapeFileName(Path.GetFileNameWithoutExtension(file));
+                    if (NsqNames.IsValidChannelName(channel) && !NsqNames.IsEphemeral(channel) && !topic.TryGetChannel(channel, out _))
+                    {
+                        topic.RestoreChannel(channel, paused: false);
+                        _logger.LogWarning("TOPIC({Topic}): channel({Channel}) restored from its cursor (missing from nsqd.json)", name, channel);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _loading = false;
+        }
     }
 
     public bool TryGetTopic(string name, out Topic topic) => _topics.TryGetValue(name, out topic!);
@@ -271,13 +338,20 @@ public sealed class Broker : IAsyncDisposable
         return list;
     }
 
+    /// <summary>Asks for nsqd.json to be rewritten (coalesced, in the background; see MetadataWriter).</summary>
     public void SaveMetadata()
     {
-        if (_loading)
+        if (!_loading)
         {
-            return;
+            _metadata.Request();
         }
+    }
 
+    /// <summary>Completes once nsqd.json includes every change made before this call (HTTP operator actions await it).</summary>
+    public Task SaveMetadataAsync() => _loading ? Task.CompletedTask : _metadata.RequestAndWaitAsync();
+
+    private NodeMetadata BuildMetadata()
+    {
         var metadata = new NodeMetadata { Version = ProtocolConstants.CompatibleVersion };
         foreach (var topic in _topics.Values)
         {
@@ -306,23 +380,18 @@ public sealed class Broker : IAsyncDisposable
         }
 
         metadata.Topics.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        lock (_metadataGate)
-        {
-            try
-            {
-                metadata.Save(MetadataPath);
-            }
-            catch (IOException e)
-            {
-                _logger.LogError(e, "failed to persist metadata to {Path}", MetadataPath);
-            }
-        }
+        return metadata;
     }
 
+    /// <summary>
+    /// Timers every 100 ms, checkpoints every second, retention every 30 s. A failure in one topic (a disk error in
+    /// a checkpoint, say) is logged (at most every 10 s) and the loop goes on: housekeeping never stops for good.
+    /// </summary>
     private async Task RunHousekeepingAsync()
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100), Options.Time);
         var tick = 0L;
+        var lastErrorLog = long.MinValue;
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
@@ -330,18 +399,18 @@ public sealed class Broker : IAsyncDisposable
                 tick++;
                 foreach (var topic in _topics.Values)
                 {
-                    foreach (var channel in topic.Channels)
+                    try
                     {
-                        channel.ProcessTimers();
-                        if (tick % 10 == 0)
-                        {
-                            channel.CheckpointIfDirty();
-                        }
+                        HousekeepTopic(topic, tick);
                     }
-
-                    if (tick % 300 == 0)
+                    catch (Exception e)
                     {
-                        EnforceRetention(topic);
+                        var now = Options.Time.MonotonicMs();
+                        if (now - lastErrorLog >= 10_000)
+                        {
+                            lastErrorLog = now;
+                            _logger.LogError(e, "TOPIC({Topic}): housekeeping failed; retrying on the next tick", topic.Name);
+                        }
                     }
                 }
             }
@@ -349,9 +418,22 @@ public sealed class Broker : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
-        catch (Exception e)
+    }
+
+    private void HousekeepTopic(Topic topic, long tick)
+    {
+        foreach (var channel in topic.Channels)
         {
-            _logger.LogCritical(e, "housekeeping loop failed");
+            channel.ProcessTimers();
+            if (tick % 10 == 0)
+            {
+                channel.CheckpointIfDirty();
+            }
+        }
+
+        if (tick % 300 == 0)
+        {
+            EnforceRetention(topic);
         }
     }
 
@@ -360,7 +442,7 @@ public sealed class Broker : IAsyncDisposable
         for (var p = 0; p < topic.Partitions.Length; p++)
         {
             var log = topic.Partitions[p];
-            var deleted = log.EnforceRetention(topic.MinAckFloor(p), DateTimeOffset.UtcNow);
+            var deleted = log.EnforceRetention(topic.MinAckFloor(p), Options.Time.GetUtcNow());
             if (deleted > 0)
             {
                 _logger.LogInformation("TOPIC({Topic}): retention removed {Count} segments of partition {Partition}", topic.Name, deleted, p);
@@ -376,13 +458,13 @@ public sealed class Broker : IAsyncDisposable
             return;
         }
 
-        SaveMetadata();
         _stop.Cancel();
         if (_housekeeping != null)
         {
             await _housekeeping.ConfigureAwait(false);
         }
 
+        await _metadata.StopAsync().ConfigureAwait(false);
         foreach (var topic in _topics.Values)
         {
             await topic.StopAsync(delete: false).ConfigureAwait(false);

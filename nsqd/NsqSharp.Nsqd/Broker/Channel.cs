@@ -33,7 +33,8 @@ public sealed class Channel
         MaxPending = options.MaxPendingPerChannel;
         MaxReadAheadMessages = Math.Clamp(options.MemQueueSize, 1, 4096);
         MaxReadAheadBytes = Math.Max(1, options.MaxChannelReadAheadBytes);
-        E2ELatency = new LatencyQuantiles(options.E2EProcessingLatencyWindowTime);
+        Time = options.Time;
+        E2ELatency = new LatencyQuantiles(options.E2EProcessingLatencyWindowTime, options.Time);
         Cursors = cursors ?? [];
     }
 
@@ -51,6 +52,8 @@ public sealed class Channel
     internal ChannelCursor[] Cursors { get; set; }
 
     internal int MaxPending { get; }
+
+    internal TimeProvider Time { get; }
 
     /// <summary>Read-ahead bounds: messages (--mem-queue-size, at most 4096) and body bytes (--max-channel-read-ahead-bytes).</summary>
     internal int MaxReadAheadMessages { get; }
@@ -226,7 +229,7 @@ public sealed class Channel
                         {
                             cursorsFull |= !HasReadAheadRoom;
                             OnReadyDequeued(delivery.Body.Length);
-                            if (cursor.MarkInFlight(delivery, client, Environment.TickCount64, timeoutMs, out attempts))
+                            if (cursor.MarkInFlight(delivery, client, Time.MonotonicMs(), timeoutMs, out attempts))
                             {
                                 _nextTake = index + 1;
                                 _dirty = true;
@@ -312,7 +315,7 @@ public sealed class Channel
 
         if (error == null && timestampNs > 0)
         {
-            E2ELatency.Record((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000) - timestampNs);
+            E2ELatency.Record((Time.UnixMs() * 1_000_000) - timestampNs);
         }
 
         return error;
@@ -339,15 +342,15 @@ public sealed class Channel
         lock (Sync)
         {
             var cursor = CursorFor(id.Partition);
-            return cursor == null ? "ID not in flight" : cursor.Touch(id.Offset, client, Environment.TickCount64, timeoutMs, maxTimeoutMs);
+            return cursor == null ? "ID not in flight" : cursor.Touch(id.Offset, client, Time.MonotonicMs(), timeoutMs, maxTimeoutMs);
         }
     }
 
     /// <summary>Called by the broker's timer loop: in-flight timeouts and deferred due times.</summary>
     internal void ProcessTimers()
     {
-        var nowTicks = Environment.TickCount64;
-        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var nowTicks = Time.MonotonicMs();
+        var nowMs = Time.UnixMs();
         IChannelConsumer[]? toNotify = null;
         lock (Sync)
         {

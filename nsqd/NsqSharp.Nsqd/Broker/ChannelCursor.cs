@@ -178,7 +178,7 @@ internal sealed class ChannelCursor
                 return false;
             }
 
-            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var nowMs = _channel.Time.UnixMs();
             foreach (var record in _readBatch)
             {
                 QueueFresh(record, nowMs);
@@ -282,7 +282,7 @@ internal sealed class ChannelCursor
         if (delayMs > 0)
         {
             entry.State = PendingState.Deferred;
-            entry.Due = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + delayMs;
+            entry.Due = _channel.Time.UnixMs() + delayMs;
             _deferredByDue.Enqueue(offset, entry.Due);
             DeferredCount++;
         }

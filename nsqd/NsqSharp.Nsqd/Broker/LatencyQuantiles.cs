@@ -14,11 +14,14 @@ public sealed class LatencyQuantiles
     private long[] _previous = new long[ReservoirSize];
     private int _currentSeen;
     private int _previousSeen;
-    private long _windowStart = Environment.TickCount64;
+    private readonly TimeProvider _time;
+    private long _windowStart;
 
-    public LatencyQuantiles(TimeSpan window)
+    public LatencyQuantiles(TimeSpan window, TimeProvider? time = null)
     {
         _halfWindowMs = Math.Max(1, (long)window.TotalMilliseconds / 2);
+        _time = time ?? TimeProvider.System;
+        _windowStart = _time.MonotonicMs();
     }
 
     public long Count { get; private set; }
@@ -78,7 +81,7 @@ public sealed class LatencyQuantiles
 
     private void Rotate()
     {
-        var now = Environment.TickCount64;
+        var now = _time.MonotonicMs();
         if (now - _windowStart < _halfWindowMs)
         {
             return;

@@ -26,10 +26,10 @@ public struct PendingMessage
     public int Generation;
     public IChannelConsumer? Owner;
 
-    /// <summary>In flight: Environment.TickCount64 deadline. Deferred: unix ms due time.</summary>
+    /// <summary>In flight: monotonic ms deadline (Clock.MonotonicMs). Deferred: unix ms due time.</summary>
     public long Due;
 
-    /// <summary>Environment.TickCount64 when delivered (TOUCH may not extend past this + max-msg-timeout).</summary>
+    /// <summary>Monotonic ms when delivered (TOUCH may not extend past this + max-msg-timeout).</summary>
     public long DeliveredAt;
 
     public long TimestampNs;

@@ -55,7 +55,7 @@ public sealed class Topic
     /// <summary>Appends one message; completes once it is durable (fsynced by default).</summary>
     public async ValueTask PublishAsync(ReadOnlyMemory<byte> body, long deferMs, CancellationToken ct = default)
     {
-        var deliverAt = deferMs > 0 ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + deferMs : 0;
+        var deliverAt = deferMs > 0 ? _broker.Options.Time.UnixMs() + deferMs : 0;
         await PickPartition().AppendAsync(body, deliverAt, ct).ConfigureAwait(false);
         Interlocked.Increment(ref _messageCount);
         Interlocked.Add(ref _messageBytes, body.Length);
@@ -64,7 +64,7 @@ public sealed class Topic
     /// <summary>Appends a batch atomically (MPUB); completes once it is durable.</summary>
     public async ValueTask PublishBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> bodies, long deferMs, CancellationToken ct = default)
     {
-        var deliverAt = deferMs > 0 ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + deferMs : 0;
+        var deliverAt = deferMs > 0 ? _broker.Options.Time.UnixMs() + deferMs : 0;
         await PickPartition().AppendBatchAsync(bodies, deliverAt, ct).ConfigureAwait(false);
         long bytes = 0;
         foreach (var b in bodies)
@@ -292,4 +292,7 @@ public sealed class Topic
 
         return name.Replace(".", "%2E", StringComparison.Ordinal);
     }
+
+    /// <summary>The inverse of <see cref="EscapeFileName"/> ('%' never occurs in a valid name).</summary>
+    internal static string UnescapeFileName(string fileName) => fileName.Replace("%2E", ".", StringComparison.Ordinal);
 }

@@ -294,10 +294,17 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Task CreateTopic(HttpContext ctx, GoQuery q)
+    private async Task CreateTopic(HttpContext ctx, GoQuery q)
     {
         TopicFromQuery(q);
-        return HttpReplies.Empty(ctx);
+        await ReplyDurablyAsync(ctx).ConfigureAwait(false);
+    }
+
+    /// <summary>Operator actions answer once nsqd.json holds their effect (its writes are coalesced, so this is cheap).</summary>
+    private async Task ReplyDurablyAsync(HttpContext ctx)
+    {
+        await _server.Broker.SaveMetadataAsync().ConfigureAwait(false);
+        await HttpReplies.Empty(ctx).ConfigureAwait(false);
     }
 
     private async Task DeleteTopic(HttpContext ctx, GoQuery q)
@@ -308,7 +315,7 @@ internal sealed class NsqdHttpApi
             throw new HttpError(404, "TOPIC_NOT_FOUND");
         }
 
-        await HttpReplies.Empty(ctx).ConfigureAwait(false);
+        await ReplyDurablyAsync(ctx).ConfigureAwait(false);
     }
 
     /// <summary>Upstream validates the name only for /topic/empty; pause/unpause just look the topic up (404).</summary>
@@ -326,7 +333,7 @@ internal sealed class NsqdHttpApi
         }
 
         action(topic);
-        return HttpReplies.Empty(ctx);
+        return ReplyDurablyAsync(ctx);
     }
 
     private (Topic Topic, string Channel) ExistingTopicAndChannelArg(GoQuery q)
@@ -355,7 +362,7 @@ internal sealed class NsqdHttpApi
     {
         var (topic, channel) = ExistingTopicAndChannelArg(q);
         topic.GetOrCreateChannel(channel);
-        return HttpReplies.Empty(ctx);
+        return ReplyDurablyAsync(ctx);
     }
 
     private async Task DeleteChannel(HttpContext ctx, GoQuery q)
@@ -366,7 +373,7 @@ internal sealed class NsqdHttpApi
             throw new HttpError(404, "CHANNEL_NOT_FOUND");
         }
 
-        await HttpReplies.Empty(ctx).ConfigureAwait(false);
+        await ReplyDurablyAsync(ctx).ConfigureAwait(false);
     }
 
     private Task WithExistingChannel(HttpContext ctx, GoQuery q, Action<Broker.Channel> action)
@@ -378,7 +385,7 @@ internal sealed class NsqdHttpApi
         }
 
         action(channel);
-        return HttpReplies.Empty(ctx);
+        return ReplyDurablyAsync(ctx);
     }
 
     /// <summary>Replay: POST /channel/seek?topic=&amp;channel=&amp;to=oldest|newest|offset|timestamp[&amp;value=N].</summary>
