@@ -69,6 +69,9 @@ internal sealed class NsqdCommandLine
     [Option("mem-queue-size", Default = 10000, HelpText = "size of each channel's in-memory read-ahead (the backlog itself always lives on disk)")]
     public int MemQueueSize { get; set; }
 
+    [Option("max-open-segments", Default = 1024, HelpText = "segment files kept open across all topics; beyond it the least recently used idle ones are closed and reopened on demand (file descriptors stay bounded however many topics exist)")]
+    public int MaxOpenSegments { get; set; }
+
     [Option("max-bytes-per-file", Default = 104857600L, HelpText = "number of bytes per log segment before rolling")]
     public long MaxBytesPerFile { get; set; }
 
@@ -236,6 +239,7 @@ internal sealed class NsqdCommandLine
             Deflate = ParseBool("deflate", Deflate),
             MaxDeflateLevel = MaxDeflateLevel,
             MaxBytesPerFile = MaxBytesPerFile,
+            MaxOpenSegments = MaxOpenSegments,
             SyncEvery = SyncEvery,
             SyncTimeout = GoDuration.ParseFlag("sync-timeout", SyncTimeout),
             RetentionAge = GoDuration.ParseFlag("retention-age", RetentionAge),

@@ -183,6 +183,9 @@ public sealed class Broker : IAsyncDisposable
         }
     }
 
+    // One open-file budget (--max-open-segments) for every partition log of this node, created with the first topic.
+    private SegmentHandleCache? _segmentHandles;
+
     private Topic OpenTopic(string name, int partitions)
     {
         var ephemeral = NsqNames.IsEphemeral(name);
@@ -192,10 +195,11 @@ public sealed class Broker : IAsyncDisposable
         Directory.CreateDirectory(Path.Combine(directory, "channels"));
         var logs = new PartitionLog[partitions];
         var logger = _loggerFactory.CreateLogger("nsqd.storage");
+        var handles = LazyInitializer.EnsureInitialized(ref _segmentHandles, () => new SegmentHandleCache(Options.MaxOpenSegments));
         for (var p = 0; p < partitions; p++)
         {
             logs[p] = PartitionLog.Open(Path.Combine(directory, p.ToString(System.Globalization.CultureInfo.InvariantCulture)), p,
-                Options.ToLogOptions(ephemeral), logger);
+                Options.ToLogOptions(ephemeral, handles), logger);
         }
 
         return new Topic(this, name, directory, logs, _loggerFactory.CreateLogger("nsqd.topic"));
