@@ -237,6 +237,36 @@ public sealed class CorruptionRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task TornTailTruncated_ThenNewBatchesThere_AreReadWithoutStaleResyncState()
+    {
+        await using (var log = await OpenWithMessagesAsync())
+        {
+        }
+
+        // A torn write: 300 bytes that hold no valid batch after the last one.
+        long tail = new FileInfo(LogPath).Length;
+        var garbage = new byte[300];
+        new Random(5).NextBytes(garbage);
+        using (var handle = File.OpenHandle(LogPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+        {
+            RandomAccess.Write(handle, garbage, tail);
+        }
+
+        DeleteIndexes();
+        await using var reopened = Open();
+        Assert.Equal(tail, new FileInfo(LogPath).Length);
+        for (int i = Messages; i < Messages + 10; i++)
+        {
+            await reopened.AppendAsync(Body(i, BodySize), 0).WithTimeout();
+        }
+
+        // The first new batch (where the torn bytes were) gets a damaged length: still read whole.
+        WriteInt32(LogPath, tail + 16, int.MaxValue);
+        Assert.Equal(Enumerable.Range(0, Messages + 10), ReadAll(reopened, 0, maxMessages: 1000).Select(r => BodyId(r.Body)));
+        AssertCounters(reopened, batches: 0, messages: 0, repaired: 1);
+    }
+
+    [Fact]
     public async Task GarbageAcrossSeveralBatches_LosesOnlyThoseBatches()
     {
         await using (var log = await OpenWithMessagesAsync())

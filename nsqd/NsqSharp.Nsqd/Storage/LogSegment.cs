@@ -168,6 +168,33 @@ internal sealed class LogSegment
         }
     }
 
+    /// <summary>Recovery truncated the file at <paramref name="position"/>: what was learnt about the bytes from there on
+    /// no longer describes the file (new batches will be written there).</summary>
+    public void ForgetDamageFrom(long position)
+    {
+        if (_resyncHints is { } hints)
+        {
+            foreach (long key in hints.Keys)
+            {
+                if (key >= position)
+                {
+                    hints.TryRemove(key, out _);
+                }
+            }
+        }
+
+        if (_reported is { } reported)
+        {
+            foreach ((long at, CorruptionKind kind) in reported.Keys)
+            {
+                if (at >= position)
+                {
+                    reported.TryRemove((at, kind), out _);
+                }
+            }
+        }
+    }
+
     /// <summary>Writer/recovery: account for a batch at <paramref name="position"/>, adding index entries per the interval rule.</summary>
     public void OnBatch(long position, long baseOffset, int length, long batchMaxTimestampNs, int indexInterval)
     {

@@ -102,6 +102,7 @@ public sealed partial class PartitionLog
         {
             RandomAccess.SetLength(handle, validEnd);
             NativeFile.FlushData(handle);
+            segment.ForgetDamageFrom(validEnd);
         }
 
         if (!trusted || validEnd < length)
