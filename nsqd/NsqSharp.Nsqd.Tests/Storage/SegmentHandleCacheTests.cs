@@ -108,6 +108,66 @@ public sealed class SegmentHandleCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task ManyLogsOnATinyBudget_AppendAndReadConcurrently_WithoutErrors()
+    {
+        var cache = new SegmentHandleCache(3);
+        var options = new PartitionLogOptions { SegmentBytes = 4096, IndexIntervalBytes = 256, HandleCache = cache };
+        var logs = Enumerable.Range(0, 12).Select(i => PartitionLog.Open(Path.Combine(_temp.Path, "c" + i, "0"), 0, options, _logger)).ToArray();
+        try
+        {
+            const int perLog = 150;
+            var writers = logs.Select(log => Task.Run(async () =>
+            {
+                for (int i = 0; i < perLog; i++)
+                {
+                    await log.AppendAsync(Body(i, 60), 0).WithTimeout();
+                }
+            })).ToArray();
+            var readers = Enumerable.Range(0, 4).Select(r => Task.Run(() =>
+            {
+                var chunk = new List<LogRecord>();
+                while (!writers.All(w => w.IsCompleted))
+                {
+                    foreach (var log in logs)
+                    {
+                        chunk.Clear();
+                        log.Read(Random.Shared.NextInt64(Math.Max(1, log.DurableOffset)), 5, 1 << 20, chunk);
+                        foreach (var record in chunk)
+                        {
+                            Assert.Equal(record.Offset, BodyId(record.Body));
+                        }
+
+                        long newest = log.DurableOffset - 1;
+                        if (newest >= 0 && log.TryRead(newest, out var last))
+                        {
+                            Assert.Equal(newest, BodyId(last.Body));
+                        }
+                    }
+                }
+            })).ToArray();
+            await Task.WhenAll(writers.Concat(readers)).WaitAsync(TestTimeout);
+
+            foreach (var log in logs)
+            {
+                Assert.Null(log.Health);
+                Assert.Equal(Enumerable.Range(0, perLog), ReadAll(log).Select(r => BodyId(r.Body)));
+            }
+
+            Assert.InRange(cache.OpenHandles, 0, cache.Budget);
+            Assert.True(cache.HandlesEvicted > 0);
+        }
+        finally
+        {
+            foreach (var log in logs)
+            {
+                await log.DisposeAsync();
+            }
+        }
+
+        Assert.Equal(0, cache.OpenHandles);
+    }
+
+    [Fact]
     public void DataDirectoryLock_IsExclusive_AndReleasedOnDispose()
     {
         string data = Path.Combine(_temp.Path, "data");
