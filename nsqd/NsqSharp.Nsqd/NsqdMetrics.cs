@@ -25,6 +25,10 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableGauge("nsqd_partition_end_offset", () => PerPartition(l => l.DurableOffset), description: "Durable end offset of a partition log");
         _meter.CreateObservableGauge("nsqd_partition_start_offset", () => PerPartition(l => l.StartOffset), description: "Oldest retained offset of a partition log");
         _meter.CreateObservableCounter("nsqd_partition_syncs", () => PerPartition(l => l.SyncCount), description: "fsyncs (group commits) of a partition log");
+        _meter.CreateObservableCounter("nsqd_partition_corrupt_batches", () => PerPartition(l => l.CorruptBatchesSkipped), description: "Damaged batches skipped (their messages are lost; each is logged)");
+        _meter.CreateObservableCounter("nsqd_partition_corrupt_messages", () => PerPartition(l => l.CorruptMessagesSkipped), description: "Messages lost in damaged batches");
+        _meter.CreateObservableCounter("nsqd_partition_corrupt_headers_repaired", () => PerPartition(l => l.CorruptHeadersRepaired), description: "Damaged batch headers read around without loss (offset or length field)");
+        _meter.CreateObservableGauge("nsqd_open_segment_files", () => (long)_server.Broker.OpenSegmentFiles, description: "Segment files open now (bounded by --max-open-segments)");
         _meter.CreateObservableGauge("nsqd_channel_depth", () => PerChannel(c => c.Depth), description: "Messages waiting for a consumer");
         _meter.CreateObservableGauge("nsqd_channel_in_flight", () => PerChannel(c => c.InFlightCount), description: "Messages sent and not yet finished");
         _meter.CreateObservableGauge("nsqd_channel_deferred", () => PerChannel(c => c.DeferredCount), description: "Messages waiting for their due time");

@@ -57,6 +57,9 @@ public sealed class NsqdOptions
     public long MaxChannelReadAheadBytes { get; set; } = 4 * 1024 * 1024;
     /// <summary>The broker's clock: in-flight timeouts, deferred due times, housekeeping ticks (tests pass a fake).</summary>
     public TimeProvider Time { get; set; } = TimeProvider.System;
+    /// <summary>Segment files kept open across all partition logs (--max-open-segments): idle handles beyond it are
+    /// closed least recently used first and reopened on demand, so descriptors do not grow with the topic count.</summary>
+    public int MaxOpenSegments { get; set; } = SegmentHandleCache.DefaultBudget;
 
     // TLS and auth.
     public string TlsCert { get; set; } = "";
@@ -92,8 +95,11 @@ public sealed class NsqdOptions
     /// <summary>True when the plain HTTP listener must refuse requests (upstream --tls-required=true).</summary>
     public bool HttpTlsRequired => TlsRequired == "true" || TlsClientAuthPolicy.Length > 0;
 
-    public PartitionLogOptions ToLogOptions(bool ephemeral) => new()
+    /// <param name="ephemeral">An #ephemeral topic (never fsynced).</param>
+    /// <param name="handles">The node's segment file budget (null: the process-wide default).</param>
+    public PartitionLogOptions ToLogOptions(bool ephemeral, SegmentHandleCache? handles = null) => new()
     {
+        HandleCache = handles,
         SegmentBytes = MaxBytesPerFile,
         SyncMode = ephemeral ? SyncMode.Interval : SyncEvery > 0 ? SyncMode.EveryN : SyncMode.EveryAppend,
         SyncEvery = SyncEvery > 0 ? SyncEvery : 2500,
@@ -114,6 +120,11 @@ public sealed class NsqdOptions
         if (NodeId is < 0 or > 1023)
         {
             return $"--node-id must be [0,1024) (got {NodeId})";
+        }
+
+        if (MaxOpenSegments < 1)
+        {
+            return $"--max-open-segments must be positive (got {MaxOpenSegments})";
         }
 
         if (MaxMsgSize <= 0 || MaxBodySize <= 0 || MaxRdyCount <= 0)

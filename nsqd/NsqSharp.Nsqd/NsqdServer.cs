@@ -24,6 +24,7 @@ public sealed class NsqdServer : IAsyncDisposable
     private Task? _acceptLoop;
     private NsqdHttpServer? _http;
     private Statsd.StatsdReporter? _statsd;
+    private Storage.DataDirectoryLock? _dataLock;
 
     public NsqdServer(NsqdOptions options, ILoggerFactory loggerFactory)
     {
@@ -69,6 +70,8 @@ public sealed class NsqdServer : IAsyncDisposable
 
     public async Task StartAsync()
     {
+        // Before touching anything in the data path (Broker.Start wipes ephemeral/): one nsqd per data directory.
+        _dataLock = Storage.DataDirectoryLock.Acquire(Options.DataPath);
         Broker.Start();
         _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         var endpoint = ParseEndPoint(Options.TcpAddress);
@@ -193,7 +196,14 @@ public sealed class NsqdServer : IAsyncDisposable
             await Lookup.DisposeAsync().ConfigureAwait(false);
         }
 
-        await Broker.DisposeAsync().ConfigureAwait(false);
+        if (_dataLock != null)
+        {
+            // Only the owner of the data path may write it (the broker saves nsqd.json on the way out): a server that
+            // failed to take the lock must not clobber the running instance's metadata.
+            await Broker.DisposeAsync().ConfigureAwait(false);
+            _dataLock.Dispose(); // after every log is closed
+        }
+
         Auth.Dispose();
         Metrics.Dispose();
         _logger.LogInformation("exited cleanly");

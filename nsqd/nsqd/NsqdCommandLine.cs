@@ -72,6 +72,9 @@ internal sealed class NsqdCommandLine
     [Option("max-channel-read-ahead-bytes", Default = 4194304L, HelpText = "body bytes each channel holds in memory ahead of its clients (at least one message; the rest waits on disk)")]
     public long MaxChannelReadAheadBytes { get; set; }
 
+    [Option("max-open-segments", Default = 1024, HelpText = "segment files kept open across all topics; beyond it the least recently used idle ones are closed and reopened on demand (file descriptors stay bounded however many topics exist)")]
+    public int MaxOpenSegments { get; set; }
+
     [Option("max-bytes-per-file", Default = 104857600L, HelpText = "number of bytes per log segment before rolling")]
     public long MaxBytesPerFile { get; set; }
 
@@ -239,6 +242,7 @@ internal sealed class NsqdCommandLine
             Deflate = ParseBool("deflate", Deflate),
             MaxDeflateLevel = MaxDeflateLevel,
             MaxBytesPerFile = MaxBytesPerFile,
+            MaxOpenSegments = MaxOpenSegments,
             SyncEvery = SyncEvery,
             SyncTimeout = GoDuration.ParseFlag("sync-timeout", SyncTimeout),
             RetentionAge = GoDuration.ParseFlag("retention-age", RetentionAge),

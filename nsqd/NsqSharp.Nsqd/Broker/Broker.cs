@@ -250,6 +250,12 @@ public sealed class Broker : IAsyncDisposable
         }
     }
 
+    // One open-file budget (--max-open-segments) for every partition log of this node, created with the first topic.
+    private SegmentHandleCache? _segmentHandles;
+
+    /// <summary>Segment files this node holds open now (all partitions share one budget).</summary>
+    public int OpenSegmentFiles => _segmentHandles?.OpenHandles ?? 0;
+
     private Topic OpenTopic(string name, int partitions)
     {
         var ephemeral = NsqNames.IsEphemeral(name);
@@ -259,10 +265,11 @@ public sealed class Broker : IAsyncDisposable
         Directory.CreateDirectory(Path.Combine(directory, "channels"));
         var logs = new PartitionLog[partitions];
         var logger = _loggerFactory.CreateLogger("nsqd.storage");
+        var handles = LazyInitializer.EnsureInitialized(ref _segmentHandles, () => new SegmentHandleCache(Options.MaxOpenSegments));
         for (var p = 0; p < partitions; p++)
         {
             logs[p] = PartitionLog.Open(Path.Combine(directory, p.ToString(System.Globalization.CultureInfo.InvariantCulture)), p,
-                Options.ToLogOptions(ephemeral), logger);
+                Options.ToLogOptions(ephemeral, handles), logger);
         }
 
         return new Topic(this, name, directory, logs, _loggerFactory.CreateLogger("nsqd.topic"));

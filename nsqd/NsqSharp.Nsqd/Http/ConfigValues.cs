@@ -21,6 +21,8 @@ internal static class ConfigValues
             "data_path" => o.DataPath,
             "id" or "node_id" => o.NodeId, // upstream's cfg name for --node-id is "id"
             "mem_queue_size" => o.MemQueueSize,
+            "max_channel_read_ahead_bytes" => o.MaxChannelReadAheadBytes,
+            "max_open_segments" => o.MaxOpenSegments,
             "max_bytes_per_file" => o.MaxBytesPerFile,
             "sync_every" => o.SyncEvery,
             "sync_timeout" => Nanos(o.SyncTimeout),

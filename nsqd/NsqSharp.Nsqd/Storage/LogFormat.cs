@@ -114,14 +114,16 @@ internal readonly struct BatchHeader
     public long NextOffset => BaseOffset + Count;
 
     /// <summary>Structural sanity (no CRC): magic, version, a length that can hold its records and fits in <paramref name="available"/>.</summary>
-    public bool IsPlausible(long available) =>
+    public bool IsPlausible(long available) => HasPlausibleShape(available) && BaseOffset >= 0;
+
+    /// <summary><see cref="IsPlausible"/> without the base offset, which readers derive from continuity anyway.</summary>
+    public bool HasPlausibleShape(long available) =>
         MagicValue == LogFormat.Magic
         && VersionValue == LogFormat.Version
         && Count >= 1
         && Length >= LogFormat.BatchHeaderSize + ((long)Count * LogFormat.RecordHeaderSize)
         && Length <= PartitionLogOptions.MaxBatchBytes
-        && Length <= available
-        && BaseOffset >= 0;
+        && Length <= available;
 }
 
 /// <summary>Walks the records of one CRC-checked batch, bounds-checking every length.</summary>

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -55,24 +55,24 @@ internal sealed class AppendOnlyList<T>
 
     public ReadOnlySpan<T> Snapshot()
     {
+        (T[] items, int count) = SnapshotArray();
+        return new ReadOnlySpan<T>(items, 0, count);
+    }
+
+    /// <summary>The published items as (array, count), for holders that cannot keep a span.</summary>
+    public (T[] Items, int Count) SnapshotArray()
+    {
         int count = Volatile.Read(ref _count);
         T[] items = Volatile.Read(ref _items);
-        return new ReadOnlySpan<T>(items, 0, Math.Min(count, items.Length));
+        return (items, Math.Min(count, items.Length));
     }
-}
-
-/// <summary>Outcome of locating a batch in a segment.</summary>
-internal enum LocateStatus
-{
-    Found,
-    End,
-    Corrupt,
 }
 
 /// <summary>
 /// One segment: <c>&lt;base&gt;.log</c> plus its sparse indexes (in memory; persisted as <c>.index</c>/<c>.timeindex</c>
 /// when the segment is closed or the log shuts down cleanly). The active segment is written only by the
-/// partition's writer loop; everything readers use is published with volatile writes.
+/// partition's writer loop; everything readers use is published with volatile writes. The file's handle is not
+/// held: <see cref="File"/> leases it from the log's <see cref="SegmentHandleCache"/>.
 /// </summary>
 internal sealed class LogSegment
 {
@@ -81,21 +81,23 @@ internal sealed class LogSegment
     private const uint IndexMagic = 0x5849514E;     // "NQIX"
     private const uint TimeIndexMagic = 0x4954514E; // "NQTI"
     private const ushort IndexVersion = 1;
+    private const int MaxTrackedDamage = 4096;
 
     private long _size;
     private long _readableSize;
     private long _nextOffset;
     private long _maxTimestampNs;
-    private int _corruptionLogged;
+    private ConcurrentDictionary<long, long>? _resyncHints;
+    private ConcurrentDictionary<(long, CorruptionKind), bool>? _reported;
 
-    public LogSegment(string directory, long baseOffset, SafeFileHandle handle)
+    public LogSegment(string directory, long baseOffset, SegmentHandleCache cache, bool writable)
     {
         BaseOffset = baseOffset;
-        string name = baseOffset.ToString("D20", CultureInfo.InvariantCulture);
+        string name = FileName(baseOffset);
         LogPath = Path.Combine(directory, name + ".log");
         IndexPath = Path.Combine(directory, name + ".index");
         TimeIndexPath = Path.Combine(directory, name + ".timeindex");
-        Handle = handle;
+        File = new SegmentFile(cache, LogPath, writable);
         _nextOffset = baseOffset;
         _maxTimestampNs = long.MinValue;
     }
@@ -104,7 +106,9 @@ internal sealed class LogSegment
     public string LogPath { get; }
     public string IndexPath { get; }
     public string TimeIndexPath { get; }
-    public SafeFileHandle Handle { get; }
+
+    /// <summary>The <c>.log</c> file; lease its handle for each read or write.</summary>
+    public SegmentFile File { get; }
     public AppendOnlyList<OffsetIndexEntry> OffsetIndex { get; private set; } = new();
     public AppendOnlyList<TimeIndexEntry> TimeIndex { get; private set; } = new();
 
@@ -139,8 +143,57 @@ internal sealed class LogSegment
         set => Volatile.Write(ref _maxTimestampNs, value);
     }
 
-    /// <summary>True the first time; used to log a corruption once per segment.</summary>
-    public bool FirstCorruptionReport() => Interlocked.Exchange(ref _corruptionLogged, 1) == 0;
+    public static string FileName(long baseOffset) => baseOffset.ToString("D20", CultureInfo.InvariantCulture);
+
+    /// <summary>True the first time a damaged spot is reported, so it is counted and logged once.</summary>
+    public bool MarkReported(long position, CorruptionKind kind)
+    {
+        ConcurrentDictionary<(long, CorruptionKind), bool> reported = LazyInitializer.EnsureInitialized(ref _reported);
+        // Bounded: past the cap every report counts again (over-counting beats hiding a disaster).
+        return reported.Count >= MaxTrackedDamage || reported.TryAdd((position, kind), true);
+    }
+
+    /// <summary>Where a previous resync scan from the damaged batch at <paramref name="position"/> ended, if any.</summary>
+    public long? ResyncHint(long position) =>
+        _resyncHints is { } hints && hints.TryGetValue(position, out long resume) ? resume : null;
+
+    /// <summary>Remembers where the scan after the damaged batch at <paramref name="position"/> found a batch (or gave up),
+    /// so later readers passing it skip straight there.</summary>
+    public void RememberResync(long position, long resume)
+    {
+        ConcurrentDictionary<long, long> hints = LazyInitializer.EnsureInitialized(ref _resyncHints);
+        if (hints.Count < MaxTrackedDamage)
+        {
+            hints[position] = resume;
+        }
+    }
+
+    /// <summary>Recovery truncated the file at <paramref name="position"/>: what was learnt about the bytes from there on
+    /// no longer describes the file (new batches will be written there).</summary>
+    public void ForgetDamageFrom(long position)
+    {
+        if (_resyncHints is { } hints)
+        {
+            foreach (long key in hints.Keys)
+            {
+                if (key >= position)
+                {
+                    hints.TryRemove(key, out _);
+                }
+            }
+        }
+
+        if (_reported is { } reported)
+        {
+            foreach ((long at, CorruptionKind kind) in reported.Keys)
+            {
+                if (at >= position)
+                {
+                    reported.TryRemove((at, kind), out _);
+                }
+            }
+        }
+    }
 
     /// <summary>Writer/recovery: account for a batch at <paramref name="position"/>, adding index entries per the interval rule.</summary>
     public void OnBatch(long position, long baseOffset, int length, long batchMaxTimestampNs, int indexInterval)
@@ -186,21 +239,6 @@ internal sealed class LogSegment
         return found < 0 ? (BaseOffset, 0) : (BaseOffset + entries[found].RelOffset, entries[found].Position);
     }
 
-    /// <summary>First index entry whose position is after <paramref name="position"/>, as an offset; -1 if none.</summary>
-    public long NextEntryOffsetAfter(long position)
-    {
-        ReadOnlySpan<OffsetIndexEntry> entries = OffsetIndex.Snapshot();
-        for (int i = 0; i < entries.Length; i++)
-        {
-            if (entries[i].Position > position)
-            {
-                return BaseOffset + entries[i].RelOffset;
-            }
-        }
-
-        return -1;
-    }
-
     /// <summary>An offset from which a scan for the first record with timestamp &gt;= ts may start (all earlier records are older).</summary>
     public long TimeFloorOffset(long timestampNs)
     {
@@ -225,59 +263,6 @@ internal sealed class LogSegment
         return found < 0 ? BaseOffset : BaseOffset + entries[found].RelOffset;
     }
 
-    /// <summary>
-    /// Walks batch headers from the nearest index entry to the batch holding <paramref name="offset"/> (or the first
-    /// batch after it), staying below <paramref name="limit"/> bytes. <paramref name="scratch"/> is a caller-rented buffer.
-    /// </summary>
-    public LocateStatus Locate(long offset, long limit, byte[] scratch, out long batchPosition, out BatchHeader header)
-    {
-        (_, long pos) = FloorEntry(offset);
-        return WalkFrom(pos, offset, limit, scratch, static (in BatchHeader h, long target) => h.NextOffset > target, out batchPosition, out header);
-    }
-
-    public delegate bool HeaderPredicate(in BatchHeader header, long arg);
-
-    /// <summary>Walks batch headers from <paramref name="position"/> until <paramref name="stop"/> is true.</summary>
-    public LocateStatus WalkFrom(long position, long arg, long limit, byte[] scratch, HeaderPredicate stop, out long batchPosition, out BatchHeader header)
-    {
-        long bufferStart = -1;
-        int bufferLength = 0;
-        long pos = position;
-        while (true)
-        {
-            batchPosition = pos;
-            header = default;
-            if (limit - pos < LogFormat.BatchHeaderSize)
-            {
-                return LocateStatus.End;
-            }
-
-            if (bufferStart < 0 || pos < bufferStart || pos + LogFormat.BatchHeaderSize > bufferStart + bufferLength)
-            {
-                int want = (int)Math.Min(scratch.Length, limit - pos);
-                bufferLength = ReadFully(Handle, scratch.AsSpan(0, want), pos);
-                bufferStart = pos;
-                if (bufferLength < LogFormat.BatchHeaderSize)
-                {
-                    return LocateStatus.Corrupt; // file shorter than it should be
-                }
-            }
-
-            header = new BatchHeader(scratch.AsSpan((int)(pos - bufferStart), LogFormat.BatchHeaderSize));
-            if (!header.IsPlausible(limit - pos))
-            {
-                return LocateStatus.Corrupt;
-            }
-
-            if (stop(header, arg))
-            {
-                return LocateStatus.Found;
-            }
-
-            pos += header.Length;
-        }
-    }
-
     /// <summary>Reads until <paramref name="buffer"/> is full or end of file; returns bytes read.</summary>
     public static int ReadFully(SafeFileHandle handle, Span<byte> buffer, long position)
     {
@@ -294,91 +279,6 @@ internal sealed class LogSegment
         }
 
         return total;
-    }
-
-    /// <summary>Result of scanning a segment file.</summary>
-    public readonly record struct ScanResult(long ValidSize, long NextOffset, string? Problem);
-
-    /// <summary>
-    /// Recovery: validates batches from <paramref name="startPosition"/> (expected to hold <paramref name="startOffset"/>)
-    /// to <paramref name="fileLength"/>, checking structure, offset continuity and CRC, and adding index entries.
-    /// Stops at the first bad batch and reports where and why.
-    /// </summary>
-    public ScanResult Scan(long startPosition, long startOffset, long fileLength, int indexInterval)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            long pos = startPosition;
-            long expected = startOffset;
-            long bufferStart = 0;
-            int bufferLength = 0;
-            while (pos < fileLength)
-            {
-                if (fileLength - pos < LogFormat.BatchHeaderSize)
-                {
-                    return new ScanResult(pos, expected, $"{fileLength - pos} trailing bytes, too short for a batch header");
-                }
-
-                if (pos < bufferStart || pos + LogFormat.BatchHeaderSize > bufferStart + bufferLength)
-                {
-                    bufferLength = ReadFully(Handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, fileLength - pos)), pos);
-                    bufferStart = pos;
-                    if (bufferLength < LogFormat.BatchHeaderSize)
-                    {
-                        return new ScanResult(pos, expected, "short read");
-                    }
-                }
-
-                var header = new BatchHeader(buffer.AsSpan((int)(pos - bufferStart), LogFormat.BatchHeaderSize));
-                if (!header.IsPlausible(fileLength - pos))
-                {
-                    return new ScanResult(pos, expected, "malformed or incomplete batch header");
-                }
-
-                if (header.BaseOffset != expected)
-                {
-                    return new ScanResult(pos, expected, $"batch base offset {header.BaseOffset}, expected {expected}");
-                }
-
-                if (pos + header.Length > bufferStart + bufferLength)
-                {
-                    if (header.Length > buffer.Length)
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = ArrayPool<byte>.Shared.Rent(header.Length);
-                    }
-
-                    bufferLength = ReadFully(Handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, fileLength - pos)), pos);
-                    bufferStart = pos;
-                    if (bufferLength < header.Length)
-                    {
-                        return new ScanResult(pos, expected, "short read");
-                    }
-                }
-
-                ReadOnlySpan<byte> batch = buffer.AsSpan((int)(pos - bufferStart), header.Length);
-                if (!LogFormat.CrcMatches(batch))
-                {
-                    return new ScanResult(pos, expected, "CRC mismatch");
-                }
-
-                if (!RecordsWellFormed(batch, header.Count))
-                {
-                    return new ScanResult(pos, expected, "malformed records");
-                }
-
-                OnBatch(pos, header.BaseOffset, header.Length, header.MaxTimestampNs, indexInterval);
-                expected = header.NextOffset;
-                pos += header.Length;
-            }
-
-            return new ScanResult(pos, expected, null);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 
     /// <summary>True when the batch holds exactly <paramref name="count"/> well-formed records filling it.</summary>
@@ -398,19 +298,19 @@ internal sealed class LogSegment
     /// Loads <c>.index</c>/<c>.timeindex</c> if both are intact and describe this file as it is now
     /// (<paramref name="fileLength"/>). Sets indexes, next offset, sizes and max timestamp. False = rebuild needed.
     /// </summary>
-    public bool TryLoadIndexes(long fileLength)
+    public bool TryLoadIndexes(SafeFileHandle handle, long fileLength)
     {
         byte[] index;
         byte[] timeIndex;
         try
         {
-            if (!File.Exists(IndexPath) || !File.Exists(TimeIndexPath))
+            if (!System.IO.File.Exists(IndexPath) || !System.IO.File.Exists(TimeIndexPath))
             {
                 return false;
             }
 
-            index = File.ReadAllBytes(IndexPath);
-            timeIndex = File.ReadAllBytes(TimeIndexPath);
+            index = System.IO.File.ReadAllBytes(IndexPath);
+            timeIndex = System.IO.File.ReadAllBytes(TimeIndexPath);
         }
         catch (IOException)
         {
@@ -494,7 +394,7 @@ internal sealed class LogSegment
         if (count > 0)
         {
             Span<byte> header = stackalloc byte[LogFormat.BatchHeaderSize];
-            if (ReadFully(Handle, header, lastPos) != LogFormat.BatchHeaderSize)
+            if (ReadFully(handle, header, lastPos) != LogFormat.BatchHeaderSize)
             {
                 return false;
             }
@@ -575,10 +475,11 @@ internal sealed class LogSegment
         TryDelete(TimeIndexPath);
     }
 
-    /// <summary>Closes the handle and removes all files of the segment.</summary>
+    /// <summary>Removes all files of the segment. Readers holding a lease finish on the unlinked file; the handle
+    /// closes when the last lease ends.</summary>
     public void Delete()
     {
-        Handle.Dispose();
+        File.Close();
         TryDelete(LogPath);
         TryDelete(IndexPath);
         TryDelete(TimeIndexPath);
@@ -588,7 +489,7 @@ internal sealed class LogSegment
     {
         try
         {
-            File.Delete(path);
+            System.IO.File.Delete(path);
         }
         catch (IOException)
         {

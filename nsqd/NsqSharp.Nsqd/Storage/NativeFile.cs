@@ -10,7 +10,13 @@ namespace NsqSharp.Nsqd.Storage;
 internal static partial class NativeFile
 {
     private const int EINTR = 4;
+    private const int EWOULDBLOCK = 11; // EAGAIN on Linux
+    private const int LOCK_EX = 2;
+    private const int LOCK_NB = 4;
     private const int O_RDONLY = 0;
+    private const int O_RDWR = 2;
+    private const int O_CREAT = 0x40; // Linux value
+    private const int Mode0644 = 0x1A4;
     private const int O_DIRECTORY = 0x10000; // Linux x86-64/arm64 value
     private const int O_CLOEXEC = 0x80000;
 
@@ -69,6 +75,51 @@ internal static partial class NativeFile
         }
     }
 
+    /// <summary>
+    /// open(O_RDWR | O_CREAT) without .NET's own advisory locking (File.OpenHandle takes a shared flock for any
+    /// FileShare but None, which would make a second opener fail before it can even try the exclusive lock).
+    /// </summary>
+    public static SafeFileHandle OpenUnlocked(string path)
+    {
+        int fd = OpenMode(path, O_RDWR | O_CREAT | O_CLOEXEC, Mode0644);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"open({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// flock(LOCK_EX | LOCK_NB): true if this open file now holds the exclusive advisory lock, false if another
+    /// open file (this process or another) holds it. Released when the handle closes, or when the process dies.
+    /// </summary>
+    public static bool TryLockExclusive(SafeFileHandle handle)
+    {
+        while (true)
+        {
+            if (Flock(handle, LOCK_EX | LOCK_NB) == 0)
+            {
+                return true;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EWOULDBLOCK)
+            {
+                return false;
+            }
+
+            if (errno != EINTR)
+            {
+                throw new IOException($"flock failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(SafeFileHandle fd, int operation);
+
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FdataSync(SafeFileHandle fd);
 
@@ -77,6 +128,9 @@ internal static partial class NativeFile
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenMode(string path, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -14,7 +14,6 @@ namespace NsqSharp.Nsqd.Storage;
  *   <20-digit base offset>.log        record batches, back to back
  *   <20-digit base offset>.index      sparse offset index (written when the segment closes / on clean shutdown)
  *   <20-digit base offset>.timeindex  sparse time index (same points as .index)
- *   .lock                             held (flock, exclusive) while the log is open: one process per partition
  *   *.tmp                             AtomicFile leftovers from a crash; removed on open
  *
  * All integers are little-endian.
@@ -39,8 +38,8 @@ namespace NsqSharp.Nsqd.Storage;
  *  16  int64  deliverAtMs     DPUB due time, unix ms (0 = immediately)
  *  24  headers[headersLength], body[recordLength - 24 - headersLength]
  * The CRC is computed by the publishing thread while encoding (in parallel with other publishers); the writer only
- * stamps baseOffset/leaderEpoch. A wrong batchLength is still caught because the CRC then covers the wrong bytes,
- * and recovery checks that every batch's baseOffset continues the previous one.
+ * stamps baseOffset/leaderEpoch. A wrong batchLength is still caught because the CRC then covers the wrong bytes;
+ * a wrong baseOffset is caught by continuity (every batch continues the previous one), see Corruption below.
  *
  * .index:     header 44 bytes [uint32 magic "NQIX", uint16 version 1, uint16 entrySize 8, int32 count,
  *             int32 relEndOffset (records in segment), int64 fileSize when written, int64 validSize,
@@ -61,17 +60,34 @@ namespace NsqSharp.Nsqd.Storage;
  * appends complete after the write and fsync happens per SyncEvery/SyncTimeout. A failed write or fsync marks the
  * log unhealthy (Health) and fails that and every later append with IOException; reopen to recover.
  *
+ * File handles: no log holds a descriptor of its own. Every segment file is opened on demand through the
+ * SegmentHandleCache named in the options (nsqd: one per node, --max-open-segments), leased for one read or one
+ * group commit (write + fdatasync through the same lease) and afterwards kept open only within the cache's budget
+ * and idle timeout. Recovery reads through private handles closed at once, so an idle or empty log costs no fd.
+ * A reader's lease keeps its handle valid even if retention deletes the segment meanwhile. One process per data
+ * directory is enforced by DataDirectoryLock (nsqd's server); within the process Open refuses a directory twice.
+ *
  * Reading: lock-free. Readers see [StartOffset, DurableOffset). Offset -> position: binary search of the in-memory
- * sparse index, then a walk over batch headers, then one positional read (pread on the segment's shared handle)
- * into a buffer allocated per call; record bodies are slices of it. Every batch's CRC is checked when read; a
- * corrupt batch is logged once per segment and skipped (reading resumes at the next index entry, or the next
- * segment). Offsets can therefore jump (retention, corruption): callers use each record's Offset.
+ * sparse index, then a BatchWalker from that entry: positional reads (pread) through a pooled window, every batch
+ * verified (header, CRC, records) on the way. Each returned record's body and headers are copied into arrays of
+ * their exact size, so a retained record pins only its own bytes. Offsets can jump (retention, corruption):
+ * callers use each record's Offset.
+ *
+ * Corruption: offsets follow continuity (a batch starts at the previous batch's next offset; at an index entry,
+ * the entry's offset), so a damaged baseOffset field loses nothing: it is reported and ignored. A damaged batch is
+ * skipped and the walk resynchronises at the next valid batch: the one its length points to if that continues the
+ * damaged batch's count, else the first position holding a valid batch (magic "NQ", plausible header, matching
+ * CRC). After such a gap the next batch's own baseOffset is believed if it lies between the expected offset and the
+ * next index entry, so exactly the damaged batch's offsets are lost. A batch whose CRC matches the bytes up to the
+ * next valid batch has only a damaged length field and is read whole. Every damaged spot is counted once
+ * (CorruptBatchesSkipped, CorruptMessagesSkipped, CorruptHeadersRepaired) and logged as an error, rate-limited.
  *
  * Recovery (Open): closed segments trust their index files when intact and matching the file size (the last
- * entry is cross-checked against the data); otherwise the segment is rescanned (CRC-checked) and its indexes
- * rewritten; a corrupt batch inside an old segment is logged and the segment is read only up to it. The last
- * segment: if its index files match the file size (clean shutdown), only the tail from the last index entry is
- * scanned; otherwise the whole segment is scanned. The file is truncated at the first torn/corrupt batch (warning).
+ * entry is cross-checked against the data); otherwise the segment is rescanned with the same walker and its
+ * indexes rewritten. The last segment: if its index files match the file size (clean shutdown), only the tail
+ * from the last index entry is scanned; otherwise the whole segment is. Damage followed by valid batches is skipped
+ * as above (those batches were fsynced, i.e. acknowledged); only a tail holding no valid batch is a torn write and
+ * is truncated (warning).
  *
  * Retention (EnforceRetention): whole closed segments, oldest first, by age (newest record older than
  * RetentionAge) or size (log bigger than RetentionBytes), never a segment holding offsets >= minAckFloor, unless
@@ -83,17 +99,21 @@ namespace NsqSharp.Nsqd.Storage;
 /// One topic partition: a segmented append-only log with group commit. Thread-safe: any number of concurrent
 /// appenders and readers. See the comment at the top of this file for the on-disk format.
 /// </summary>
-public sealed class PartitionLog : IAsyncDisposable
+public sealed partial class PartitionLog : IAsyncDisposable
 {
     private const int ScratchBytes = 8192;
     private const long MaxReadBytes = 8 * 1024 * 1024;
     private const int MaxPooledRequests = 1024;
-    private const string LockFileName = ".lock";
+
+    // Directories of the logs open in this process: one log per partition (other processes are kept out by
+    // the data directory's lock, see DataDirectoryLock).
+    private static readonly HashSet<string> OpenDirectories = new(StringComparer.Ordinal);
 
     private readonly string _directory;
     private readonly PartitionLogOptions _options;
     private readonly ILogger _logger;
-    private readonly SafeFileHandle _lockHandle;
+    private readonly SegmentHandleCache _handles;
+    private readonly CorruptionLog _corruption;
     private readonly object _queueLock = new();
     private readonly object _segmentsLock = new();
     private readonly object _listenersLock = new();
@@ -128,13 +148,15 @@ public sealed class PartitionLog : IAsyncDisposable
     private bool _dirty;
     private long _lastSyncTick = Environment.TickCount64;
 
-    private PartitionLog(string directory, int partition, PartitionLogOptions options, ILogger logger, SafeFileHandle lockHandle, LogSegment[] segments)
+    private PartitionLog(string directory, int partition, PartitionLogOptions options, ILogger logger, SegmentHandleCache handles,
+        CorruptionLog corruption, LogSegment[] segments)
     {
         _directory = directory;
         Partition = partition;
         _options = options;
         _logger = logger;
-        _lockHandle = lockHandle;
+        _handles = handles;
+        _corruption = corruption;
         _segments = segments;
         _active = segments[^1];
         _endOffset = _active.NextOffset;
@@ -178,6 +200,20 @@ public sealed class PartitionLog : IAsyncDisposable
     /// <summary>Unconsumed messages deleted because the log exceeded <see cref="PartitionLogOptions.HardLimitBytes"/>.</summary>
     public long HardLimitDeletedMessages => Interlocked.Read(ref _hardLimitDeleted);
 
+    /// <summary>Damaged spots skipped while reading or recovering (a damaged batch, or a run of bytes holding no valid
+    /// batch); each counted once per process however often it is read past. Logged as errors (rate-limited).</summary>
+    public long CorruptBatchesSkipped => _corruption.BatchesSkipped;
+
+    /// <summary>Messages lost in the damaged spots counted by <see cref="CorruptBatchesSkipped"/>.</summary>
+    public long CorruptMessagesSkipped => _corruption.MessagesSkipped;
+
+    /// <summary>Batches whose header fields not covered by the CRC (base offset, length) were damaged but whose records
+    /// were read intact (offsets follow continuity); nothing lost, but the disk is corrupting data.</summary>
+    public long CorruptHeadersRepaired => _corruption.HeadersRepaired;
+
+    /// <summary>The file-descriptor budget this log's segment handles count against.</summary>
+    public SegmentHandleCache HandleCache => _handles;
+
     /// <summary>fsyncs of segment data performed so far (group commits, rolls, flushes).</summary>
     public long SyncCount => Interlocked.Read(ref _syncCount);
 
@@ -196,6 +232,9 @@ public sealed class PartitionLog : IAsyncDisposable
 
     public PartitionLogOptions Options => _options;
 
+    /// <summary>Every segment, oldest first (tests and diagnostics).</summary>
+    internal LogSegment[] Segments => Volatile.Read(ref _segments);
+
     /// <summary>The segment being appended to (tests and diagnostics).</summary>
     internal LogSegment ActiveSegment => Volatile.Read(ref _segments)[^1];
 
@@ -209,21 +248,18 @@ public sealed class PartitionLog : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         directory = Path.GetFullPath(directory);
-        CreateDirectoryDurably(directory);
-
-        SafeFileHandle lockHandle;
-        try
+        lock (OpenDirectories)
         {
-            lockHandle = File.OpenHandle(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new IOException($"partition log {directory} is already open (by this or another process)", e);
+            if (!OpenDirectories.Add(directory))
+            {
+                throw new IOException($"partition log {directory} is already open");
+            }
         }
 
-        var opened = new List<LogSegment>();
         try
         {
+            CreateDirectoryDurably(directory);
+            LogSegment.TryDelete(Path.Combine(directory, ".lock")); // left by versions that locked every partition
             foreach (string tmp in System.IO.Directory.EnumerateFiles(directory, "*.tmp"))
             {
                 LogSegment.TryDelete(tmp);
@@ -236,42 +272,38 @@ public sealed class PartitionLog : IAsyncDisposable
                 bases.Add(0);
             }
 
+            SegmentHandleCache handles = options.HandleCache ?? SegmentHandleCache.Shared;
+            var corruption = new CorruptionLog(logger);
+            var segments = new LogSegment[bases.Count];
             for (int i = 0; i < bases.Count; i++)
             {
                 bool last = i == bases.Count - 1;
-                long nextBase = last ? long.MaxValue : bases[i + 1];
-                string path = Path.Combine(directory, bases[i].ToString("D20", CultureInfo.InvariantCulture) + ".log");
-                bool created = !File.Exists(path);
-                SafeFileHandle handle = last
-                    ? File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete)
-                    : File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                var segment = new LogSegment(directory, bases[i], handle);
-                opened.Add(segment);
-                if (created)
-                {
-                    NativeFile.FlushDirectory(directory);
-                }
-
+                var segment = new LogSegment(directory, bases[i], handles, writable: last);
+                segments[i] = segment;
                 if (last)
                 {
-                    RecoverLastSegment(segment, options, logger);
+                    bool created = !File.Exists(segment.LogPath);
+                    RecoverLastSegment(segment, options, corruption, logger);
+                    if (created)
+                    {
+                        NativeFile.FlushDirectory(directory);
+                    }
                 }
                 else
                 {
-                    RecoverClosedSegment(segment, nextBase, options, logger);
+                    RecoverClosedSegment(segment, bases[i + 1], options, corruption, logger);
                 }
             }
 
-            return new PartitionLog(directory, partition, options, logger, lockHandle, opened.ToArray());
+            return new PartitionLog(directory, partition, options, logger, handles, corruption, segments);
         }
         catch
         {
-            foreach (LogSegment segment in opened)
+            lock (OpenDirectories)
             {
-                segment.Handle.Dispose();
+                OpenDirectories.Remove(directory);
             }
 
-            lockHandle.Dispose();
             throw;
         }
     }
@@ -334,84 +366,6 @@ public sealed class PartitionLog : IAsyncDisposable
                     LogSegment.TryDelete(file);
                 }
             }
-        }
-    }
-
-    private static void RecoverClosedSegment(LogSegment segment, long nextBase, PartitionLogOptions options, ILogger logger)
-    {
-        long length = RandomAccess.GetLength(segment.Handle);
-        if (!segment.TryLoadIndexes(length))
-        {
-            segment.ResetIndexes();
-            LogSegment.ScanResult scan = segment.Scan(0, segment.BaseOffset, length, options.IndexIntervalBytes);
-            segment.Size = length;
-            segment.ReadableSize = scan.ValidSize;
-            segment.NextOffset = scan.NextOffset;
-            if (scan.Problem is not null)
-            {
-                logger.LogError(
-                    "partition log segment {Path}: {Problem} at byte {Position} of {Length}; offsets {From}..{To} in it are unreadable",
-                    segment.LogPath, scan.Problem, scan.ValidSize, length, scan.NextOffset, nextBase - 1);
-            }
-            else
-            {
-                logger.LogInformation("partition log segment {Path}: index rebuilt", segment.LogPath);
-            }
-
-            segment.WriteIndexes(scan.ValidSize);
-        }
-
-        if (segment.NextOffset > nextBase)
-        {
-            logger.LogError("partition log segment {Path} ends at offset {End}, past the next segment's base {Next}; the overlap is ignored",
-                segment.LogPath, segment.NextOffset, nextBase);
-        }
-    }
-
-    private static void RecoverLastSegment(LogSegment segment, PartitionLogOptions options, ILogger logger)
-    {
-        long length = RandomAccess.GetLength(segment.Handle);
-        long scanFrom = 0;
-        long scanOffset = segment.BaseOffset;
-        bool trusted = segment.TryLoadIndexes(length);
-        if (trusted)
-        {
-            // Clean shutdown: the indexes describe this exact file. Verify only the tail after the last entry.
-            ReadOnlySpan<TimeIndexEntry> times = segment.TimeIndex.Snapshot();
-            ReadOnlySpan<OffsetIndexEntry> offsets = segment.OffsetIndex.Snapshot();
-            if (offsets.Length > 0)
-            {
-                scanFrom = offsets[^1].Position;
-                scanOffset = segment.BaseOffset + offsets[^1].RelOffset;
-                segment.MaxTimestampNs = times[^1].MaxTimestampNs;
-            }
-            else
-            {
-                segment.MaxTimestampNs = long.MinValue;
-            }
-        }
-        else
-        {
-            segment.ResetIndexes();
-        }
-
-        LogSegment.ScanResult scan = segment.Scan(scanFrom, scanOffset, length, options.IndexIntervalBytes);
-        segment.NextOffset = scan.NextOffset;
-        segment.Size = scan.ValidSize;
-        segment.ReadableSize = scan.ValidSize;
-        if (scan.Problem is not null)
-        {
-            logger.LogWarning(
-                "partition log {Path}: {Problem} at byte {Position}; truncating {Bytes} bytes of torn/corrupt tail (log ends at offset {End})",
-                segment.LogPath, scan.Problem, scan.ValidSize, length - scan.ValidSize, scan.NextOffset);
-            RandomAccess.SetLength(segment.Handle, scan.ValidSize);
-            NativeFile.FlushData(segment.Handle);
-        }
-
-        if (!trusted || scan.Problem is not null)
-        {
-            // The on-disk indexes (if any) no longer describe the file; they are rewritten on roll or clean close.
-            segment.DeleteIndexFiles();
         }
     }
 
@@ -670,7 +624,9 @@ public sealed class PartitionLog : IAsyncDisposable
             {
                 try
                 {
-                    Roll(_active, Volatile.Read(ref _endOffset));
+                    using SegmentLease lease = _active.File.Acquire();
+                    _ = Roll(_active, lease.Handle, Volatile.Read(ref _endOffset), out SegmentLease rolled);
+                    rolled.Dispose();
                 }
                 catch (Exception e)
                 {
@@ -703,19 +659,51 @@ public sealed class PartitionLog : IAsyncDisposable
             return;
         }
 
+        SegmentLease lease;
         try
         {
-            SyncActive();
+            lease = _active.File.Acquire();
+        }
+        catch (Exception e) when (IsTransientOpenFailure(e))
+        {
+            // The data is written; only its fsync waits. Try again after another sync timeout.
+            _logger.LogWarning("partition log {Directory}: cannot open the active segment to fsync it ({Error}); retrying", _directory, e.Message);
+            _lastSyncTick = Environment.TickCount64;
+            return;
+        }
+        catch (Exception e)
+        {
+            MarkUnhealthy("fsync failed", e);
+            return;
+        }
+
+        try
+        {
+            // fdatasync through a new descriptor still flushes everything written to the file through an evicted one,
+            // and Linux reports a writeback error to it if no descriptor has seen it yet.
+            SyncActive(lease.Handle);
         }
         catch (Exception e)
         {
             MarkUnhealthy("fsync failed", e);
         }
+        finally
+        {
+            lease.Dispose();
+        }
     }
 
-    private void SyncActive()
+    /// <summary>
+    /// Opening a segment can fail for want of descriptors (EMFILE/ENFILE) or memory: nothing was written, so only the
+    /// operation at hand fails and the log stays healthy. A segment file that vanished, or lost permissions, is not
+    /// transient: the log is marked unhealthy.
+    /// </summary>
+    private static bool IsTransientOpenFailure(Exception e) =>
+        e is IOException and not (FileNotFoundException or DirectoryNotFoundException);
+
+    private void SyncActive(SafeFileHandle handle)
     {
-        NativeFile.FlushData(_active.Handle);
+        NativeFile.FlushData(handle);
         Interlocked.Increment(ref _syncCount);
         _dirty = false;
         _unsyncedMessages = 0;
@@ -732,6 +720,9 @@ public sealed class PartitionLog : IAsyncDisposable
 
         bool forceSync = false;
         int completed = 0;
+        SegmentLease lease = default;
+        bool opening = false;
+        bool leased = false;
         try
         {
             if (_health is not null)
@@ -740,6 +731,13 @@ public sealed class PartitionLog : IAsyncDisposable
             }
 
             LogSegment segment = _active;
+
+            // The write and the fsync that acknowledges it go through this one lease (the handle cannot be evicted
+            // in between); after the group the handle goes back to the cache, which may close it while idle.
+            opening = true;
+            lease = segment.File.Acquire();
+            opening = false;
+            leased = true;
             long position = segment.Size;
             long writeStart = position;
             long next = Volatile.Read(ref _endOffset);
@@ -760,11 +758,14 @@ public sealed class PartitionLog : IAsyncDisposable
 
                 if (position > 0 && position + request.Length > segmentLimit)
                 {
-                    WriteGathered(segment, writeStart, gather);
+                    WriteGathered(lease.Handle, writeStart, gather);
                     segment.Size = position;
                     segment.NextOffset = next;
                     Volatile.Write(ref _endOffset, next);
-                    segment = Roll(segment, next);
+                    segment = Roll(segment, lease.Handle, next, out SegmentLease rolled);
+                    SegmentLease old = lease;
+                    lease = rolled;
+                    old.Dispose();
                     position = 0;
                     writeStart = 0;
                 }
@@ -780,7 +781,7 @@ public sealed class PartitionLog : IAsyncDisposable
                 messages += request.Count;
             }
 
-            WriteGathered(segment, writeStart, gather);
+            WriteGathered(lease.Handle, writeStart, gather);
             segment.Size = position;
             segment.NextOffset = next;
             Volatile.Write(ref _endOffset, next);
@@ -794,7 +795,7 @@ public sealed class PartitionLog : IAsyncDisposable
                 || Environment.TickCount64 - _lastSyncTick >= _syncTimeoutMs);
             if (sync)
             {
-                SyncActive();
+                SyncActive(lease.Handle);
             }
 
             // Publish: segment bytes first, then the offset readers bound themselves by, then wake readers.
@@ -810,6 +811,17 @@ public sealed class PartitionLog : IAsyncDisposable
             {
                 AppendRequest request = group[completed];
                 request.SetResult(request.IsFlush ? default : new AppendResult(request.FirstOffset, request.Count));
+            }
+        }
+        catch (Exception e) when (opening && IsTransientOpenFailure(e))
+        {
+            // Nothing was written: fail this group only (publishers see an error and may retry).
+            _logger.LogError("partition log {Directory}: cannot open the active segment: {Error}", _directory, e.Message);
+            ReturnBuffers(group);
+            var error = new IOException($"partition log {_directory}: cannot open the active segment: {e.Message}", e);
+            for (; completed < group.Count; completed++)
+            {
+                group[completed].SetException(error);
             }
         }
         catch (Exception e)
@@ -830,6 +842,11 @@ public sealed class PartitionLog : IAsyncDisposable
         }
         finally
         {
+            if (leased)
+            {
+                lease.Dispose();
+            }
+
             TaskCompletionSource? space = null;
             lock (_queueLock)
             {
@@ -857,7 +874,7 @@ public sealed class PartitionLog : IAsyncDisposable
         }
     }
 
-    private void WriteGathered(LogSegment segment, long position, List<ReadOnlyMemory<byte>> gather)
+    private void WriteGathered(SafeFileHandle handle, long position, List<ReadOnlyMemory<byte>> gather)
     {
         if (gather.Count == 0)
         {
@@ -866,31 +883,44 @@ public sealed class PartitionLog : IAsyncDisposable
 
         if (gather.Count == 1)
         {
-            RandomAccess.Write(segment.Handle, gather[0].Span, position);
+            RandomAccess.Write(handle, gather[0].Span, position);
         }
         else
         {
-            RandomAccess.Write(segment.Handle, gather, position);
+            RandomAccess.Write(handle, gather, position);
         }
 
         gather.Clear();
         Interlocked.Increment(ref _writeCount);
     }
 
-    /// <summary>Writer only: closes <paramref name="old"/> (fsync, index files) and starts a segment at <paramref name="baseOffset"/>.</summary>
-    private LogSegment Roll(LogSegment old, long baseOffset)
+    /// <summary>
+    /// Writer only: closes <paramref name="old"/> (fsync through <paramref name="oldHandle"/>, index files) and starts a
+    /// segment at <paramref name="baseOffset"/>, returning it with a lease on its new file.
+    /// </summary>
+    private LogSegment Roll(LogSegment old, SafeFileHandle oldHandle, long baseOffset, out SegmentLease lease)
     {
-        NativeFile.FlushData(old.Handle);
+        NativeFile.FlushData(oldHandle);
         Interlocked.Increment(ref _syncCount);
         old.ReadableSize = old.Size;
         old.NextOffset = baseOffset;
         old.WriteIndexes(old.Size);
+        old.File.Writable = false; // reopened read-only from now on
 
-        string path = Path.Combine(_directory, baseOffset.ToString("D20", CultureInfo.InvariantCulture) + ".log");
-        SafeFileHandle handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        var segment = new LogSegment(_directory, baseOffset, handle);
+        var segment = new LogSegment(_directory, baseOffset, _handles, writable: true);
+        SafeFileHandle handle = File.OpenHandle(segment.LogPath, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        try
+        {
+            NativeFile.FlushDirectory(_directory);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
         segment.NextOffset = baseOffset;
-        NativeFile.FlushDirectory(_directory);
+        lease = segment.File.Adopt(handle);
         lock (_segmentsLock)
         {
             LogSegment[] current = _segments;
@@ -905,7 +935,7 @@ public sealed class PartitionLog : IAsyncDisposable
         return segment;
     }
 
-    // ------------------------------------------------------------------------------------------------ read
+    // ------------------------------------------------------------------------------------------------ data listeners
 
     /// <summary>
     /// Registers a callback run on the writer thread each time <see cref="DurableOffset"/> advances. It must be
@@ -956,396 +986,6 @@ public sealed class PartitionLog : IAsyncDisposable
             {
                 _logger.LogError(e, "partition log {Directory}: data listener failed", _directory);
             }
-        }
-    }
-
-    /// <summary>Completes when <see cref="DurableOffset"/> &gt; <paramref name="offset"/>. Faults with ObjectDisposedException once the log is disposed.</summary>
-    public Task WaitForDataAsync(long offset, CancellationToken ct)
-    {
-        TaskCompletionSource signal = Volatile.Read(ref _dataAvailable);
-        if (Volatile.Read(ref _durableOffset) > offset)
-        {
-            return Task.CompletedTask;
-        }
-
-        if (_disposed)
-        {
-            return Task.FromException(new ObjectDisposedException(nameof(PartitionLog)));
-        }
-
-        return ct.CanBeCanceled ? signal.Task.WaitAsync(ct) : signal.Task;
-    }
-
-    /// <summary>
-    /// Appends to <paramref name="into"/> up to <paramref name="maxMessages"/> records from <paramref name="offset"/>
-    /// (clamped up to <see cref="StartOffset"/>) below <see cref="DurableOffset"/>, stopping before the body bytes
-    /// would exceed <paramref name="maxBytes"/> (at least one record is returned if any is available). Reads at
-    /// most one segment per call. Bodies slice one buffer allocated for this call. Returns the number appended;
-    /// 0 only when nothing is readable at or after the offset. Offsets may skip (retention, corruption).
-    /// </summary>
-    public int Read(long offset, int maxMessages, int maxBytes, List<LogRecord> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (maxMessages <= 0)
-        {
-            return 0;
-        }
-
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(ScratchBytes);
-        try
-        {
-            for (int attempt = 0; attempt < 1000; attempt++)
-            {
-                long durable = Volatile.Read(ref _durableOffset);
-                LogSegment[] segments = Volatile.Read(ref _segments);
-                if (offset < segments[0].BaseOffset)
-                {
-                    offset = segments[0].BaseOffset;
-                }
-
-                if (offset >= durable)
-                {
-                    return 0;
-                }
-
-                int index = FindSegment(segments, offset);
-                LogSegment segment = segments[index];
-                long segmentEnd = index + 1 < segments.Length ? segments[index + 1].BaseOffset : long.MaxValue;
-                long bound = Math.Min(durable, segmentEnd);
-                long resume;
-                int added;
-                try
-                {
-                    added = ReadSegment(segment, offset, bound, maxMessages, maxBytes, into, scratch, out resume);
-                }
-                catch (ObjectDisposedException) when (!_disposed)
-                {
-                    continue; // segment deleted by retention meanwhile: retry from the new start
-                }
-
-                if (added > 0)
-                {
-                    return added;
-                }
-
-                // Nothing readable at offset in this segment (end reached, gap, or corruption): move on.
-                if (resume <= offset)
-                {
-                    resume = segmentEnd != long.MaxValue ? segmentEnd : durable;
-                }
-
-                offset = resume;
-            }
-
-            return 0;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
-    }
-
-    private static int FindSegment(LogSegment[] segments, long offset)
-    {
-        int lo = 0;
-        int hi = segments.Length - 1;
-        while (lo < hi)
-        {
-            int mid = (int)((uint)(lo + hi + 1) >> 1);
-            if (segments[mid].BaseOffset <= offset)
-            {
-                lo = mid;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return lo;
-    }
-
-    private int ReadSegment(LogSegment segment, long offset, long bound, int maxMessages, int maxBytes, List<LogRecord> into, byte[] scratch, out long resume)
-    {
-        resume = -1;
-        long limit = segment.ReadableSize;
-        LocateStatus status = segment.Locate(offset, limit, scratch, out long position, out BatchHeader first);
-        if (status == LocateStatus.End)
-        {
-            return 0;
-        }
-
-        if (status == LocateStatus.Corrupt)
-        {
-            resume = SkipCorruption(segment, position, "malformed batch header");
-            return 0;
-        }
-
-        if (first.BaseOffset >= bound)
-        {
-            return 0;
-        }
-
-        // Size one read: the located batch plus an estimate of what the remaining wanted records need.
-        long firstUseful = first.NextOffset - Math.Max(offset, first.BaseOffset);
-        long stillWanted = maxMessages - firstUseful;
-        long extra = 0;
-        if (stillWanted > 0)
-        {
-            // Bytes per message as seen in this batch (batch header amortized), plus 25% and a little slack.
-            long perMessage = (first.Length / first.Count) + 1;
-            extra = Math.Min(
-                (stillWanted * perMessage) + (stillWanted * perMessage / 4) + 256,
-                (long)maxBytes + (Math.Min(stillWanted, 1 << 20) * LogFormat.RecordHeaderSize) + LogFormat.BatchHeaderSize);
-            extra = Math.Clamp(extra, 0, MaxReadBytes);
-        }
-
-        int readLength = (int)Math.Min(limit - position, first.Length + extra);
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(readLength);
-        int read = LogSegment.ReadFully(segment.Handle, buffer, position);
-
-        int added = 0;
-        long bodyBytes = 0;
-        int p = 0;
-        while (read - p >= LogFormat.BatchHeaderSize)
-        {
-            var header = new BatchHeader(buffer.AsSpan(p, LogFormat.BatchHeaderSize));
-            if (!header.IsPlausible(read - p))
-            {
-                if (p == 0)
-                {
-                    resume = SkipCorruption(segment, position, "malformed batch");
-                }
-
-                break; // a partial batch at the end of the buffer: the next call reads it
-            }
-
-            if (header.BaseOffset >= bound)
-            {
-                break;
-            }
-
-            ReadOnlySpan<byte> batch = buffer.AsSpan(p, header.Length);
-            if (!LogFormat.CrcMatches(batch))
-            {
-                if (added == 0)
-                {
-                    resume = SkipCorruption(segment, position + p, "CRC mismatch");
-                }
-
-                break;
-            }
-
-            var records = new RecordReader(batch, header.Count);
-            while (records.MoveNext(out int bodyStart, out int bodyLength, out int headersStart, out int headersLength, out long timestampNs, out long deliverAtMs, out ushort flags))
-            {
-                long recordOffset = header.BaseOffset + records.Index - 1;
-                if (recordOffset < offset)
-                {
-                    continue;
-                }
-
-                if (recordOffset >= bound || (added > 0 && bodyBytes + bodyLength > maxBytes))
-                {
-                    return added;
-                }
-
-                into.Add(new LogRecord(
-                    recordOffset,
-                    timestampNs,
-                    deliverAtMs,
-                    new ReadOnlyMemory<byte>(buffer, p + bodyStart, bodyLength),
-                    headersLength == 0 ? default : new ReadOnlyMemory<byte>(buffer, p + headersStart, headersLength),
-                    flags));
-                added++;
-                bodyBytes += bodyLength;
-                if (added >= maxMessages)
-                {
-                    return added;
-                }
-            }
-
-            if (records.Index != header.Count)
-            {
-                if (added == 0)
-                {
-                    resume = SkipCorruption(segment, position + p, "malformed records");
-                }
-
-                break;
-            }
-
-            p += header.Length;
-        }
-
-        return added;
-    }
-
-    /// <summary>Logs a corrupt batch (once per segment) and returns where reading can resume, or -1 for "next segment".</summary>
-    private long SkipCorruption(LogSegment segment, long position, string problem)
-    {
-        long resume = segment.NextEntryOffsetAfter(position);
-        if (segment.FirstCorruptionReport())
-        {
-            _logger.LogError(
-                "partition log segment {Path}: {Problem} at byte {Position}; skipping to offset {Resume}",
-                segment.LogPath, problem, position, resume < 0 ? "the next segment" : resume.ToString(CultureInfo.InvariantCulture));
-        }
-
-        return resume;
-    }
-
-    /// <summary>
-    /// Reads the single record at <paramref name="offset"/> (redelivery of requeued/deferred messages). The body is
-    /// copied into its own array. False if the offset was deleted by retention, is unreadable or not yet durable.
-    /// </summary>
-    public bool TryRead(long offset, out LogRecord record)
-    {
-        record = default;
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long durable = Volatile.Read(ref _durableOffset);
-        LogSegment[] segments = Volatile.Read(ref _segments);
-        if (offset < segments[0].BaseOffset || offset >= durable)
-        {
-            return false;
-        }
-
-        LogSegment segment = segments[FindSegment(segments, offset)];
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(ScratchBytes);
-        byte[]? batchBuffer = null;
-        try
-        {
-            LocateStatus status = segment.Locate(offset, segment.ReadableSize, scratch, out long position, out BatchHeader header);
-            if (status != LocateStatus.Found || header.BaseOffset > offset)
-            {
-                return false;
-            }
-
-            batchBuffer = ArrayPool<byte>.Shared.Rent(header.Length);
-            Span<byte> batch = batchBuffer.AsSpan(0, header.Length);
-            if (LogSegment.ReadFully(segment.Handle, batch, position) != header.Length || !LogFormat.CrcMatches(batch))
-            {
-                _ = SkipCorruption(segment, position, "CRC mismatch");
-                return false;
-            }
-
-            var records = new RecordReader(batch, header.Count);
-            while (records.MoveNext(out int bodyStart, out int bodyLength, out int headersStart, out int headersLength, out long timestampNs, out long deliverAtMs, out ushort flags))
-            {
-                if (header.BaseOffset + records.Index - 1 == offset)
-                {
-                    record = new LogRecord(
-                        offset,
-                        timestampNs,
-                        deliverAtMs,
-                        batch.Slice(bodyStart, bodyLength).ToArray(),
-                        headersLength == 0 ? default : batch.Slice(headersStart, headersLength).ToArray(),
-                        flags);
-                    return true;
-                }
-            }
-
-            return false;
-        }
-        catch (ObjectDisposedException) when (!_disposed)
-        {
-            return false; // segment deleted by retention
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            if (batchBuffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(batchBuffer);
-            }
-        }
-    }
-
-    /// <summary>
-    /// First offset whose record timestamp is &gt;= <paramref name="timestampMs"/> (unix ms). <see cref="EndOffset"/> if
-    /// every record is older; offsets below <see cref="StartOffset"/> are never returned.
-    /// </summary>
-    public long FindOffsetByTime(long timestampMs)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long target = timestampMs >= long.MaxValue / 1_000_000 ? long.MaxValue
-            : timestampMs <= long.MinValue / 1_000_000 ? long.MinValue
-            : timestampMs * 1_000_000;
-        long durable = Volatile.Read(ref _durableOffset);
-        LogSegment[] segments = Volatile.Read(ref _segments);
-        bool any = false;
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(ScratchBytes);
-        try
-        {
-            for (int i = 0; i < segments.Length; i++)
-            {
-                LogSegment segment = segments[i];
-                if (segment.MaxTimestampNs < target)
-                {
-                    continue;
-                }
-
-                any = true;
-                try
-                {
-                    long found = FindInSegment(segment, target, durable, scratch);
-                    if (found >= 0)
-                    {
-                        return found;
-                    }
-                }
-                catch (ObjectDisposedException) when (!_disposed)
-                {
-                    // deleted by retention: the next segment is the answer's lower bound
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
-
-        return any ? durable : Volatile.Read(ref _endOffset);
-    }
-
-    private static long FindInSegment(LogSegment segment, long target, long durable, byte[] scratch)
-    {
-        long from = segment.TimeFloorOffset(target);
-        (_, long position) = segment.FloorEntry(from);
-        LocateStatus status = segment.WalkFrom(
-            position, target, segment.ReadableSize, scratch,
-            static (in BatchHeader h, long ts) => h.MaxTimestampNs >= ts,
-            out long batchPosition, out BatchHeader header);
-        if (status != LocateStatus.Found || header.BaseOffset >= durable)
-        {
-            return -1;
-        }
-
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(header.Length);
-        try
-        {
-            Span<byte> batch = buffer.AsSpan(0, header.Length);
-            if (LogSegment.ReadFully(segment.Handle, batch, batchPosition) != header.Length || !LogFormat.CrcMatches(batch))
-            {
-                return -1;
-            }
-
-            var records = new RecordReader(batch, header.Count);
-            while (records.MoveNext(out _, out _, out _, out _, out long timestampNs, out _, out _))
-            {
-                if (timestampNs >= target)
-                {
-                    long offset = header.BaseOffset + records.Index - 1;
-                    return offset < durable ? offset : durable;
-                }
-            }
-
-            return -1;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -1492,11 +1132,15 @@ public sealed class PartitionLog : IAsyncDisposable
 
             foreach (LogSegment segment in _segments)
             {
-                segment.Handle.Dispose();
+                segment.File.Close(); // a racing reader's lease keeps its handle until it is done
             }
         }
 
-        _lockHandle.Dispose();
+        lock (OpenDirectories)
+        {
+            OpenDirectories.Remove(_directory);
+        }
+
         _dataAvailable.TrySetException(new ObjectDisposedException(nameof(PartitionLog)));
 
         // _signal is deliberately not disposed: a racing EnforceRetention may still Release it (harmless).

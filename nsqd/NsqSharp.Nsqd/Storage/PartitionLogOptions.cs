@@ -56,6 +56,10 @@ public sealed class PartitionLogOptions
     /// <see cref="PartitionLog.HardLimitDeletedMessages"/> and logged). Zero = none.</summary>
     public long HardLimitBytes { get; init; }
 
+    /// <summary>The open-file budget shared with other logs (nsqd: one per node, --max-open-segments);
+    /// null = <see cref="SegmentHandleCache.Shared"/>.</summary>
+    public SegmentHandleCache? HandleCache { get; init; }
+
     internal void Validate()
     {
         if (SegmentBytes <= 0 || SegmentBytes > MaxSegmentBytes)
@@ -98,8 +102,9 @@ public sealed class PartitionLogOptions
 /// <summary>Offsets assigned to one append: [FirstOffset, FirstOffset + Count).</summary>
 public readonly record struct AppendResult(long FirstOffset, int Count);
 
-/// <summary>One message as stored. <see cref="Body"/> (and <see cref="Headers"/>) slice a buffer owned by the caller
-/// of <see cref="PartitionLog.Read"/>; nothing in the log references it afterwards.</summary>
+/// <summary>One message as stored. Records returned by <see cref="PartitionLog.Read"/> and <see cref="PartitionLog.TryRead"/>
+/// own their <see cref="Body"/> (and <see cref="Headers"/>): each is an array of exactly its length that nothing else
+/// references, so keeping a record keeps exactly its bytes alive.</summary>
 public readonly struct LogRecord
 {
     public LogRecord(long offset, long timestampNs, long deliverAtMs, ReadOnlyMemory<byte> body)

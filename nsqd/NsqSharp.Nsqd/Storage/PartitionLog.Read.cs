@@ -1,0 +1,351 @@
+namespace NsqSharp.Nsqd.Storage;
+
+// The read path: lock-free positional reads through leased handles and a BatchWalker (see the file comment of
+// PartitionLog.cs). Every returned record owns exactly its bytes, so a retained record pins nothing else.
+public sealed partial class PartitionLog
+{
+    /// <summary>Completes when <see cref="DurableOffset"/> &gt; <paramref name="offset"/>. Faults with ObjectDisposedException once the log is disposed.</summary>
+    public Task WaitForDataAsync(long offset, CancellationToken ct)
+    {
+        TaskCompletionSource signal = Volatile.Read(ref _dataAvailable);
+        if (Volatile.Read(ref _durableOffset) > offset)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (_disposed)
+        {
+            return Task.FromException(new ObjectDisposedException(nameof(PartitionLog)));
+        }
+
+        return ct.CanBeCanceled ? signal.Task.WaitAsync(ct) : signal.Task;
+    }
+
+    /// <summary>
+    /// Appends to <paramref name="into"/> up to <paramref name="maxMessages"/> records from <paramref name="offset"/>
+    /// (clamped up to <see cref="StartOffset"/>) below <see cref="DurableOffset"/>, stopping before the body bytes
+    /// would exceed <paramref name="maxBytes"/> (at least one record is returned if any is available). Reads at
+    /// most one segment per call. Each record's body (and headers) is its own exact-size array. Returns the number
+    /// appended; 0 only when nothing is readable at or after the offset. Offsets may skip (retention, corruption).
+    /// </summary>
+    public int Read(long offset, int maxMessages, int maxBytes, List<LogRecord> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (maxMessages <= 0)
+        {
+            return 0;
+        }
+
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            long durable = Volatile.Read(ref _durableOffset);
+            LogSegment[] segments = Volatile.Read(ref _segments);
+            if (offset < segments[0].BaseOffset)
+            {
+                offset = segments[0].BaseOffset;
+            }
+
+            if (offset >= durable)
+            {
+                return 0;
+            }
+
+            int index = FindSegment(segments, offset);
+            LogSegment segment = segments[index];
+            long segmentEnd = index + 1 < segments.Length ? segments[index + 1].BaseOffset : long.MaxValue;
+            int added;
+            try
+            {
+                added = ReadSegment(segment, offset, Math.Min(durable, segmentEnd), UpperBound(segmentEnd), maxMessages, maxBytes, into);
+            }
+            catch (ObjectDisposedException) when (!_disposed)
+            {
+                continue; // segment deleted by retention meanwhile: retry from the new start
+            }
+
+            if (added > 0)
+            {
+                return added;
+            }
+
+            // Nothing readable at or after offset in this segment (its end, or lost records): on to the next one.
+            if (segmentEnd == long.MaxValue)
+            {
+                return 0;
+            }
+
+            offset = segmentEnd;
+        }
+
+        return 0;
+    }
+
+    private static int FindSegment(LogSegment[] segments, long offset)
+    {
+        int lo = 0;
+        int hi = segments.Length - 1;
+        while (lo < hi)
+        {
+            int mid = (int)((uint)(lo + hi + 1) >> 1);
+            if (segments[mid].BaseOffset <= offset)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return lo;
+    }
+
+    /// <summary>No offset of a segment ending at <paramref name="segmentEnd"/> (MaxValue: the active one) is at or above this.</summary>
+    private long UpperBound(long segmentEnd) => segmentEnd != long.MaxValue ? segmentEnd : Volatile.Read(ref _endOffset);
+
+    private BatchWalker Walk(LogSegment segment, SegmentLease lease, long fromOffset, long upper)
+    {
+        (long anchorOffset, long anchorPosition) = segment.FloorEntry(fromOffset);
+        return new BatchWalker(segment, lease.Handle, segment.ReadableSize, anchorPosition, anchorOffset, upper, useAnchors: true, _corruption, ScratchBytes);
+    }
+
+    private void ReportTailDamage(LogSegment segment, BatchWalker walker, long upper)
+    {
+        if (walker.TailDamage >= 0)
+        {
+            _corruption.ReportTail(segment, walker.TailDamage, segment.ReadableSize, walker.TailProblem!, walker.ExpectedOffset, upper);
+        }
+    }
+
+    private int ReadSegment(LogSegment segment, long offset, long bound, long upper, int maxMessages, int maxBytes, List<LogRecord> into)
+    {
+        if (segment.ReadableSize < LogFormat.BatchHeaderSize)
+        {
+            return 0;
+        }
+
+        using SegmentLease lease = segment.File.Acquire();
+        using BatchWalker walker = Walk(segment, lease, offset, upper);
+        int added = 0;
+        long bodyBytes = 0;
+        while (walker.MoveNext())
+        {
+            if (walker.Offset >= bound)
+            {
+                return added;
+            }
+
+            if (walker.NextOffset <= offset)
+            {
+                continue;
+            }
+
+            if (added == 0)
+            {
+                walker.ReadAhead = EstimateReadAhead(walker, offset, maxMessages, maxBytes);
+            }
+
+            ReadOnlySpan<byte> batch = walker.Batch;
+            var records = new RecordReader(batch, walker.Header.Count);
+            while (records.MoveNext(out int bodyStart, out int bodyLength, out int headersStart, out int headersLength, out long timestampNs, out long deliverAtMs, out ushort flags))
+            {
+                long recordOffset = walker.Offset + records.Index - 1;
+                if (recordOffset < offset)
+                {
+                    continue;
+                }
+
+                if (recordOffset >= bound || (added > 0 && bodyBytes + bodyLength > maxBytes))
+                {
+                    return added;
+                }
+
+                into.Add(new LogRecord(
+                    recordOffset,
+                    timestampNs,
+                    deliverAtMs,
+                    Copy(batch, bodyStart, bodyLength),
+                    headersLength == 0 ? default : Copy(batch, headersStart, headersLength),
+                    flags));
+                added++;
+                bodyBytes += bodyLength;
+                if (added >= maxMessages)
+                {
+                    return added;
+                }
+            }
+        }
+
+        ReportTailDamage(segment, walker, upper);
+        return added;
+    }
+
+    /// <summary>Bytes to read past the first useful batch: its per-message size times what is still wanted, bounded.</summary>
+    private static int EstimateReadAhead(BatchWalker walker, long offset, int maxMessages, int maxBytes)
+    {
+        long firstUseful = walker.NextOffset - Math.Max(offset, walker.Offset);
+        long stillWanted = maxMessages - firstUseful;
+        if (stillWanted <= 0)
+        {
+            return ScratchBytes;
+        }
+
+        long perMessage = (walker.Length / walker.Header.Count) + 1; // batch header amortized
+        long extra = Math.Min(
+            (stillWanted * perMessage) + (stillWanted * perMessage / 4) + 256,
+            (long)maxBytes + (Math.Min(stillWanted, 1 << 20) * LogFormat.RecordHeaderSize) + LogFormat.BatchHeaderSize);
+        return (int)Math.Clamp(extra, ScratchBytes, MaxReadBytes);
+    }
+
+    /// <summary>An exact-size copy: the record must not keep the (pooled, much larger) read window alive.</summary>
+    private static byte[] Copy(ReadOnlySpan<byte> batch, int start, int length)
+    {
+        if (length == 0)
+        {
+            return [];
+        }
+
+        byte[] owned = GC.AllocateUninitializedArray<byte>(length);
+        batch.Slice(start, length).CopyTo(owned);
+        return owned;
+    }
+
+    /// <summary>
+    /// Reads the single record at <paramref name="offset"/> (redelivery of requeued/deferred messages). The body is
+    /// its own array. False if the offset was deleted by retention, is unreadable or not yet durable.
+    /// </summary>
+    public bool TryRead(long offset, out LogRecord record)
+    {
+        record = default;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long durable = Volatile.Read(ref _durableOffset);
+        LogSegment[] segments = Volatile.Read(ref _segments);
+        if (offset < segments[0].BaseOffset || offset >= durable)
+        {
+            return false;
+        }
+
+        int index = FindSegment(segments, offset);
+        LogSegment segment = segments[index];
+        long upper = UpperBound(index + 1 < segments.Length ? segments[index + 1].BaseOffset : long.MaxValue);
+        try
+        {
+            using SegmentLease lease = segment.File.Acquire();
+            using BatchWalker walker = Walk(segment, lease, offset, upper);
+            while (walker.MoveNext())
+            {
+                if (walker.NextOffset <= offset)
+                {
+                    continue;
+                }
+
+                if (walker.Offset > offset)
+                {
+                    return false; // lost to corruption
+                }
+
+                ReadOnlySpan<byte> batch = walker.Batch;
+                var records = new RecordReader(batch, walker.Header.Count);
+                while (records.MoveNext(out int bodyStart, out int bodyLength, out int headersStart, out int headersLength, out long timestampNs, out long deliverAtMs, out ushort flags))
+                {
+                    if (walker.Offset + records.Index - 1 == offset)
+                    {
+                        record = new LogRecord(
+                            offset,
+                            timestampNs,
+                            deliverAtMs,
+                            Copy(batch, bodyStart, bodyLength),
+                            headersLength == 0 ? default : Copy(batch, headersStart, headersLength),
+                            flags);
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            ReportTailDamage(segment, walker, upper);
+            return false;
+        }
+        catch (ObjectDisposedException) when (!_disposed)
+        {
+            return false; // segment deleted by retention
+        }
+    }
+
+    /// <summary>
+    /// First offset whose record timestamp is &gt;= <paramref name="timestampMs"/> (unix ms). <see cref="EndOffset"/> if
+    /// every record is older; offsets below <see cref="StartOffset"/> are never returned.
+    /// </summary>
+    public long FindOffsetByTime(long timestampMs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long target = timestampMs >= long.MaxValue / 1_000_000 ? long.MaxValue
+            : timestampMs <= long.MinValue / 1_000_000 ? long.MinValue
+            : timestampMs * 1_000_000;
+        long durable = Volatile.Read(ref _durableOffset);
+        LogSegment[] segments = Volatile.Read(ref _segments);
+        bool any = false;
+        for (int i = 0; i < segments.Length; i++)
+        {
+            LogSegment segment = segments[i];
+            if (segment.MaxTimestampNs < target)
+            {
+                continue;
+            }
+
+            any = true;
+            try
+            {
+                long found = FindInSegment(segment, UpperBound(i + 1 < segments.Length ? segments[i + 1].BaseOffset : long.MaxValue), target, durable);
+                if (found >= 0)
+                {
+                    return found;
+                }
+            }
+            catch (ObjectDisposedException) when (!_disposed)
+            {
+                // deleted by retention: the next segment is the answer's lower bound
+            }
+        }
+
+        return any ? durable : Volatile.Read(ref _endOffset);
+    }
+
+    private long FindInSegment(LogSegment segment, long upper, long target, long durable)
+    {
+        if (segment.ReadableSize < LogFormat.BatchHeaderSize)
+        {
+            return -1;
+        }
+
+        using SegmentLease lease = segment.File.Acquire();
+        using BatchWalker walker = Walk(segment, lease, segment.TimeFloorOffset(target), upper);
+        while (walker.MoveNext())
+        {
+            if (walker.Offset >= durable)
+            {
+                return -1;
+            }
+
+            if (walker.Header.MaxTimestampNs < target)
+            {
+                continue;
+            }
+
+            var records = new RecordReader(walker.Batch, walker.Header.Count);
+            while (records.MoveNext(out _, out _, out _, out _, out long timestampNs, out _, out _))
+            {
+                if (timestampNs >= target)
+                {
+                    long offset = walker.Offset + records.Index - 1;
+                    return offset < durable ? offset : durable;
+                }
+            }
+        }
+
+        ReportTailDamage(segment, walker, upper);
+        return -1;
+    }
+}
