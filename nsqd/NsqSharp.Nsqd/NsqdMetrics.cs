@@ -41,7 +41,7 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableGauge("nsqd_clients", () => (long)_server.Clients.Count, description: "Connected TCP clients");
         _meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, description: "Resident set size");
         _meter.CreateObservableCounter("process_cpu_seconds", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, description: "CPU time used");
-        _exporter = new PrometheusExporter([MeterName]);
+        _exporter = new PrometheusExporter(_meter); // this broker's meter only, not another one in the same process
     }
 
     public string Scrape() => _exporter.Scrape();

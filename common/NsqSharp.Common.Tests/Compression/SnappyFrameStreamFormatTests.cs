@@ -15,7 +15,8 @@ public class SnappyFrameStreamFormatTests
         var pipe = new InMemoryPipeStream();
         using var snappy = new SnappyFrameStream(pipe, leaveOpen: true);
         snappy.Write("hello"u8);
-        Assert.Equal(0, pipe.Available); // buffered until flush
+        Assert.Equal(StreamIdentifier, pipe.ToArray()); // Snappier sends the identifier at once; data waits for flush
+        Assert.Equal(0, pipe.FlushCount);
         snappy.Flush();
 
         // Identifier, then an uncompressed chunk (Snappy can't shrink 5 bytes): type 0x01,
@@ -88,11 +89,11 @@ public class SnappyFrameStreamFormatTests
         var pipe = new InMemoryPipeStream();
         using var snappy = new SnappyFrameStream(pipe, leaveOpen: true);
         snappy.Write(new byte[65535]);
-        Assert.Equal(0, pipe.Available);
+        Assert.Equal(StreamIdentifier.Length, pipe.Available);
         snappy.Write(new byte[2]); // block full: first chunk goes to the inner stream, 1 byte stays
-        Assert.True(pipe.Available > 0);
+        Assert.True(pipe.Available > StreamIdentifier.Length);
         Assert.Equal(0, pipe.FlushCount);
-        Assert.Equal(65536, SnappyBlockDecoder.GetDecodedLength(ParseChunks(pipe.ToArray())[1].Body.AsSpan(4), out _));
+        Assert.Equal(65536, IronSnappy.Snappy.Decode(ParseChunks(pipe.ToArray())[1].Body.AsSpan(4)).Length);
     }
 
     [Fact]
@@ -185,6 +186,102 @@ public class SnappyFrameStreamFormatTests
         Assert.Empty(ReadAll(StreamIdentifier));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(200)]
+    [InlineData(16_384)]
+    [InlineData(65_536)]
+    public void ReadsChunksCompressedByAGolangSnappyPort(int size)
+    {
+        // IronSnappy ports golang/snappy's encoder: these are the blocks nsqd and go-nsq send.
+        foreach (byte[] data in new[] { TestPayloads.Compressible(size, size), TestPayloads.Random(size, size) })
+        {
+            byte[] input = [.. StreamIdentifier, .. CompressedChunk(IronSnappy.Snappy.Encode(data), SnappyFraming.MaskedChecksum(data))];
+            Assert.Equal(data, ReadAll(input));
+        }
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x81, 0x80, 0x04 })] // 65537
+    [InlineData(new byte[] { 0x80, 0x80, 0x80, 0x80, 0x04 })] // 1 GiB
+    [InlineData(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x0f })] // 2^32 - 1 (negative as an int)
+    [InlineData(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x7f })] // not a 32-bit length at all
+    public void ReaderRefusesChunksDeclaringMoreThanABlockWithoutAllocatingThem(byte[] declaredLength)
+    {
+        // A hostile peer's tiny chunk announcing a huge block must not make us allocate it.
+        byte[] input = [.. StreamIdentifier, .. CompressedChunk([.. declaredLength, 0x00, (byte)'a'], 0)];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<InvalidDataException>(() => ReadAll(input));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 2, 0, 1, 0x01, 1 })] // copy running past the declared length of 2
+    [InlineData(new byte[] { 3, 0, 1 })] // decodes fewer bytes than declared
+    [InlineData(new byte[] { 4, 0, 1, 0x02, 5, 0 })] // copy offset before the start of the output
+    [InlineData(new byte[] { 4, 0, 1, 0x02, 0, 0 })] // zero offset
+    [InlineData(new byte[] { 5, 4 << 2, 1, 2 })] // literal longer than the input
+    [InlineData(new byte[] { 0x80 })] // unterminated length
+    public void ReaderRejectsCorruptBlocks(byte[] block)
+    {
+        byte[] input = [.. StreamIdentifier, .. CompressedChunk(block, 0)];
+        Assert.Throws<InvalidDataException>(() => ReadAll(input));
+    }
+
+    [Fact]
+    public void RandomCorruptionOnlyEverThrowsInvalidData()
+    {
+        var random = new Random(5);
+        byte[] original = Frame(TestPayloads.Compressible(3000, 9));
+        for (int i = 0; i < 5000; i++)
+        {
+            byte[] mutated = (byte[])original.Clone();
+            for (int k = random.Next(1, 4); k > 0; k--)
+            {
+                mutated[random.Next(10, mutated.Length)] = (byte)random.Next(256);
+            }
+
+            if (random.Next(4) == 0)
+            {
+                mutated = mutated.AsSpan(0, random.Next(mutated.Length)).ToArray();
+            }
+
+            try
+            {
+                ReadAll(mutated);
+            }
+            catch (InvalidDataException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public void SnappiersStreamReaderIsTooLaxForAPeerSoReadsKeepGolangsChecks()
+    {
+        // Why reads do not go through Snappier's SnappyStream (Decompress) as writes do. If a later
+        // Snappier enforces these, this fails and the reader can be reconsidered.
+        static long SnappierReads(byte[] input)
+        {
+            using var snappier = new Snappier.SnappyStream(new MemoryStream(input), System.IO.Compression.CompressionMode.Decompress);
+            using var output = new MemoryStream();
+            snappier.CopyTo(output);
+            return output.Length;
+        }
+
+        byte[] framed = Frame(TestPayloads.Compressible(1000, 5));
+        Assert.Equal(1000, SnappierReads(framed.AsSpan(10).ToArray())); // no stream identifier: accepted
+        Assert.True(SnappierReads(framed.AsSpan(0, framed.Length - 3).ToArray()) < 1000); // truncated: a clean end
+        byte[] huge = [.. StreamIdentifier, .. CompressedChunk([0x80, 0x80, 0x80, 0x08, 0x00, (byte)'a'], 0)]; // declares 16 MiB
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        SnappierReads(huge);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before >= 16 << 20); // allocated what the peer declared
+
+        Assert.Throws<InvalidDataException>(() => ReadAll(framed.AsSpan(10).ToArray()));
+        Assert.Throws<InvalidDataException>(() => ReadAll(framed.AsSpan(0, framed.Length - 3).ToArray()));
+        Assert.Throws<InvalidDataException>(() => ReadAll(huge));
+    }
+
     [Fact]
     public void IronSnappyStreamApiIsNotGolangCompatible()
     {
@@ -217,6 +314,41 @@ public class SnappyFrameStreamFormatTests
         Assert.Throws<ObjectDisposedException>(() => snappy.Write("x"u8));
     }
 
+    [Fact]
+    public void DisposeAfterABrokenTransportStillClosesIt()
+    {
+        var inner = new BrokenStream();
+        var snappy = new SnappyFrameStream(inner);
+        snappy.Write("pending"u8); // the identifier goes out; the data waits for the flush
+        inner.Broken = true;
+        Assert.Throws<IOException>(() => snappy.Dispose()); // the flush's failure, reported once
+        Assert.True(inner.Disposed);
+    }
+
+    private sealed class BrokenStream : MemoryStream
+    {
+        public bool Broken { get; set; }
+
+        public bool Disposed { get; private set; }
+
+        // A derived MemoryStream's span Write comes here too (through Stream.Write).
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (Broken)
+            {
+                throw new IOException("connection reset");
+            }
+
+            base.Write(buffer, offset, count);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            Disposed = true;
+            base.Dispose(disposing);
+        }
+    }
+
     internal static byte[] Frame(byte[] data)
     {
         var pipe = new InMemoryPipeStream();
@@ -232,6 +364,14 @@ public class SnappyFrameStreamFormatTests
         using var output = new MemoryStream();
         snappy.CopyTo(output);
         return output.ToArray();
+    }
+
+    private static byte[] CompressedChunk(byte[] block, uint maskedChecksum)
+    {
+        int length = 4 + block.Length;
+        byte[] chunk = [0x00, (byte)length, (byte)(length >> 8), (byte)(length >> 16), 0, 0, 0, 0, .. block];
+        BinaryPrimitives.WriteUInt32LittleEndian(chunk.AsSpan(4), maskedChecksum);
+        return chunk;
     }
 
     private static List<(byte Type, byte[] Body)> ParseChunks(byte[] framed)

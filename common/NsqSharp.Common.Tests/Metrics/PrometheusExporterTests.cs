@@ -124,7 +124,44 @@ public sealed class PrometheusExporterTests : IDisposable
         topics.Remove("a");
         Assert.Equal("b", Single(exporter, "topic_depth").Samples.Single().Label("topic"));
         topics.Clear();
-        Assert.DoesNotContain(ExpositionParser.Parse(exporter.Scrape()), f => f.Name == "topic_depth");
+        AssertNoSamples(exporter, "topic_depth");
+    }
+
+    [Fact]
+    public void UnlabelledObservableSeriesNotReportedDisappearsAndComesBack()
+    {
+        using var exporter = new PrometheusExporter([_meterName]);
+        bool report = true;
+        _meter.CreateObservableGauge("clients", () => report ? [new Measurement<int>(4)] : Array.Empty<Measurement<int>>());
+        Assert.Equal(4, Value(Single(exporter, "clients"), []));
+        report = false;
+        AssertNoSamples(exporter, "clients");
+        report = true;
+        Assert.Equal(4, Value(Single(exporter, "clients"), []));
+    }
+
+    [Fact]
+    public void ObservableCounterThatGoesDownStartsAgain()
+    {
+        using var exporter = new PrometheusExporter([_meterName]);
+        long total = 10;
+        _meter.CreateObservableCounter("messages", () => new Measurement<long>(total, new KeyValuePair<string, object?>("topic", "t")));
+        Assert.Equal(10, Value(Single(exporter, "messages_total"), [("topic", "t")]));
+        total = 3; // topic deleted and re-created: Prometheus sees a counter reset
+        Assert.Equal(3, Value(Single(exporter, "messages_total"), [("topic", "t")]));
+    }
+
+    [Fact]
+    public void ScrapeReturnsValuesObservedAtThatMoment()
+    {
+        using var exporter = new PrometheusExporter([_meterName]);
+        long published = 0;
+        _meter.CreateObservableCounter("published", () => published);
+        for (int i = 1; i <= 50; i++)
+        {
+            published = i;
+            Assert.Equal(i, Value(Single(exporter, "published_total"), []));
+        }
     }
 
     [Fact]
@@ -275,7 +312,20 @@ public sealed class PrometheusExporterTests : IDisposable
         shortLived.CreateCounter<int>("gone").Add(1);
         Assert.Contains(ExpositionParser.Parse(exporter.Scrape()), f => f.Name == "gone_total");
         shortLived.Dispose();
-        Assert.DoesNotContain(ExpositionParser.Parse(exporter.Scrape()), f => f.Name == "gone_total");
+        AssertNoSamples(exporter, "gone_total");
+    }
+
+    [Fact]
+    public void ExporterOfOneMeterInstanceIgnoresOtherMetersWithTheSameName()
+    {
+        // Two brokers in one process both have a meter named "NsqSharp.Nsqd": each /metrics shows its own.
+        using var other = new Meter(_meterName);
+        using var exporter = new PrometheusExporter(_meter);
+        using var otherExporter = new PrometheusExporter(other);
+        _meter.CreateObservableGauge("depth", () => 1);
+        other.CreateObservableGauge("depth", () => 2);
+        Assert.Equal(1, Value(Single(exporter, "depth"), []));
+        Assert.Equal(2, Value(Single(otherExporter, "depth"), []));
     }
 
     [Fact]
@@ -338,11 +388,31 @@ public sealed class PrometheusExporterTests : IDisposable
         gauge.Record(1e-7, new KeyValuePair<string, object?>("k", "tiny"));
         gauge.Record(123456789012345, new KeyValuePair<string, object?>("k", "big"));
         string text = exporter.Scrape();
-        Assert.Contains("special{k=\"inf\"} +Inf\n", text);
-        Assert.Contains("special{k=\"-inf\"} -Inf\n", text);
+        // prometheus-net spells infinities as .NET does; Go's ParseFloat (Prometheus) reads them.
+        Assert.Contains("special{k=\"inf\"} Infinity\n", text);
+        Assert.Contains("special{k=\"-inf\"} -Infinity\n", text);
         Assert.Contains("special{k=\"nan\"} NaN\n", text);
         Assert.Contains("special{k=\"big\"} 123456789012345\n", text);
-        Assert.Equal(1e-7, Value(Single(exporter, "special"), [("k", "tiny")]));
+        Family special = Single(exporter, "special");
+        Assert.Equal(1e-7, Value(special, [("k", "tiny")]));
+        Assert.Equal(double.PositiveInfinity, Value(special, [("k", "inf")]));
+        Assert.Equal(double.NegativeInfinity, Value(special, [("k", "-inf")]));
+    }
+
+    [Fact]
+    public void ReservedLabelNamesAreRenamed()
+    {
+        using var exporter = new PrometheusExporter([_meterName]);
+        _meter.CreateCounter<int>("reserved").Add(1, new KeyValuePair<string, object?>("__name", "x"), new KeyValuePair<string, object?>("a:b", "y"));
+        Sample sample = Single(exporter, "reserved_total").Samples.Single();
+        Assert.Equal("x", sample.Label("_name"));
+        Assert.Equal("y", sample.Label("a_b"));
+    }
+
+    private static void AssertNoSamples(PrometheusExporter exporter, string name)
+    {
+        // A family whose series have all gone keeps its HELP/TYPE lines in prometheus-net (valid text).
+        Assert.All(ExpositionParser.Parse(exporter.Scrape()).Where(f => f.Name == name), f => Assert.Empty(f.Samples));
     }
 
     private static Family Single(PrometheusExporter exporter, string name) =>

@@ -4,9 +4,12 @@ using System.Runtime.CompilerServices;
 namespace NsqSharp.Common.Compression;
 
 /// <summary>
-/// Read half of <see cref="SnappyFrameStream"/>. Chunk parsing (<see cref="TryReadBuffered"/>) works
-/// only on bytes already buffered, so the sync and async paths share it and differ only in how
-/// they refill. A read returns as soon as one data chunk is decoded; refills take whatever the
+/// Read half of <see cref="SnappyFrameStream"/>: golang/snappy's framing rules, with Snappier
+/// decoding each block. (Snappier's own SnappyStream reader is not used: it accepts streams without
+/// the identifier and truncated chunks, allocates whatever a chunk declares, and its synchronous
+/// Read waits to fill the whole buffer; see docs/ARCHITECTURE.md.) Chunk parsing
+/// (<see cref="TryReadBuffered"/>) works only on bytes already buffered, so the sync and async
+/// paths share it and differ only in how they refill. A read returns as soon as one data chunk is decoded; refills take whatever the
 /// inner stream has available but never wait for more than the current chunk needs.
 /// </summary>
 internal sealed class SnappyFrameReader
@@ -203,26 +206,65 @@ internal sealed class SnappyFrameReader
             return CopyOrKeep(payload, destination);
         }
 
-        int length = SnappyBlockDecoder.GetDecodedLength(payload, out _);
-        if (length > SnappyFraming.MaxBlockSize)
-        {
-            throw Corrupt("compressed chunk decodes to more than 64 KiB");
-        }
-
+        int length = DecodedLength(payload);
         if (length <= destination.Length)
         {
             // Decode straight into the caller's buffer and skip a copy.
-            SnappyBlockDecoder.Decode(payload, destination);
-            VerifyChecksum(expected, destination[..length]);
+            Span<byte> target = destination[..length];
+            DecodeBlock(payload, target);
+            VerifyChecksum(expected, target);
             return length;
         }
 
         byte[] decoded = _decoded ??= new byte[SnappyFraming.MaxBlockSize];
-        SnappyBlockDecoder.Decode(payload, decoded);
+        DecodeBlock(payload, decoded.AsSpan(0, length));
         VerifyChecksum(expected, decoded.AsSpan(0, length));
         _decodedStart = 0;
         _decodedEnd = length;
         return CopyDecoded(destination);
+    }
+
+    // The block's declared length, checked before anything is decoded: a peer announcing more than
+    // 64 KiB (or, past int.MaxValue, a negative length from Snappier) is refused without allocating.
+    private static int DecodedLength(ReadOnlySpan<byte> block)
+    {
+        int length;
+        try
+        {
+            length = Snappier.Snappy.GetUncompressedLength(block);
+        }
+        catch (InvalidDataException e)
+        {
+            throw Corrupt("bad block length: " + e.Message);
+        }
+
+        if (length is < 0 or > SnappyFraming.MaxBlockSize)
+        {
+            throw Corrupt("compressed chunk decodes to more than 64 KiB");
+        }
+
+        return length;
+    }
+
+    // Snappier decodes a block whose copies run past its declared length if the output has room,
+    // and reports a few corruptions as other exceptions: the target is exactly the declared
+    // length, anything else is corrupt input.
+    private static void DecodeBlock(ReadOnlySpan<byte> block, Span<byte> target)
+    {
+        int written;
+        try
+        {
+            written = Snappier.Snappy.Decompress(block, target);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
+        {
+            throw Corrupt("bad compressed block: " + e.Message);
+        }
+
+        if (written != target.Length)
+        {
+            throw Corrupt("compressed block shorter than its declared length");
+        }
     }
 
     private int CopyOrKeep(ReadOnlySpan<byte> data, Span<byte> destination)

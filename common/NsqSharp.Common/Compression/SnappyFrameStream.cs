@@ -1,19 +1,26 @@
+using System.IO.Compression;
+using Snappier;
+
 namespace NsqSharp.Common.Compression;
 
 /// <summary>
 /// Snappy framing-format stream, wire-compatible with golang/snappy NewReader/NewBufferedWriter
-/// (what nsqd and go-nsq use after IDENTIFY negotiates "snappy").
-/// Writes are buffered; <see cref="Flush"/> emits them as chunk(s) and flushes the inner stream.
-/// Reads return as soon as one chunk has been decoded and throw <see cref="InvalidDataException"/>
-/// on corrupt input. One reader and one writer may use the stream concurrently (like a socket),
-/// but not two readers or two writers.
+/// (what nsqd and go-nsq use after IDENTIFY negotiates "snappy"): one duplex stream over a
+/// connection. Writes go through Snappier's compressing <see cref="SnappyStream"/>: the stream
+/// identifier goes out with the first write, data is buffered up to one 64 KiB block, and
+/// <see cref="Flush"/> emits it as a chunk and flushes the inner stream. Reads go through
+/// <see cref="SnappyFrameReader"/> (golang/snappy's checks, Snappier's block decoder), return as
+/// soon as one chunk has been decoded and throw <see cref="InvalidDataException"/> on corrupt
+/// input. One reader and one writer may use the stream concurrently (like a socket), but not two
+/// readers or two writers.
 /// </summary>
 public sealed class SnappyFrameStream : Stream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
     private readonly SnappyFrameReader _reader;
-    private readonly SnappyFrameWriter _writer;
+    private SnappyStream? _writer; // created on first write: SnappyStream refuses an unwritable inner stream
+    private bool _unflushed; // written since the last flush
     private bool _disposed;
 
     /// <param name="inner">Transport, e.g. the connection's NetworkStream or SslStream.</param>
@@ -24,8 +31,9 @@ public sealed class SnappyFrameStream : Stream
         _inner = inner;
         _leaveOpen = leaveOpen;
         _reader = new SnappyFrameReader(inner);
-        _writer = new SnappyFrameWriter(inner);
     }
+
+    private SnappyStream Writer => _writer ??= new SnappyStream(_inner, CompressionMode.Compress, leaveOpen: true);
 
     public override bool CanRead => !_disposed && _inner.CanRead;
 
@@ -84,7 +92,8 @@ public sealed class SnappyFrameStream : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _writer.Write(buffer);
+        _unflushed = true;
+        Writer.Write(buffer);
     }
 
     public override void WriteByte(byte value) => Write([value]);
@@ -98,19 +107,52 @@ public sealed class SnappyFrameStream : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _writer.WriteAsync(buffer, cancellationToken);
+        _unflushed = true;
+        return Writer.WriteAsync(buffer, cancellationToken);
     }
 
     public override void Flush()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _writer.Flush();
+        FlushWriter();
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _writer.FlushAsync(cancellationToken).AsTask();
+        return FlushWriterAsync(cancellationToken);
+    }
+
+    // SnappyStream.Flush frames what is buffered and writes it, but does not flush the inner stream.
+    private void FlushWriter()
+    {
+        _unflushed = false;
+        _writer?.Flush();
+        _inner.Flush();
+    }
+
+    private async Task FlushWriterAsync(CancellationToken cancellationToken)
+    {
+        _unflushed = false;
+        if (_writer is not null)
+        {
+            await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Returns the writer's pooled buffers. After a flush that failed on a broken transport the writer
+    // still holds that chunk and tries to write it again: that second failure is not news.
+    private void DisposeWriter()
+    {
+        try
+        {
+            _writer?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+        }
     }
 
     protected override void Dispose(bool disposing)
@@ -121,16 +163,23 @@ public sealed class SnappyFrameStream : Stream
             try
             {
                 // Like golang/snappy Writer.Close: data written but not flushed still goes out.
-                if (_writer.HasPendingData)
+                if (_unflushed)
                 {
-                    _writer.Flush();
+                    FlushWriter();
                 }
             }
             finally
             {
-                if (!_leaveOpen)
+                try
                 {
-                    _inner.Dispose();
+                    DisposeWriter();
+                }
+                finally
+                {
+                    if (!_leaveOpen)
+                    {
+                        _inner.Dispose();
+                    }
                 }
             }
         }
@@ -145,16 +194,25 @@ public sealed class SnappyFrameStream : Stream
             _disposed = true;
             try
             {
-                if (_writer.HasPendingData)
+                if (_unflushed)
                 {
-                    await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    await FlushWriterAsync(CancellationToken.None).ConfigureAwait(false);
                 }
             }
             finally
             {
-                if (!_leaveOpen)
+                try
                 {
-                    await _inner.DisposeAsync().ConfigureAwait(false);
+                    // Synchronous on purpose: nothing is left to write, and SnappyStream.DisposeAsync
+                    // does not return the compressor's pooled buffers.
+                    DisposeWriter();
+                }
+                finally
+                {
+                    if (!_leaveOpen)
+                    {
+                        await _inner.DisposeAsync().ConfigureAwait(false);
+                    }
                 }
             }
         }

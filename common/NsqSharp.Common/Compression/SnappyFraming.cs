@@ -1,9 +1,8 @@
-using NsqSharp.Common;
 namespace NsqSharp.Common.Compression;
 
 /// <summary>
-/// Constants of the Snappy framing format (framing_format.txt), with the limits golang/snappy
-/// enforces, since nsqd and go-nsq use golang/snappy's NewReader/NewBufferedWriter.
+/// Constants of the Snappy framing format (framing_format.txt), with the limits golang/snappy's
+/// reader enforces, since nsqd and go-nsq use golang/snappy's NewReader/NewBufferedWriter.
 /// </summary>
 internal static class SnappyFraming
 {
@@ -26,9 +25,7 @@ internal static class SnappyFraming
     /// <summary>Largest data chunk body accepted by the reader (checksum + compressed block).</summary>
     public const int MaxDataChunkLength = ChecksumSize + MaxEncodedLenOfMaxBlockSize;
 
-    /// <summary>The stream identifier chunk: type 0xff, length 6, "sNaPpY".</summary>
-    public static ReadOnlySpan<byte> StreamIdentifier => [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59];
-
+    /// <summary>Body of the stream identifier chunk (type 0xff, length 6).</summary>
     public static ReadOnlySpan<byte> StreamIdentifierBody => "sNaPpY"u8;
 
     /// <summary>

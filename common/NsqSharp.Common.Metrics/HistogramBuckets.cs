@@ -40,6 +40,9 @@ internal static class HistogramBuckets
         return true;
     }
 
+    /// <summary>prometheus-net needs at least one bound (it appends +Inf itself): no bounds means only +Inf.</summary>
+    public static double[] ForPrometheusNet(double[] bounds) => bounds.Length == 0 ? [double.PositiveInfinity] : bounds;
+
     /// <summary>Bucket boundaries the instrument's author advised (InstrumentAdvice), if any.</summary>
     public static double[]? FromAdvice(Instrument instrument) => instrument switch
     {

@@ -39,51 +39,19 @@ internal static class MetricKinds
         }
 
         Type definition = type.GetGenericTypeDefinition();
-        if (definition == typeof(Counter<>))
-        {
-            return MetricKind.Counter;
-        }
-
-        if (definition == typeof(UpDownCounter<>))
-        {
-            return MetricKind.UpDownCounter;
-        }
-
-        if (definition == typeof(Gauge<>))
-        {
-            return MetricKind.Gauge;
-        }
-
-        if (definition == typeof(Histogram<>))
-        {
-            return MetricKind.Histogram;
-        }
-
-        if (definition == typeof(ObservableCounter<>))
-        {
-            return MetricKind.ObservableCounter;
-        }
-
-        if (definition == typeof(ObservableGauge<>))
-        {
-            return MetricKind.ObservableGauge;
-        }
-
-        if (definition == typeof(ObservableUpDownCounter<>))
-        {
-            return MetricKind.ObservableUpDownCounter;
-        }
-
-        return null;
+        return definition == typeof(Counter<>) ? MetricKind.Counter
+            : definition == typeof(UpDownCounter<>) ? MetricKind.UpDownCounter
+            : definition == typeof(Gauge<>) ? MetricKind.Gauge
+            : definition == typeof(Histogram<>) ? MetricKind.Histogram
+            : definition == typeof(ObservableCounter<>) ? MetricKind.ObservableCounter
+            : definition == typeof(ObservableGauge<>) ? MetricKind.ObservableGauge
+            : definition == typeof(ObservableUpDownCounter<>) ? MetricKind.ObservableUpDownCounter
+            : null;
     }
 
     public static bool IsObservable(this MetricKind kind) =>
         kind is MetricKind.ObservableCounter or MetricKind.ObservableGauge or MetricKind.ObservableUpDownCounter;
 
-    public static string PrometheusType(this MetricKind kind) => kind switch
-    {
-        MetricKind.Counter or MetricKind.ObservableCounter => "counter",
-        MetricKind.Histogram => "histogram",
-        _ => "gauge",
-    };
+    /// <summary>Exported as a Prometheus counter (name gets "_total").</summary>
+    public static bool IsCounter(this MetricKind kind) => kind is MetricKind.Counter or MetricKind.ObservableCounter;
 }
