@@ -141,12 +141,14 @@ public sealed class DeliveryTests(DefaultNsqdFixture fixture) : IClassFixture<De
         // upstream's ByteToBase10("") is 0, so "RDY " sets RDY 0 rather than failing
         var topic = Names.Unique("rdyempty");
         await using var conn = await Nsqd.SubscribeAsync(topic, "ch");
+        // Publish only once nsqd has processed both lines (sent is not yet read: the publish could overtake them).
+        async Task<long> ReadyCount() => (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value.GetProperty("clients")[0].GetProperty("ready_count").GetInt64();
         await conn.SendAsync("RDY 3");
+        await Wait.UntilAsync(async () => await ReadyCount() == 3, TimeSpan.FromSeconds(5), "ready_count 3");
         await conn.SendAsync("RDY ");
+        await Wait.UntilAsync(async () => await ReadyCount() == 0, TimeSpan.FromSeconds(5), "ready_count 0");
         await Nsqd.PublishAsync(topic, "held");
         await conn.ExpectNothingAsync(Quiet);
-        await Wait.UntilAsync(async () => (await Nsqd.ChannelStatsAsync(topic, "ch"))!.Value.GetProperty("clients")[0].GetProperty("ready_count").GetInt64() == 0,
-            TimeSpan.FromSeconds(5), "ready_count 0");
     }
 
     [Theory(Timeout = 30_000)]
