@@ -9,11 +9,13 @@ public sealed class NsqdProcess : IDisposable
 {
     private readonly IReadOnlyList<string> _extraArgs;
     private readonly TempDirectory _data;
+    private readonly int _openFileLimit;
 
-    private NsqdProcess(IReadOnlyList<string> extraArgs)
+    private NsqdProcess(IReadOnlyList<string> extraArgs, int openFileLimit)
     {
         _data = new TempDirectory("nsqd");
         _extraArgs = extraArgs;
+        _openFileLimit = openFileLimit;
         TcpPort = FreePort.Next();
         HttpPort = FreePort.Next();
         HttpsPort = FreePort.Next();
@@ -35,9 +37,15 @@ public sealed class NsqdProcess : IDisposable
 
     public static Task<NsqdProcess> StartAsync(params string[] extraArgs) => StartAsync((IEnumerable<string>)extraArgs);
 
-    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs)
+    public static Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs) => StartAsync(extraArgs, openFileLimit: 0);
+
+    /// <summary>
+    /// Starts nsqd; with openFileLimit &gt; 0 it runs under `prlimit --nofile=N:N` (util-linux), so tests can
+    /// take it to its descriptor limit without touching the test host's.
+    /// </summary>
+    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, int openFileLimit)
     {
-        var nsqd = new NsqdProcess([.. extraArgs]);
+        var nsqd = new NsqdProcess([.. extraArgs], openFileLimit);
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -76,7 +84,17 @@ public sealed class NsqdProcess : IDisposable
             $"--data-path={DataPath}",
         };
         args.AddRange(_extraArgs);
-        Process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
+        if (_openFileLimit > 0)
+        {
+            // prlimit sets the limit and execs nsqd: same pid, so Process.Pid is nsqd's.
+            args.InsertRange(0, [$"--nofile={_openFileLimit}:{_openFileLimit}", "--", RepoPaths.Executable("nsqd")]);
+            Process = ManagedProcess.Start("prlimit", args);
+        }
+        else
+        {
+            Process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
+        }
+
         await WaitUntilListeningAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
     }
 
