@@ -295,8 +295,27 @@ internal sealed partial class ClientConnection
         _channel = channel;
         Volatile.Write(ref _state, (int)ClientState.Subscribed);
         await _replies.Writer.WriteAsync(Reply.Frame(Common.Protocol.FrameType.Response, ProtocolConstants.Ok.ToArray()), _closed.Token).ConfigureAwait(false);
-        _pump = Task.Run(() => RunPumpAsync(channel));
+
+        // The pump starts only once the reply loop has put the OK into the output: a RDY that came in the
+        // same write must not let a message frame overtake the reply to SUB.
+        var okWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pump = Task.Run(() => RunPumpAfterAsync(okWritten.Task, channel));
+        await _replies.Writer.WriteAsync(Reply.Barrier(okWritten), _closed.Token).ConfigureAwait(false);
         return null;
+    }
+
+    private async Task RunPumpAfterAsync(Task okWritten, Broker.Channel channel)
+    {
+        try
+        {
+            await okWritten.WaitAsync(_closed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // closed before the OK went out
+        }
+
+        await RunPumpAsync(channel).ConfigureAwait(false);
     }
 
     private async ValueTask<ProtocolError?> CloseWaitAsync()

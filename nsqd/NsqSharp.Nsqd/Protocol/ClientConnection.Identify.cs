@@ -100,7 +100,7 @@ internal sealed partial class ClientConnection
         // Upgrades: everything before must be on the wire, and the client must not have sent more.
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _replies.Writer.WriteAsync(Reply.Barrier(barrier), _closed.Token).ConfigureAwait(false);
-        await barrier.Task.ConfigureAwait(false);
+        await barrier.Task.WaitAsync(_closed.Token).ConfigureAwait(false);
         await Output.DrainAsync().WaitAsync(_closed.Token).ConfigureAwait(false);
         if (_reader.TryRead(out var leftover))
         {

@@ -358,6 +358,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
             // Publishes still queued were durable or failed; release their buffers either way.
             while (reader.TryRead(out var left))
             {
+                left.Marker?.TrySetCanceled();
                 if (left.RentedBuffer != null)
                 {
                     ArrayPool<byte>.Shared.Return(left.RentedBuffer);
