@@ -41,6 +41,7 @@ internal sealed class NsqdHttpApi
             ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Pause(); _server.Broker.SaveMetadata(); }))],
             ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Unpause(); _server.Broker.SaveMetadata(); }))],
             ["/channel/seek"] = [("POST", Seek)],
+            ["/debug/freememory"] = [("POST", FreeMemory)],
         };
     }
 
@@ -112,6 +113,13 @@ internal sealed class NsqdHttpApi
     {
         var health = _server.Broker.Health;
         return health == null ? HttpReplies.Text(ctx, "OK") : HttpReplies.Text(ctx, "NOK - " + health, 500);
+    }
+
+    /// <summary>Upstream's POST /debug/freememory (debug.FreeOSMemory): a full, compacting GC that gives free memory back to the OS.</summary>
+    private static Task FreeMemory(HttpContext ctx, GoQuery q)
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return HttpReplies.Empty(ctx);
     }
 
     private Task Info(HttpContext ctx, GoQuery q)

@@ -176,7 +176,7 @@ internal sealed partial class ClientConnection
     {
         _reader.Complete();
         _readStream = read;
-        _reader = PipeReader.Create(read, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+        _reader = PipeReader.Create(read, ReaderOptions);
         Output.ReplaceStream(write);
     }
 
