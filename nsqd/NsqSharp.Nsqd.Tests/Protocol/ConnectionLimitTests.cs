@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Tests.Support;
+using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Nsqd.Tests.Protocol;
@@ -70,7 +71,7 @@ public sealed class ConnectionLimitTests
     public async Task AtTheOpenFileLimitNsqdRefusesConnectionsAndStaysAlive()
     {
         // 512 descriptors, about 100 taken by the runtime at start: connections run into the limit quickly.
-        await using var nsqd = await NsqdInstance.StartAsync([], openFileLimit: 512);
+        await using var nsqd = await NsqdInstance.StartAsync([], new ProcessLimits(OpenFiles: 512));
         var open = new List<RawConnection>();
         var refused = 0;
         var unanswered = 0;
