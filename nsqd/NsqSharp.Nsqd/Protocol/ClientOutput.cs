@@ -25,7 +25,7 @@ internal sealed class ClientOutput
     private readonly AsyncSignal _sendSignal = new();
     private readonly AsyncSignal _roomSignal = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private const int InitialBufferSize = 16 * 1024;
+    private const int InitialBufferSize = 64 * 1024;
     private const int LargestKeptBuffer = 1024 * 1024;
     private readonly int _maxBuffered;
     private byte[] _buffer = [];
