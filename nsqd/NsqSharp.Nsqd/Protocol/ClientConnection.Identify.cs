@@ -66,8 +66,7 @@ internal sealed partial class ClientConnection
 
         var tls = _server.Tls != null && data.TlsV1;
         var deflate = _options.Deflate && data.Deflate;
-        var deflateLevel = deflate && data.DeflateLevel > 0 ? data.DeflateLevel : 6;
-        deflateLevel = Math.Min(deflateLevel, _options.MaxDeflateLevel);
+        var deflateLevel = (int)Math.Min(deflate && data.DeflateLevel > 0 ? data.DeflateLevel : 6, _options.MaxDeflateLevel);
         var snappy = _options.Snappy && data.Snappy;
         if (deflate && snappy)
         {
@@ -229,7 +228,7 @@ internal sealed partial class ClientConnection
                     return $"output buffer size ({data.OutputBufferSize}) is invalid";
                 }
 
-                bufferSize = data.OutputBufferSize;
+                bufferSize = (int)data.OutputBufferSize;
                 break;
         }
 

@@ -415,7 +415,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 var error = new ProtocolError($"E_{reply.PublishCommand}_FAILED", $"{reply.PublishCommand} failed {e.Message}");
-                Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(error.FrameText), flush: true, signalSender: false);
+                Output.WriteFrame(FrameType.Error, error.FrameBytes(), flush: true, signalSender: false);
                 _logger.LogError("client {Remote}: {Error}", RemoteAddress, error.FrameText);
                 return false;
             }
@@ -430,7 +430,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
 
         if (reply.Error != null)
         {
-            Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(reply.Error.FrameText), flush: true, signalSender: false);
+            Output.WriteFrame(FrameType.Error, reply.Error.FrameBytes(), flush: true, signalSender: false);
             return !reply.Error.Fatal;
         }
 
