@@ -31,6 +31,7 @@ public sealed class NsqdServer : IAsyncDisposable
     private Task? _acceptLoop;
     private NsqdHttpServer? _http;
     private Statsd.StatsdReporter? _statsd;
+    private bool _started;
 
     public NsqdServer(NsqdOptions options, ILoggerFactory loggerFactory)
     {
@@ -105,6 +106,7 @@ public sealed class NsqdServer : IAsyncDisposable
         }
 
         _acceptLoop = Task.Run(AcceptLoopAsync);
+        _started = true;
     }
 
     /// <summary>Says so at start when the open-file limit, not --max-connections, will bound the client count.</summary>
@@ -265,7 +267,12 @@ public sealed class NsqdServer : IAsyncDisposable
             return;
         }
 
-        _logger.LogInformation("exiting");
+        // After a failed start the host has said what went wrong; cleaning up is not "exiting cleanly".
+        if (_started)
+        {
+            _logger.LogInformation("exiting");
+        }
+
         _stop.Cancel();
         _listener?.Dispose();
         if (_acceptLoop != null)
@@ -301,6 +308,9 @@ public sealed class NsqdServer : IAsyncDisposable
         await Broker.DisposeAsync().ConfigureAwait(false);
         Auth.Dispose();
         Metrics.Dispose();
-        _logger.LogInformation("exited cleanly");
+        if (_started)
+        {
+            _logger.LogInformation("exited cleanly");
+        }
     }
 }
