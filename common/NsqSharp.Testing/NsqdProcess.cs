@@ -9,11 +9,13 @@ public sealed class NsqdProcess : IDisposable
 {
     private readonly IReadOnlyList<string> _extraArgs;
     private readonly TempDirectory _data;
+    private readonly ProcessLimits? _limits;
 
-    private NsqdProcess(IReadOnlyList<string> extraArgs)
+    private NsqdProcess(IReadOnlyList<string> extraArgs, ProcessLimits? limits)
     {
         _data = new TempDirectory("nsqd");
         _extraArgs = extraArgs;
+        _limits = limits;
         TcpPort = FreePort.Next();
         HttpPort = FreePort.Next();
         HttpsPort = FreePort.Next();
@@ -35,9 +37,15 @@ public sealed class NsqdProcess : IDisposable
 
     public static Task<NsqdProcess> StartAsync(params string[] extraArgs) => StartAsync((IEnumerable<string>)extraArgs);
 
-    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs)
+    public static Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs) => StartAsync(extraArgs, limits: null);
+
+    /// <summary>
+    /// Starts nsqd, with resource limits when given (see <see cref="ProcessLimits"/>), so tests can take it
+    /// to its descriptor or file-size limit without touching the test host's.
+    /// </summary>
+    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits)
     {
-        var nsqd = new NsqdProcess([.. extraArgs]);
+        var nsqd = new NsqdProcess([.. extraArgs], limits);
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -76,7 +84,7 @@ public sealed class NsqdProcess : IDisposable
             $"--data-path={DataPath}",
         };
         args.AddRange(_extraArgs);
-        Process = ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
+        Process = _limits is { } limits ? limits.Start(RepoPaths.Executable("nsqd"), args) : ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
         await WaitUntilListeningAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
     }
 
@@ -128,5 +136,33 @@ public sealed class NsqdProcess : IDisposable
         {
             _data.Dispose();
         }
+    }
+}
+
+/// <summary>
+/// Resource limits for a test's nsqd, set by util-linux `prlimit`, which then execs nsqd (same pid).
+/// OpenFiles is RLIMIT_NOFILE. FileSizeBytes is RLIMIT_FSIZE: a write past it fails with EFBIG, the way a
+/// full disk fails a write; SIGXFSZ is ignored (by sh, inherited across exec) so the write fails instead of
+/// the process being killed, and the runtime's W^X double mapping (a memfd it grows) is turned off.
+/// </summary>
+public sealed record ProcessLimits(int OpenFiles = 0, long FileSizeBytes = 0)
+{
+    internal ManagedProcess Start(string executable, IReadOnlyList<string> args)
+    {
+        var prlimit = new List<string> { "prlimit" };
+        if (OpenFiles > 0)
+        {
+            prlimit.Add($"--nofile={OpenFiles}:{OpenFiles}");
+        }
+
+        if (FileSizeBytes > 0)
+        {
+            prlimit.Add($"--fsize={FileSizeBytes}:{FileSizeBytes}");
+        }
+
+        prlimit.Add("--");
+        var script = "trap '' XFSZ; exec " + string.Join(' ', prlimit) + " \"$0\" \"$@\"";
+        var environment = FileSizeBytes > 0 ? new Dictionary<string, string> { ["DOTNET_EnableWriteXorExecute"] = "0" } : null;
+        return ManagedProcess.Start("/bin/sh", ["-c", script, executable, .. args], environment: environment);
     }
 }

@@ -40,6 +40,11 @@ public sealed class NsqdOptions
     public bool Snappy { get; set; } = true;
     public bool Deflate { get; set; } = true;
     public int MaxDeflateLevel { get; set; } = 6;
+    /// <summary>
+    /// Open TCP client connections beyond which a new one gets a fatal E_TOO_MANY_CONNECTIONS frame and is
+    /// closed; 0 = no limit. The default matches nsqlookupd's and bounds idle-connection memory (~20 KB each).
+    /// </summary>
+    public int MaxConnections { get; set; } = 10_000;
 
     // Storage and durability.
     public long MaxBytesPerFile { get; set; } = 100 * 1024 * 1024;
@@ -130,6 +135,11 @@ public sealed class NsqdOptions
         if (MaxMsgSize <= 0 || MaxBodySize <= 0 || MaxRdyCount <= 0)
         {
             return "--max-msg-size, --max-body-size and --max-rdy-count must be positive";
+        }
+
+        if (MaxConnections < 0)
+        {
+            return $"--max-connections must be >= 0 (got {MaxConnections})";
         }
 
         if (TlsRequired is not ("true" or "false" or "tcp-https"))

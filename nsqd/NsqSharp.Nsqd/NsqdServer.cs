@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -17,20 +18,28 @@ namespace NsqSharp.Nsqd;
 /// </summary>
 public sealed class NsqdServer : IAsyncDisposable
 {
+    /// <summary>Refused connections said goodbye to at once (each holds a descriptor); beyond this they are just closed.</summary>
+    private const int MaxRefusing = 16;
+
     private readonly ConcurrentDictionary<long, ClientConnection> _clients = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
+    private readonly ConnectionLimit _connectionLimit;
+    private readonly LogRateLimiter _refusals = new(TimeSpan.FromSeconds(10));
+    private readonly ConnectionRefuser _refuser = new(MaxRefusing, TimeSpan.FromSeconds(2));
     private Socket? _listener;
     private Task? _acceptLoop;
     private NsqdHttpServer? _http;
     private Statsd.StatsdReporter? _statsd;
     private Storage.DataDirectoryLock? _dataLock;
+    private bool _started;
 
     public NsqdServer(NsqdOptions options, ILoggerFactory loggerFactory)
     {
         Options = options;
         LoggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("nsqd");
+        _connectionLimit = new ConnectionLimit(options.MaxConnections);
         Broker = new Broker.Broker(options, loggerFactory);
         Auth = new AuthServerClient(options, loggerFactory.CreateLogger("nsqd.auth"));
         Tls = options.TlsEnabled ? new TlsSettings(options) : null;
@@ -73,18 +82,17 @@ public sealed class NsqdServer : IAsyncDisposable
         // Before touching anything in the data path (Broker.Start wipes ephemeral/): one nsqd per data directory.
         _dataLock = Storage.DataDirectoryLock.Acquire(Options.DataPath);
         Broker.Start();
-        _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         var endpoint = ParseEndPoint(Options.TcpAddress);
-        if (endpoint.AddressFamily == AddressFamily.InterNetwork)
-        {
-            _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        }
+        _listener = endpoint.AddressFamily == AddressFamily.InterNetwork
+            ? new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
 
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Bind(endpoint);
         _listener.Listen(1024);
         TcpEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
         _logger.LogInformation("TCP: listening on {Endpoint}", TcpEndPoint);
+        WarnIfDescriptorsAreScarce();
 
         _http = new NsqdHttpServer(this);
         await _http.StartAsync().ConfigureAwait(false);
@@ -101,6 +109,33 @@ public sealed class NsqdServer : IAsyncDisposable
         }
 
         _acceptLoop = Task.Run(AcceptLoopAsync);
+        _started = true;
+    }
+
+    /// <summary>Says so at start when the open-file limit, not --max-connections, will bound the client count.</summary>
+    private void WarnIfDescriptorsAreScarce()
+    {
+        if (DescriptorLimit.SoftLimit == long.MaxValue || !Directory.Exists("/proc/self/fd"))
+        {
+            return;
+        }
+
+        long inUse;
+        try
+        {
+            inUse = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        var room = Math.Max(0, DescriptorLimit.Threshold - inUse);
+        if (Options.MaxConnections == 0 || room < Options.MaxConnections)
+        {
+            _logger.LogWarning("TCP: open file limit {Limit} ({InUse} in use, {Reserve} kept free) leaves room for about {Room} connections; " +
+                "more are refused (raise it with ulimit -n or LimitNOFILE)", DescriptorLimit.SoftLimit, inUse, DescriptorLimit.Reserve, room);
+        }
     }
 
     /// <summary>Connects to (or switches) the lookupd set; used at start and by PUT /config/nsqlookupd_tcp_addresses.</summary>
@@ -121,35 +156,107 @@ public sealed class NsqdServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync()
     {
+        var backoff = new AcceptBackoff();
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
             try
             {
                 socket = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                backoff.Succeeded();
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-            catch (SocketException e)
-            {
-                _logger.LogWarning("TCP: accept failed: {Error}", e.Message);
-                continue;
-            }
             catch (ObjectDisposedException)
             {
                 return;
             }
+            catch (SocketException e)
+            {
+                // EMFILE/ENFILE at the descriptor limit and other transient failures: the pending
+                // connection stays in the backlog, so back off instead of spinning (Go's net/http).
+                var delay = backoff.Failed();
+                if (backoff.Log.ShouldLog(out var suppressed))
+                {
+                    _logger.LogError("TCP: accept() failure - {Error} ({Code}); retrying in {Delay} ms ({Suppressed} more since the last report)",
+                        e.Message, e.SocketErrorCode, (long)delay.TotalMilliseconds, suppressed);
+                }
 
+                try
+                {
+                    await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            Accept(socket);
+        }
+    }
+
+    /// <summary>
+    /// Starts serving an accepted socket, or refuses it: when --max-connections are open, or when it took
+    /// one of the descriptors kept free for the runtime (see DescriptorLimit).
+    /// </summary>
+    private void Accept(Socket socket)
+    {
+        if (DescriptorLimit.IsInReserve(socket, out var descriptor))
+        {
+            Refuse(socket, $"{descriptor + 1} of {DescriptorLimit.SoftLimit} file descriptors in use");
+            return;
+        }
+
+        if (!_connectionLimit.TryEnter())
+        {
+            Refuse(socket, $"{_connectionLimit.Max} connections open");
+            return;
+        }
+
+        try
+        {
             socket.NoDelay = true;
             var client = new ClientConnection(this, socket);
             _clients[client.ClientId] = client;
             _ = Task.Run(client.RunAsync);
         }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            // The peer reset the connection before we got to it.
+            _connectionLimit.Exit();
+            socket.Dispose();
+        }
     }
 
-    internal void RemoveClient(ClientConnection client) => _clients.TryRemove(client.ClientId, out _);
+    /// <summary>Answers a refused connection with a fatal E_TOO_MANY_CONNECTIONS frame and closes it.</summary>
+    private void Refuse(Socket socket, string reason)
+    {
+        if (_refusals.ShouldLog(out var suppressed))
+        {
+            _logger.LogWarning("TCP: refusing client({Client}), {Reason} ({Suppressed} more refused since the last report)",
+                socket.RemoteEndPoint?.ToString() ?? "unknown", reason, suppressed);
+        }
+
+        var text = ProtocolConstants.Utf8.GetBytes("E_TOO_MANY_CONNECTIONS refusing client, " + reason);
+        var frame = new byte[8 + text.Length];
+        BinaryPrimitives.WriteInt32BigEndian(frame, text.Length + 4);
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), (int)FrameType.Error);
+        text.CopyTo(frame, 8);
+        _refuser.Refuse(socket, frame, _stop.Token);
+    }
+
+    internal void RemoveClient(ClientConnection client)
+    {
+        if (_clients.TryRemove(client.ClientId, out _))
+        {
+            _connectionLimit.Exit();
+        }
+    }
 
     /// <summary>A TCP/UDP address flag (upstream's host:port rules, see ListenAddress); unix sockets are not supported here.</summary>
     public static IPEndPoint ParseEndPoint(string address) =>
@@ -163,7 +270,12 @@ public sealed class NsqdServer : IAsyncDisposable
             return;
         }
 
-        _logger.LogInformation("exiting");
+        // After a failed start the host has said what went wrong; cleaning up is not "exiting cleanly".
+        if (_started)
+        {
+            _logger.LogInformation("exiting");
+        }
+
         _stop.Cancel();
         _listener?.Dispose();
         if (_acceptLoop != null)
@@ -206,6 +318,9 @@ public sealed class NsqdServer : IAsyncDisposable
 
         Auth.Dispose();
         Metrics.Dispose();
-        _logger.LogInformation("exited cleanly");
+        if (_started)
+        {
+            _logger.LogInformation("exited cleanly");
+        }
     }
 }

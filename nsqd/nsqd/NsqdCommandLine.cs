@@ -120,6 +120,9 @@ internal sealed class NsqdCommandLine
     [Option("max-channel-consumers", Default = 0, HelpText = "maximum channel consumer connection count per nsqd instance (default 0, i.e., unlimited)")]
     public int MaxChannelConsumers { get; set; }
 
+    [Option("max-connections", Default = 10000, HelpText = "maximum open TCP client connections; beyond it a new one gets E_TOO_MANY_CONNECTIONS and is closed (0 = unlimited)")]
+    public int MaxConnections { get; set; }
+
     [Option("max-rdy-count", Default = 2500, HelpText = "maximum RDY count for a client")]
     public int MaxRdyCount { get; set; }
 
@@ -232,6 +235,7 @@ internal sealed class NsqdCommandLine
             MaxReqTimeout = GoDuration.ParseFlag("max-req-timeout", MaxReqTimeout),
             MaxDeferTimeout = GoDuration.ParseFlag("max-defer-timeout", MaxDeferTimeout),
             MaxChannelConsumers = MaxChannelConsumers,
+            MaxConnections = MaxConnections,
             ClientTimeout = GoDuration.ParseFlag("client-timeout", ClientTimeout),
             MaxHeartbeatInterval = GoDuration.ParseFlag("max-heartbeat-interval", MaxHeartbeatInterval),
             MaxOutputBufferSize = MaxOutputBufferSize,

@@ -47,6 +47,12 @@ try
 {
     await server.StartAsync();
 }
+catch (NsqSharp.Nsqd.Metadata.MetadataException e)
+{
+    // one FATAL line and a non-zero exit, as upstream's logFatal
+    logger.LogCritical("failed to load metadata - {Error}", e.Message);
+    return 1;
+}
 catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or InvalidDataException)
 {
     logger.LogCritical("failed to start: {Error}", e.Message);

@@ -20,6 +20,8 @@ internal sealed class LookupTcpServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private readonly AcceptBackoff _acceptBackoff = new();
+    private readonly LogRateLimiter _refusals = new(TimeSpan.FromSeconds(10));
     private LookupProtocolV1? _protocol;
     private Task _acceptLoop = Task.CompletedTask;
     private long _nextConnectionId;
@@ -97,16 +99,37 @@ internal sealed class LookupTcpServer : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                // Transient accept failures (e.g. EMFILE) must not end the server.
-                _logger.LogError("TCP: accept() failure - {Error}", e.Message);
-                await Task.Delay(50).ConfigureAwait(false);
+                // Transient accept failures (e.g. EMFILE) must not end the server; back off (5 ms doubling
+                // to 1 s) instead of retrying the connection still in the backlog at once.
+                var delay = _acceptBackoff.Failed();
+                if (_acceptBackoff.Log.ShouldLog(out var suppressed))
+                {
+                    _logger.LogError("TCP: accept() failure - {Error}; retrying in {Delay} ms ({Suppressed} more since the last report)",
+                        e.Message, (long)delay.TotalMilliseconds, suppressed);
+                }
+
+                try
+                {
+                    await Task.Delay(delay, _shutdown.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
                 continue;
             }
 
-            if (_connections.Count >= _options.MaxTcpClients)
+            _acceptBackoff.Succeeded();
+            if (_connections.Count >= _options.MaxTcpClients || DescriptorLimit.IsInReserve(client, out _))
             {
-                _logger.LogWarning("TCP: refusing client({Client}), {Max} connections open",
-                    ListenAddress.Format(client.RemoteEndPoint), _options.MaxTcpClients);
+                // Beyond the cap, or into the descriptors kept free for the runtime (see DescriptorLimit).
+                if (_refusals.ShouldLog(out var suppressed))
+                {
+                    _logger.LogWarning("TCP: refusing client({Client}), {Open} connections open ({Suppressed} more refused since the last report)",
+                        ListenAddress.Format(client.RemoteEndPoint), _connections.Count, suppressed);
+                }
+
                 client.Dispose();
                 continue;
             }

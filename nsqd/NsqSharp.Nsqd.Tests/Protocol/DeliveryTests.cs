@@ -28,6 +28,28 @@ public sealed class DeliveryTests(DefaultNsqdFixture fixture) : IClassFixture<De
         Assert.Equal(1, msg.Attempts);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task SubscribeOkPrecedesTheFirstMessageWhenRdyArrivesInTheSameWrite()
+    {
+        // The reply to SUB must be on the wire before any message, even when RDY is already buffered
+        // behind it and messages are waiting (upstream: 0 of 40 out of order).
+        for (var trial = 0; trial < 40; trial++)
+        {
+            // a fresh topic each time: its first channel starts with everything published so far
+            var topic = Names.Unique("subok");
+            var body = Enumerable.Range(0, 5).Select(i => Encoding.ASCII.GetBytes("m" + i)).ToList();
+            var mpub = await Nsqd.PostAsync($"/mpub?topic={topic}&binary=true", RawConnection.MultiBody(body));
+            Assert.Equal(200, mpub.Status);
+
+            await using var conn = await Nsqd.ConnectIdentifiedAsync();
+            await conn.WriteAsync(Encoding.ASCII.GetBytes($"SUB {topic} ch\nRDY 10\n"));
+            var first = await conn.ReadNonHeartbeatAsync();
+            Assert.True(first.Type == Common.Protocol.FrameType.Response && first.Text == "OK", $"trial {trial}: first frame was {first}, not OK");
+            var msg = await conn.ExpectMessageAsync();
+            Assert.StartsWith("m", msg.BodyText, StringComparison.Ordinal);
+        }
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task SubscribeWithoutIdentifyIsAllowed()
     {

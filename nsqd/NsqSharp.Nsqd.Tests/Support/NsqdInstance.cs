@@ -38,8 +38,8 @@ public sealed class NsqdInstance : IAsyncDisposable
     /// <summary>The process, for kill -9, SIGTERM and restart on the same ports and data.</summary>
     public NsqdProcess Process => _nsqd;
 
-    public static async Task<NsqdInstance> StartAsync(IEnumerable<string> extraArgs) =>
-        new(await NsqdProcess.StartAsync(extraArgs).ConfigureAwait(false));
+    public static async Task<NsqdInstance> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits = null) =>
+        new(await NsqdProcess.StartAsync(extraArgs, limits).ConfigureAwait(false));
 
     public Task<RawConnection> ConnectAsync(bool sendMagic = true) => RawConnection.ConnectAsync(TcpPort, sendMagic);
 

@@ -53,14 +53,19 @@ internal sealed class MetadataWriter
         return done.Task;
     }
 
-    /// <summary>Stops the loop and writes once more, synchronously (shutdown).</summary>
+    /// <summary>
+    /// Stops the loop and writes once more (shutdown). A writer that never started writes nothing: the broker
+    /// failed to load (a corrupt nsqd.json, say) and must leave the file as it found it.
+    /// </summary>
     public async Task StopAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop != null)
+        if (_loop == null)
         {
-            await _loop.ConfigureAwait(false);
+            return;
         }
+
+        await _loop.ConfigureAwait(false);
 
         var target = Interlocked.Read(ref _requested);
         if (Write())

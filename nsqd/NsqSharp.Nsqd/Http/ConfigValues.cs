@@ -40,6 +40,7 @@ internal static class ConfigValues
             "min_output_buffer_timeout" => Nanos(o.MinOutputBufferTimeout),
             "output_buffer_timeout" => Nanos(o.OutputBufferTimeout),
             "max_channel_consumers" => o.MaxChannelConsumers,
+            "max_connections" => o.MaxConnections,
             "snappy" => o.Snappy,
             "deflate" => o.Deflate,
             "max_deflate_level" => o.MaxDeflateLevel,

@@ -30,13 +30,19 @@ internal static class HttpReplies
         return ctx.Response.Body.WriteAsync(utf8Json).AsTask();
     }
 
-    public static Task Error(HttpContext ctx, int status, string message)
+    /// <summary>{"message":"CODE"}; with a detail also "error": what went wrong (as upstream's TLS_REQUIRED adds https_port).</summary>
+    public static Task Error(HttpContext ctx, int status, string message, string? detail = null)
     {
         using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             writer.WriteString("message", message);
+            if (detail != null)
+            {
+                writer.WriteString("error", detail);
+            }
+
             writer.WriteEndObject();
         }
 
@@ -57,8 +63,10 @@ internal static class HttpReplies
     }
 }
 
-/// <summary>An HTTP error with upstream's status and message, thrown inside handlers.</summary>
-internal sealed class HttpError(int status, string message) : Exception(message)
+/// <summary>An HTTP error with upstream's status and message (and optionally what went wrong), thrown inside handlers.</summary>
+internal sealed class HttpError(int status, string message, string? detail = null) : Exception(message)
 {
     public int Status { get; } = status;
+
+    public string? Detail { get; } = detail;
 }

@@ -41,6 +41,7 @@ internal sealed class NsqdHttpApi
             ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Pause(); _server.Broker.SaveMetadata(); }))],
             ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Unpause(); _server.Broker.SaveMetadata(); }))],
             ["/channel/seek"] = [("POST", Seek)],
+            ["/debug/freememory"] = [("POST", FreeMemory)],
         };
     }
 
@@ -96,7 +97,7 @@ internal sealed class NsqdHttpApi
         {
             if (!ctx.Response.HasStarted)
             {
-                await HttpReplies.Error(ctx, e.Status, e.Message).ConfigureAwait(false);
+                await HttpReplies.Error(ctx, e.Status, e.Message, e.Detail).ConfigureAwait(false);
             }
         }
         catch (BadHttpRequestException)
@@ -112,6 +113,13 @@ internal sealed class NsqdHttpApi
     {
         var health = _server.Broker.Health;
         return health == null ? HttpReplies.Text(ctx, "OK") : HttpReplies.Text(ctx, "NOK - " + health, 500);
+    }
+
+    /// <summary>Upstream's POST /debug/freememory (debug.FreeOSMemory): a full, compacting GC that gives free memory back to the OS.</summary>
+    private static Task FreeMemory(HttpContext ctx, GoQuery q)
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return HttpReplies.Empty(ctx);
     }
 
     private Task Info(HttpContext ctx, GoQuery q)
@@ -166,7 +174,7 @@ internal sealed class NsqdHttpApi
             }
         }
 
-        await PublishOrExiting(topic.PublishAsync(body, deferMs)).ConfigureAwait(false);
+        await PublishOrFail("PUB", topic.Name, topic.PublishAsync(body, deferMs)).ConfigureAwait(false);
         await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
     }
 
@@ -224,21 +232,31 @@ internal sealed class NsqdHttpApi
 
         if (messages.Count > 0)
         {
-            await PublishOrExiting(topic.PublishBatchAsync(messages, 0)).ConfigureAwait(false);
+            await PublishOrFail("MPUB", topic.Name, topic.PublishBatchAsync(messages, 0)).ConfigureAwait(false);
         }
 
         await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
     }
 
-    private static async Task PublishOrExiting(ValueTask publish)
+    /// <summary>
+    /// Waits for the durable append. Shutting down is upstream's 503 EXITING; a failed disk write is a server
+    /// error and says so: 500 {"message":"INTERNAL_ERROR","error":"PUB failed ..."} (upstream answers EXITING
+    /// for both, which sends clients looking for a restart that is not happening).
+    /// </summary>
+    private async Task PublishOrFail(string command, string topic, ValueTask publish)
     {
         try
         {
             await publish.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ObjectDisposedException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
         {
             throw new HttpError(503, "EXITING");
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("HTTP: {Command} to topic {Topic} failed: {Error}", command, topic, e.Message);
+            throw new HttpError(500, "INTERNAL_ERROR", $"{command} failed {e.Message}");
         }
     }
 

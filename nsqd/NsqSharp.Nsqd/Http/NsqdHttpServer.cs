@@ -1,11 +1,13 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace NsqSharp.Nsqd.Http;
@@ -49,6 +51,9 @@ internal sealed class NsqdHttpServer : IAsyncDisposable
 
             k.Listen(httpEndpoint, l => l.Protocols = HttpProtocols.Http1);
         });
+        // Kestrel's sockets transport, guarded: accept backoff and the descriptor reserve (see GuardedSocketTransport).
+        builder.Services.RemoveAll<IConnectionListenerFactory>();
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new GuardedSocketTransportFactory(_server.LoggerFactory));
         _app = builder.Build();
         var api = new NsqdHttpApi(_server, _server.LoggerFactory.CreateLogger("nsqd.http"))
         {

@@ -16,6 +16,8 @@ public sealed class NodeMetadata
     [JsonPropertyName("topics")]
     public List<TopicMetadata> Topics { get; set; } = [];
 
+    /// <summary>The metadata file, or null when there is none (a fresh start). A file that is not valid
+    /// metadata throws <see cref="MetadataException"/>: nsqd must not start and forget its topics.</summary>
     public static NodeMetadata? Load(string path)
     {
         if (!File.Exists(path))
@@ -23,12 +25,27 @@ public sealed class NodeMetadata
             return null;
         }
 
-        return JsonSerializer.Deserialize(File.ReadAllBytes(path), MetadataJsonContext.Default.NodeMetadata);
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), MetadataJsonContext.Default.NodeMetadata);
+        }
+        catch (JsonException e)
+        {
+            // upstream: "failed to parse metadata in <file> - <json error>"
+            throw new MetadataException($"failed to parse metadata in {path} - {e.Message}", e);
+        }
     }
 
+    /// <summary>
+    /// Writes the file atomically. Only a broker that loaded it writes it (MetadataWriter never writes before it
+    /// started): a start that failed on a corrupt nsqd.json must not replace it with an empty topic list.
+    /// </summary>
     public void Save(string path) =>
         AtomicFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(this, MetadataJsonContext.Default.NodeMetadata));
 }
+
+/// <summary>nsqd.json cannot be read as metadata; the host reports it as upstream does ("failed to load metadata - ...").</summary>
+public sealed class MetadataException(string message, Exception inner) : IOException(message, inner);
 
 public sealed class TopicMetadata
 {

@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Buffers.Text;
+using System.Text;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
 
@@ -8,6 +8,7 @@ namespace NsqSharp.Nsqd.Protocol;
 /// <summary>The V2 commands with upstream's validation order, error codes and texts (nsqd/protocol_v2.go).</summary>
 internal sealed partial class ClientConnection
 {
+    private const long NanosPerMilli = 1_000_000;
     private Topic? _lastTopic;
 
     private ValueTask<ProtocolError?> ExecuteAsync(ReadOnlyMemory<byte> line)
@@ -23,7 +24,7 @@ internal sealed partial class ClientConnection
 
         if (_options.TcpTlsRequired && !Tls)
         {
-            return Fail(ProtocolError.Invalid($"cannot {ProtocolConstants.Utf8.GetString(name)} in current state (TLS required)"));
+            return Fail(ProtocolError.Invalid(ProtocolError.Text("cannot ", name, " in current state (TLS required)")));
         }
 
         if (name.SequenceEqual("FIN"u8))
@@ -81,13 +82,17 @@ internal sealed partial class ClientConnection
             return AuthAsync(line);
         }
 
-        return Fail(ProtocolError.Invalid($"invalid command {ProtocolConstants.Utf8.GetString(name)}"));
+        return Fail(ProtocolError.Invalid(ProtocolError.Text("invalid command ", name)));
     }
 
     private static ValueTask<ProtocolError?> Fail(ProtocolError error) => new(error);
 
-    /// <summary>Splits a command line on single spaces (as upstream's bytes.Split).</summary>
-    private static string[] Params(ReadOnlyMemory<byte> line) => ProtocolConstants.Utf8.GetString(line.Span).Split(' ');
+    /// <summary>
+    /// Splits a command line on single spaces (as upstream's bytes.Split) into byte strings: one char per
+    /// byte (Latin-1), so valid names are the same ASCII text and an invalid one still has the client's
+    /// exact bytes to echo.
+    /// </summary>
+    private static string[] Params(ReadOnlyMemory<byte> line) => Encoding.Latin1.GetString(line.Span).Split(' ');
 
     private ProtocolError? Ready(ReadOnlySpan<byte> line)
     {
@@ -107,10 +112,12 @@ internal sealed partial class ClientConnection
         if (space >= 0)
         {
             var arg = NextParam(line[(space + 1)..]);
-            if (!TryParseBase10(arg, out count))
+            if (!TryParseBase10(arg, out var parsed))
             {
-                return ProtocolError.Invalid($"RDY could not parse count {ProtocolConstants.Utf8.GetString(arg)}");
+                return ProtocolError.Invalid(ProtocolError.Text("RDY could not parse count ", arg));
             }
+
+            count = unchecked((long)parsed); // int64(b10), as upstream
         }
 
         if (count < 0 || count > _options.MaxRdyCount)
@@ -145,7 +152,7 @@ internal sealed partial class ClientConnection
         var error = MessageId.TryParse(idBytes, out var id) ? _channel!.Finish(this, id) : "ID not in flight";
         if (error != null)
         {
-            return new ProtocolError("E_FIN_FAILED", $"FIN {ProtocolConstants.Utf8.GetString(idBytes)} failed {error}", fatal: false);
+            return new ProtocolError("E_FIN_FAILED", ProtocolError.Text("FIN ", idBytes, " failed " + error), fatal: false);
         }
 
         Interlocked.Increment(ref _finishCount);
@@ -172,17 +179,18 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("invalid message ID");
         }
 
-        if (!TryParseBase10(timeoutBytes, out var timeoutMs))
+        if (!TryParseBase10(timeoutBytes, out var parsed))
         {
-            return ProtocolError.Invalid($"REQ could not parse timeout {ProtocolConstants.Utf8.GetString(timeoutBytes)}");
+            return ProtocolError.Invalid(ProtocolError.Text("REQ could not parse timeout ", timeoutBytes));
         }
 
-        // Clamped, not rejected (upstream).
-        timeoutMs = Math.Clamp(timeoutMs, 0, (long)_options.MaxReqTimeout.TotalMilliseconds);
+        // Clamped, not rejected (upstream: time.Duration(timeoutMs) * time.Millisecond, wrapping as Go's int64 does).
+        var timeoutNs = Math.Clamp(unchecked((long)parsed * NanosPerMilli), 0, _options.MaxReqTimeout.Ticks * 100);
+        var timeoutMs = timeoutNs / NanosPerMilli;
         var error = MessageId.TryParse(idBytes, out var id) ? _channel!.Requeue(this, id, timeoutMs) : "ID not in flight";
         if (error != null)
         {
-            return new ProtocolError("E_REQ_FAILED", $"REQ {ProtocolConstants.Utf8.GetString(idBytes)} failed {error}", fatal: false);
+            return new ProtocolError("E_REQ_FAILED", ProtocolError.Text("REQ ", idBytes, " failed " + error), fatal: false);
         }
 
         Interlocked.Increment(ref _requeueCount);
@@ -214,7 +222,7 @@ internal sealed partial class ClientConnection
             : "ID not in flight";
         return error == null
             ? null
-            : new ProtocolError("E_TOUCH_FAILED", $"TOUCH {ProtocolConstants.Utf8.GetString(idBytes)} failed {error}", fatal: false);
+            : new ProtocolError("E_TOUCH_FAILED", ProtocolError.Text("TOUCH ", idBytes, " failed " + error), fatal: false);
     }
 
     private async ValueTask<ProtocolError?> SubscribeAsync(ReadOnlyMemory<byte> line)
@@ -239,12 +247,12 @@ internal sealed partial class ClientConnection
         var channelName = p[2];
         if (!NsqNames.IsValidTopicName(topicName))
         {
-            return ProtocolError.BadTopic($"SUB topic name {GoQuote.Quote(topicName)} is not valid");
+            return ProtocolError.BadTopic(ProtocolError.Text("SUB topic name ", GoQuote.Quote(topicName), " is not valid"));
         }
 
         if (!NsqNames.IsValidChannelName(channelName))
         {
-            return ProtocolError.BadChannel($"SUB channel name {GoQuote.Quote(channelName)} is not valid");
+            return ProtocolError.BadChannel(ProtocolError.Text("SUB channel name ", GoQuote.Quote(channelName), " is not valid"));
         }
 
         var authError = await CheckAuthAsync("SUB", topicName, channelName).ConfigureAwait(false);
@@ -295,8 +303,27 @@ internal sealed partial class ClientConnection
         _channel = channel;
         Volatile.Write(ref _state, (int)ClientState.Subscribed);
         await _replies.Writer.WriteAsync(Reply.Frame(Common.Protocol.FrameType.Response, ProtocolConstants.Ok.ToArray()), _closed.Token).ConfigureAwait(false);
-        _pump = Task.Run(() => RunPumpAsync(channel));
+
+        // The pump starts only once the reply loop has put the OK into the output: a RDY that came in the
+        // same write must not let a message frame overtake the reply to SUB.
+        var okWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pump = Task.Run(() => RunPumpAfterAsync(okWritten.Task, channel));
+        await _replies.Writer.WriteAsync(Reply.Barrier(okWritten), _closed.Token).ConfigureAwait(false);
         return null;
+    }
+
+    private async Task RunPumpAfterAsync(Task okWritten, Broker.Channel channel)
+    {
+        try
+        {
+            await okWritten.WaitAsync(_closed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // closed before the OK went out
+        }
+
+        await RunPumpAsync(channel).ConfigureAwait(false);
     }
 
     private async ValueTask<ProtocolError?> CloseWaitAsync()
@@ -325,7 +352,7 @@ internal sealed partial class ClientConnection
         var topicName = p[1];
         if (!NsqNames.IsValidTopicName(topicName))
         {
-            return ProtocolError.BadTopic($"PUB topic name {GoQuote.Quote(topicName)} is not valid");
+            return ProtocolError.BadTopic(ProtocolError.Text("PUB topic name ", GoQuote.Quote(topicName), " is not valid"));
         }
 
         var size = await ReadInt32Async(ProtocolError.BadMessage("PUB failed to read message body size")).ConfigureAwait(false);
@@ -361,19 +388,24 @@ internal sealed partial class ClientConnection
         var topicName = p[1];
         if (!NsqNames.IsValidTopicName(topicName))
         {
-            return ProtocolError.BadTopic($"DPUB topic name {GoQuote.Quote(topicName)} is not valid");
+            return ProtocolError.BadTopic(ProtocolError.Text("DPUB topic name ", GoQuote.Quote(topicName), " is not valid"));
         }
 
-        if (!TryParseBase10(ProtocolConstants.Utf8.GetBytes(p[2]), out var deferMs))
+        var timeoutBytes = Encoding.Latin1.GetBytes(p[2]);
+        if (!TryParseBase10(timeoutBytes, out var parsed))
         {
-            return ProtocolError.Invalid($"DPUB could not parse timeout {p[2]}");
+            return ProtocolError.Invalid(ProtocolError.Text("DPUB could not parse timeout ", timeoutBytes));
         }
 
+        // Upstream: time.Duration(timeoutMs) * time.Millisecond (wrapping int64), the uint64 echoed as is.
         var maxDefer = (long)_options.EffectiveMaxDeferTimeout.TotalMilliseconds;
-        if (deferMs < 0 || deferMs > maxDefer)
+        var deferNs = unchecked((long)parsed * NanosPerMilli);
+        if (deferNs < 0 || deferNs > maxDefer * NanosPerMilli)
         {
-            return ProtocolError.Invalid($"DPUB timeout {deferMs} out of range 0-{maxDefer}");
+            return ProtocolError.Invalid($"DPUB timeout {parsed} out of range 0-{maxDefer}");
         }
+
+        var deferMs = deferNs / NanosPerMilli;
 
         var size = await ReadInt32Async(ProtocolError.BadMessage("DPUB failed to read message body size")).ConfigureAwait(false);
         if (size <= 0)
@@ -409,7 +441,7 @@ internal sealed partial class ClientConnection
         if (!NsqNames.IsValidTopicName(topicName))
         {
             // Upstream repeats the code inside the description.
-            return ProtocolError.BadTopic($"E_BAD_TOPIC MPUB topic name {GoQuote.Quote(topicName)} is not valid");
+            return ProtocolError.BadTopic(ProtocolError.Text("E_BAD_TOPIC MPUB topic name ", GoQuote.Quote(topicName), " is not valid"));
         }
 
         // Unlike PUB/DPUB, upstream checks MPUB's authorization before reading the body.
@@ -518,7 +550,7 @@ internal sealed partial class ClientConnection
 
         return state.IsAllowed(topic, channel)
             ? null
-            : new ProtocolError("E_UNAUTHORIZED", $"AUTH failed for {command} on {GoQuote.Quote(topic)} {GoQuote.Quote(channel)}");
+            : new ProtocolError("E_UNAUTHORIZED", ProtocolError.Text($"AUTH failed for {command} on ", [.. GoQuote.Quote(topic), (byte)' ', .. GoQuote.Quote(channel)]));
     }
 
     /// <summary>Counts space-separated params and returns the 2nd and 3rd without allocating (FIN/REQ/TOUCH hot path).</summary>
@@ -555,28 +587,25 @@ internal sealed partial class ClientConnection
         return space < 0 ? rest : rest[..space];
     }
 
-    /// <summary>Upstream's ByteToBase10: digits only (no sign), so "-1" is a parse error; "" is 0.</summary>
-    private static bool TryParseBase10(ReadOnlySpan<byte> digits, out long value)
+    /// <summary>
+    /// Upstream's ByteToBase10: digits only (no sign), so "-1" is a parse error and "" is 0; the value is a
+    /// uint64 that wraps on overflow as Go's does, so 20-digit counts get upstream's range errors, not a
+    /// parse error.
+    /// </summary>
+    private static bool TryParseBase10(ReadOnlySpan<byte> digits, out ulong value)
     {
         value = 0;
-        if (digits.IsEmpty)
-        {
-            return true;
-        }
-
-        if (digits.Length > 18)
-        {
-            return false;
-        }
-
         foreach (var b in digits)
         {
             if (b is < (byte)'0' or > (byte)'9')
             {
+                value = 0;
                 return false;
             }
+
+            value = unchecked((value * 10) + (ulong)(b - '0'));
         }
 
-        return Utf8Parser.TryParse(digits, out value, out var consumed) && consumed == digits.Length;
+        return true;
     }
 }

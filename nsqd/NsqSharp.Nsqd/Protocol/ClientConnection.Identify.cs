@@ -66,8 +66,7 @@ internal sealed partial class ClientConnection
 
         var tls = _server.Tls != null && data.TlsV1;
         var deflate = _options.Deflate && data.Deflate;
-        var deflateLevel = deflate && data.DeflateLevel > 0 ? data.DeflateLevel : 6;
-        deflateLevel = Math.Min(deflateLevel, _options.MaxDeflateLevel);
+        var deflateLevel = (int)Math.Min(deflate && data.DeflateLevel > 0 ? data.DeflateLevel : 6, _options.MaxDeflateLevel);
         var snappy = _options.Snappy && data.Snappy;
         if (deflate && snappy)
         {
@@ -100,7 +99,7 @@ internal sealed partial class ClientConnection
         // Upgrades: everything before must be on the wire, and the client must not have sent more.
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _replies.Writer.WriteAsync(Reply.Barrier(barrier), _closed.Token).ConfigureAwait(false);
-        await barrier.Task.ConfigureAwait(false);
+        await barrier.Task.WaitAsync(_closed.Token).ConfigureAwait(false);
         await Output.DrainAsync().WaitAsync(_closed.Token).ConfigureAwait(false);
         if (_reader.TryRead(out var leftover))
         {
@@ -176,7 +175,7 @@ internal sealed partial class ClientConnection
     {
         _reader.Complete();
         _readStream = read;
-        _reader = PipeReader.Create(read, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+        _reader = PipeReader.Create(read, ReaderOptions);
         Output.ReplaceStream(write);
     }
 
@@ -229,7 +228,7 @@ internal sealed partial class ClientConnection
                     return $"output buffer size ({data.OutputBufferSize}) is invalid";
                 }
 
-                bufferSize = data.OutputBufferSize;
+                bufferSize = (int)data.OutputBufferSize;
                 break;
         }
 

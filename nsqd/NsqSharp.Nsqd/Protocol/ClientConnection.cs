@@ -19,6 +19,15 @@ namespace NsqSharp.Nsqd.Protocol;
 internal sealed partial class ClientConnection : IChannelConsumer
 {
     private const int MaxLineLength = 16 * 1024;
+
+    /// <summary>Command lines up to this long (every real one: two 64-character names) need no pooled buffer.</summary>
+    private const int ShortLineLength = 256;
+
+    /// <summary>
+    /// The read buffer, rented only while unparsed bytes are waiting: reads start with a zero-byte read
+    /// that waits for data without a buffer, so an idle connection holds none (Kestrel does the same).
+    /// </summary>
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, leaveOpen: true, useZeroByteReads: true);
     private static long s_nextId;
 
     private readonly NsqdServer _server;
@@ -31,7 +40,8 @@ internal sealed partial class ClientConnection : IChannelConsumer
         new BoundedChannelOptions(256) { SingleReader = true, SingleWriter = true });
     private readonly AsyncSignal _pumpSignal = new();
     private readonly AsyncSignal _heartbeatReset = new();
-    private readonly byte[] _line = new byte[MaxLineLength];
+    private readonly byte[] _shortLine = new byte[ShortLineLength];
+    private byte[] _line;
     private Stream _readStream;
     private PipeReader _reader;
     private int _state = (int)ClientState.Init;
@@ -59,7 +69,8 @@ internal sealed partial class ClientConnection : IChannelConsumer
         MsgTimeoutMs = (long)_options.MsgTimeout.TotalMilliseconds;
         var network = new NetworkStream(socket, ownsSocket: true);
         _readStream = network;
-        _reader = PipeReader.Create(network, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+        _line = _shortLine;
+        _reader = PipeReader.Create(network, ReaderOptions);
         Output = new ClientOutput(network, (int)Math.Min(int.MaxValue - 1024, _options.MaxMsgSize + ProtocolConstants.MessageHeaderLength));
         Output.TimeoutMs = (long)_options.OutputBufferTimeout.TotalMilliseconds;
         _readDeadline = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
@@ -134,6 +145,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
         {
             await CloseAsync().ConfigureAwait(false);
             await sender.ConfigureAwait(false);
+            Output.ReleaseBuffers();
         }
     }
 
@@ -181,6 +193,14 @@ internal sealed partial class ClientConnection : IChannelConsumer
             {
                 error = e;
             }
+            finally
+            {
+                if (_line != _shortLine)
+                {
+                    ArrayPool<byte>.Shared.Return(_line);
+                    _line = _shortLine;
+                }
+            }
 
             if (error != null)
             {
@@ -194,7 +214,10 @@ internal sealed partial class ClientConnection : IChannelConsumer
         }
     }
 
-    /// <summary>Reads one command line into _line (without \n or \r\n). -1 at end of stream.</summary>
+    /// <summary>
+    /// Reads one command line into _line (without \n or \r\n); a line longer than ShortLineLength goes into
+    /// a pooled buffer that the read loop returns after the command. -1 at end of stream.
+    /// </summary>
     private async ValueTask<int> ReadLineAsync()
     {
         while (true)
@@ -212,6 +235,11 @@ internal sealed partial class ClientConnection : IChannelConsumer
                 }
 
                 var length = (int)line.Length;
+                if (length > _shortLine.Length)
+                {
+                    _line = ArrayPool<byte>.Shared.Rent(length);
+                }
+
                 line.CopyTo(_line);
                 _reader.AdvanceTo(buffer.GetPosition(1, newline.Value));
                 if (length > 0 && _line[length - 1] == (byte)'\r')
@@ -358,6 +386,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
             // Publishes still queued were durable or failed; release their buffers either way.
             while (reader.TryRead(out var left))
             {
+                left.Marker?.TrySetCanceled();
                 if (left.RentedBuffer != null)
                 {
                     ArrayPool<byte>.Shared.Return(left.RentedBuffer);
@@ -386,7 +415,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 var error = new ProtocolError($"E_{reply.PublishCommand}_FAILED", $"{reply.PublishCommand} failed {e.Message}");
-                Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(error.FrameText), flush: true, signalSender: false);
+                Output.WriteFrame(FrameType.Error, error.FrameBytes(), flush: true, signalSender: false);
                 _logger.LogError("client {Remote}: {Error}", RemoteAddress, error.FrameText);
                 return false;
             }
@@ -401,7 +430,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
 
         if (reply.Error != null)
         {
-            Output.WriteFrame(FrameType.Error, ProtocolConstants.Utf8.GetBytes(reply.Error.FrameText), flush: true, signalSender: false);
+            Output.WriteFrame(FrameType.Error, reply.Error.FrameBytes(), flush: true, signalSender: false);
             return !reply.Error.Fatal;
         }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
@@ -12,6 +13,11 @@ namespace NsqSharp.Nsqd.Protocol;
 /// while MaxBuffered bytes are unsent. Replies may also be sent inline by the reply loop (SendNowAsync)
 /// when the sender is idle, saving a thread hand-off on every acknowledgement; a send lock keeps
 /// exactly one writer on the stream.
+/// <para>
+/// Buffers are pooled (ArrayPool), rented when a frame is appended and given back when a send leaves
+/// nothing pending, so an idle connection holds none; while frames keep coming the sent buffer is kept
+/// as the spare of a double buffer, so a busy connection does not go back to the pool per send.
+/// </para>
 /// </summary>
 internal sealed class ClientOutput
 {
@@ -19,9 +25,11 @@ internal sealed class ClientOutput
     private readonly AsyncSignal _sendSignal = new();
     private readonly AsyncSignal _roomSignal = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private const int InitialBufferSize = 64 * 1024;
+    private const int LargestKeptBuffer = 1024 * 1024;
     private readonly int _maxBuffered;
-    private byte[] _buffer;
-    private byte[] _spare;
+    private byte[] _buffer = [];
+    private byte[]? _spare;
     private int _length;
     private bool _flushRequested;
     private long _firstPendingTicks;
@@ -31,8 +39,6 @@ internal sealed class ClientOutput
     {
         Stream = stream;
         _maxBuffered = Math.Max(256 * 1024, maxFrameSize + 64);
-        _buffer = new byte[64 * 1024];
-        _spare = new byte[64 * 1024];
     }
 
     public Stream Stream { get; private set; }
@@ -203,7 +209,8 @@ internal sealed class ClientOutput
 
             toSend = _buffer;
             count = _length;
-            (_buffer, _spare) = (_spare, _buffer);
+            _buffer = _spare ?? [];
+            _spare = null;
             _length = 0;
             _flushRequested = false;
             stream = Stream;
@@ -215,8 +222,24 @@ internal sealed class ClientOutput
         await stream.FlushAsync(ct).ConfigureAwait(false);
         lock (_gate)
         {
-            // The sent buffer becomes the spare; shrink buffers a burst grew.
-            _spare = toSend.Length > 1024 * 1024 ? new byte[64 * 1024] : toSend;
+            if (_length == 0)
+            {
+                // Nothing came in meanwhile: the connection is idle, it keeps no buffer.
+                ArrayPool<byte>.Shared.Return(toSend);
+                if (_buffer.Length > 0)
+                {
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = [];
+                }
+            }
+            else if (toSend.Length > LargestKeptBuffer)
+            {
+                ArrayPool<byte>.Shared.Return(toSend); // a burst grew it; do not keep that much per connection
+            }
+            else
+            {
+                _spare = toSend;
+            }
         }
 
         _roomSignal.Set();
@@ -227,12 +250,45 @@ internal sealed class ClientOutput
     {
         if (_length + size > _buffer.Length)
         {
-            var grown = new byte[Math.Max(_buffer.Length * 2, _length + size)];
-            _buffer.AsSpan(0, _length).CopyTo(grown);
-            _buffer = grown;
+            if (_length == 0 && _spare != null && _spare.Length >= size)
+            {
+                (_buffer, _spare) = (_spare, null);
+            }
+            else
+            {
+                var grown = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, _length + size), InitialBufferSize));
+                _buffer.AsSpan(0, _length).CopyTo(grown);
+                if (_buffer.Length > 0)
+                {
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                }
+
+                _buffer = grown;
+            }
         }
 
         return _buffer.AsSpan(_length, size);
+    }
+
+    /// <summary>Gives the buffers back to the pool once the connection is closed and its sender has stopped.</summary>
+    public void ReleaseBuffers()
+    {
+        lock (_gate)
+        {
+            if (_buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
+            if (_spare != null)
+            {
+                ArrayPool<byte>.Shared.Return(_spare);
+            }
+
+            _buffer = [];
+            _spare = null;
+            _length = 0;
+        }
     }
 
     private void Commit(int size, bool flush, bool signalSender)
