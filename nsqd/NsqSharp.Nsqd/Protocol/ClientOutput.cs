@@ -33,6 +33,7 @@ internal sealed class ClientOutput
     private int _length;
     private bool _flushRequested;
     private long _firstPendingTicks;
+    private ITimer? _windowTimer;
     private TaskCompletionSource? _drained;
 
     public ClientOutput(Stream stream, int maxFrameSize)
@@ -154,6 +155,18 @@ internal sealed class ClientOutput
 
     public async Task RunSenderAsync(CancellationToken ct)
     {
+        try
+        {
+            await RunSenderLoopAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _windowTimer?.Dispose();
+        }
+    }
+
+    private async Task RunSenderLoopAsync(CancellationToken ct)
+    {
         while (!ct.IsCancellationRequested)
         {
             await _sendSignal.WaitAsync(ct).ConfigureAwait(false);
@@ -175,8 +188,11 @@ internal sealed class ClientOutput
 
                 if (waitMs > 0)
                 {
-                    await Task.WhenAny(_sendSignal.WaitAsync(ct), Task.Delay(TimeSpan.FromMilliseconds(waitMs), ct)).ConfigureAwait(false);
-                    ct.ThrowIfCancellationRequested();
+                    // One re-armed timer per connection sets the send signal when the buffering window ends, so
+                    // a wake-up per appended message costs no new timer (they used to pile up, one per message).
+                    _windowTimer ??= TimeProvider.System.CreateTimer(static s => ((AsyncSignal)s!).Set(), _sendSignal, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    _windowTimer.Change(TimeSpan.FromMilliseconds(waitMs), Timeout.InfiniteTimeSpan);
+                    await _sendSignal.WaitAsync(ct).ConfigureAwait(false);
                     continue;
                 }
 
