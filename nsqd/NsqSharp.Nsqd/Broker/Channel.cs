@@ -16,6 +16,7 @@ public sealed class Channel
     private readonly List<IChannelConsumer> _released = [];
     private readonly List<IChannelConsumer> _waiting = [];
     private int _nextTake;
+    private bool _fillWaitingForRoom;
     private long _fillErrors;
     private IChannelConsumer[] _clients = [];
     private long _messageCount;
@@ -213,7 +214,7 @@ public sealed class Channel
     /// </summary>
     public bool TryTake(IChannelConsumer client, long timeoutMs, out Delivery delivery, out ushort attempts)
     {
-        var cursorsFull = false;
+        var refill = false;
         try
         {
             lock (Sync)
@@ -227,8 +228,13 @@ public sealed class Channel
                         var cursor = cursors[index];
                         while (cursor.TryDequeueReady(out delivery))
                         {
-                            cursorsFull |= !HasReadAheadRoom;
                             OnReadyDequeued(delivery.Body.Length);
+                            if (_fillWaitingForRoom && BelowRefillMark)
+                            {
+                                _fillWaitingForRoom = false;
+                                refill = true;
+                            }
+
                             if (cursor.MarkInFlight(delivery, client, Time.MonotonicMs(), timeoutMs, out attempts))
                             {
                                 _nextTake = index + 1;
@@ -247,9 +253,9 @@ public sealed class Channel
         }
         finally
         {
-            if (cursorsFull)
+            if (refill)
             {
-                // The read-ahead was at its bound and this take made room: let the fill loops read on.
+                // The read-ahead was full and has drained to half: let the fill loops read on, in big reads.
                 foreach (var cursor in Cursors)
                 {
                     cursor.FillSignal.Set();
@@ -262,8 +268,26 @@ public sealed class Channel
         return false;
     }
 
-    /// <summary>Sync held: room for at least one more message of read-ahead.</summary>
-    internal bool HasReadAheadRoom => ReadAheadMessages < MaxReadAheadMessages && ReadAheadBytes < MaxReadAheadBytes;
+    /// <summary>
+    /// Sync held: room for at least one more message of read-ahead. When there is none, the fill loop that asked
+    /// is woken only once takes have drained the read-ahead to half (hysteresis): waking it on every take made it
+    /// read one message at a time.
+    /// </summary>
+    internal bool HasReadAheadRoom
+    {
+        get
+        {
+            if (ReadAheadMessages < MaxReadAheadMessages && ReadAheadBytes < MaxReadAheadBytes)
+            {
+                return true;
+            }
+
+            _fillWaitingForRoom = true;
+            return false;
+        }
+    }
+
+    private bool BelowRefillMark => ReadAheadMessages <= MaxReadAheadMessages / 2 && ReadAheadBytes <= MaxReadAheadBytes / 2;
 
     /// <summary>Sync held: how much a fill loop may read now (at least one message when there is room at all).</summary>
     internal bool ReadAheadRoom(out int messages, out int bytes)
