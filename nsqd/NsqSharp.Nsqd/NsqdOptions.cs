@@ -60,6 +60,10 @@ public sealed class NsqdOptions
     public int MemQueueSize { get; set; } = 10000;
     /// <summary>Body bytes each channel may hold read ahead in memory, waiting for a client (at least one message always fits).</summary>
     public long MaxChannelReadAheadBytes { get; set; } = 4 * 1024 * 1024;
+    /// <summary>Partitions of a topic created implicitly (PUB, SUB, /topic/create without partitions=).</summary>
+    public int TopicPartitions { get; set; } = 1;
+    /// <summary>Upper bound of partitions per topic (partition ids live in the top 16 bits of a message id).</summary>
+    public const int MaxPartitions = 1024;
     /// <summary>The broker's clock: in-flight timeouts, deferred due times, housekeeping ticks (tests pass a fake).</summary>
     public TimeProvider Time { get; set; } = TimeProvider.System;
     /// <summary>Segment files kept open across all partition logs (--max-open-segments): idle handles beyond it are
@@ -125,6 +129,11 @@ public sealed class NsqdOptions
         if (NodeId is < 0 or > 1023)
         {
             return $"--node-id must be [0,1024) (got {NodeId})";
+        }
+
+        if (TopicPartitions < 1 || TopicPartitions > MaxPartitions)
+        {
+            return $"--topic-partitions must be between 1 and {MaxPartitions} (got {TopicPartitions})";
         }
 
         if (MaxOpenSegments < 1)

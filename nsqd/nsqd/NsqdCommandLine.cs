@@ -75,6 +75,9 @@ internal sealed class NsqdCommandLine
     [Option("max-open-segments", Default = 1024, HelpText = "segment files kept open across all topics; beyond it the least recently used idle ones are closed and reopened on demand (file descriptors stay bounded however many topics exist)")]
     public int MaxOpenSegments { get; set; }
 
+    [Option("topic-partitions", Default = 1, HelpText = "partitions of a topic created by PUB, SUB or /topic/create without partitions= (extension; 1 = upstream's behaviour)")]
+    public int TopicPartitions { get; set; }
+
     [Option("max-bytes-per-file", Default = 104857600L, HelpText = "number of bytes per log segment before rolling")]
     public long MaxBytesPerFile { get; set; }
 
@@ -255,6 +258,7 @@ internal sealed class NsqdCommandLine
             MaxPendingPerChannel = MaxPendingPerChannel,
             MemQueueSize = MemQueueSize,
             MaxChannelReadAheadBytes = MaxChannelReadAheadBytes,
+            TopicPartitions = TopicPartitions,
             TlsCert = TlsCert,
             TlsKey = TlsKey,
             TlsClientAuthPolicy = TlsClientAuthPolicy,

@@ -38,6 +38,28 @@ public sealed class RetentionTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task RetentionIsPerPartitionAndFollowsEachPartitionsAckFloor()
+    {
+        using var dir = new TempDirectory("retention");
+        await using var broker = Start(dir, new NsqdOptions { MaxBytesPerFile = 4096, RetentionBytes = 1, RetentionAge = TimeSpan.Zero });
+        var topic = broker.GetOrCreateTopic("t", partitions: 2);
+        var channel = topic.GetOrCreateChannel("c", StartPosition.Oldest);
+        await PublishAsync(topic, 1000); // round robin: 500 per partition
+        var consumer = new TestConsumer();
+
+        // Consume everything, then replay nothing: every segment but each active one may go.
+        Assert.Equal(1000, (await ConsumeAsync(channel, consumer, 1000)).Count);
+        EnforceTwice(broker, topic);
+        foreach (var log in topic.Partitions)
+        {
+            Assert.True(log.StartOffset > 0, $"partition {log.Partition}: consumed segments should be deleted");
+            Assert.Equal(topic.MinAckFloor(log.Partition), channel.AckFloor(log.Partition));
+        }
+
+        Assert.Equal(0, topic.Partitions.Sum(l => l.HardLimitDeletedMessages));
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task TopicWithoutChannelsKeepsEverything()
     {
         using var dir = new TempDirectory("retention");

@@ -92,7 +92,7 @@ public sealed class Broker : IAsyncDisposable
                         continue;
                     }
 
-                    var topic = OpenTopic(t.Name, Math.Max(1, t.Partitions));
+                    var topic = OpenTopic(t.Name, t.PartitionIds ?? DensePartitions(Math.Max(1, t.Partitions)));
                     topic.SetPausedQuietly(t.Paused);
                     if (t.EmptiedBelow != null)
                     {
@@ -152,13 +152,16 @@ public sealed class Broker : IAsyncDisposable
 
                 if (!_topics.TryGetValue(name, out var topic))
                 {
-                    var partitions = 0;
-                    while (Directory.Exists(Path.Combine(directory, partitions.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+                    var ids = new List<int>();
+                    foreach (var sub in Directory.EnumerateDirectories(directory))
                     {
-                        partitions++;
+                        if (int.TryParse(Path.GetFileName(sub), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+                        {
+                            ids.Add(id);
+                        }
                     }
 
-                    topic = OpenTopic(name, Math.Max(1, partitions));
+                    topic = OpenTopic(name, ids.Count == 0 ? [0] : [.. ids]);
                     _topics[name] = topic;
                     _logger.LogWarning("TOPIC({Topic}): restored from its directory (missing from nsqd.json)", name);
                 }
@@ -192,8 +195,16 @@ public sealed class Broker : IAsyncDisposable
     /// Gets or creates a topic (PUB and SUB create topics, as upstream). If a topic of that name is
     /// being deleted, waits (briefly, bounded) for its files to be gone before creating it afresh.
     /// </summary>
-    public Topic GetOrCreateTopic(string name)
+    public Topic GetOrCreateTopic(string name) => GetOrCreateTopic(name, Options.TopicPartitions);
+
+    /// <summary>
+    /// Gets or creates a topic with partitions 0..partitions-1 (an existing topic is returned as it is, whatever its
+    /// partition count: the caller compares). PUB and SUB create topics with --topic-partitions (1 by default).
+    /// </summary>
+    public Topic GetOrCreateTopic(string name, int partitions)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(partitions, NsqdOptions.MaxPartitions);
         if (_topics.TryGetValue(name, out var topic))
         {
             return topic;
@@ -212,7 +223,7 @@ public sealed class Broker : IAsyncDisposable
             }
 
             ObjectDisposedException.ThrowIf(IsExiting, this);
-            topic = OpenTopic(name, partitions: 1);
+            topic = OpenTopic(name, DensePartitions(partitions));
             _topics[name] = topic;
         }
 
@@ -256,19 +267,46 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Segment files this node holds open now (all partitions share one budget).</summary>
     public int OpenSegmentFiles => _segmentHandles?.OpenHandles ?? 0;
 
-    private Topic OpenTopic(string name, int partitions)
+    private static bool IsDense(int[] ids)
     {
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] != i)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static int[] DensePartitions(int count)
+    {
+        var ids = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            ids[i] = i;
+        }
+
+        return ids;
+    }
+
+    /// <summary>Opens a topic holding the given partition ids (sorted here; sparse in a cluster).</summary>
+    private Topic OpenTopic(string name, int[] partitionIds)
+    {
+        partitionIds = [.. partitionIds.Distinct().Order()];
         var ephemeral = NsqNames.IsEphemeral(name);
         var directory = ephemeral
             ? Path.Combine(DataPath, "ephemeral", Topic.EscapeFileName(name))
             : Path.Combine(DataPath, "topics", Topic.EscapeFileName(name));
         Directory.CreateDirectory(Path.Combine(directory, "channels"));
-        var logs = new PartitionLog[partitions];
+        var logs = new PartitionLog[partitionIds.Length];
         var logger = _loggerFactory.CreateLogger("nsqd.storage");
         var handles = LazyInitializer.EnsureInitialized(ref _segmentHandles, () => new SegmentHandleCache(Options.MaxOpenSegments));
-        for (var p = 0; p < partitions; p++)
+        for (var i = 0; i < partitionIds.Length; i++)
         {
-            logs[p] = PartitionLog.Open(Path.Combine(directory, p.ToString(System.Globalization.CultureInfo.InvariantCulture)), p,
+            var p = partitionIds[i];
+            logs[i] = PartitionLog.Open(Path.Combine(directory, p.ToString(System.Globalization.CultureInfo.InvariantCulture)), p,
                 Options.ToLogOptions(ephemeral, handles), logger);
         }
 
@@ -372,6 +410,7 @@ public sealed class Broker : IAsyncDisposable
                 Name = topic.Name,
                 Paused = topic.Paused,
                 Partitions = topic.Partitions.Length,
+                PartitionIds = IsDense(topic.PartitionIds) ? null : topic.PartitionIds,
                 EmptiedBelow = Array.Exists(topic.EmptiedBelow, o => o > 0) ? (long[])topic.EmptiedBelow.Clone() : null,
             };
             foreach (var channel in topic.Channels)

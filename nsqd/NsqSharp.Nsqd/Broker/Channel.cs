@@ -421,17 +421,20 @@ public sealed class Channel
     /// <summary>Upstream /channel/empty: drops every unfinished message, in flight too, and moves the cursors to the end.</summary>
     public void Empty() => Move(StartPosition.Newest, dropInFlight: true);
 
-    /// <summary>Replay: moves every partition cursor. In-flight messages stay in flight.</summary>
-    public void MoveTo(StartPosition position) => Move(position, dropInFlight: false);
+    /// <summary>Replay: moves every partition cursor, or only one partition's. In-flight messages stay in flight.</summary>
+    public void MoveTo(StartPosition position, int? partition = null) => Move(position, dropInFlight: false, partition);
 
-    private void Move(StartPosition position, bool dropInFlight)
+    private void Move(StartPosition position, bool dropInFlight, int? partition = null)
     {
         var released = new List<IChannelConsumer>();
         lock (Sync)
         {
             foreach (var cursor in Cursors)
             {
-                cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position), dropInFlight, released);
+                if (partition == null || cursor.Partition == partition)
+                {
+                    cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position), dropInFlight, released);
+                }
             }
 
             _dirty = true;
@@ -568,10 +571,18 @@ public sealed class Channel
         }
     }
 
+    /// <summary>The cursor of a partition id (ids are sparse in general; P is small, so a scan beats a map).</summary>
     private ChannelCursor? CursorFor(int partition)
     {
-        var cursors = Cursors;
-        return (uint)partition < (uint)cursors.Length ? cursors[partition] : null;
+        foreach (var cursor in Cursors)
+        {
+            if (cursor.Partition == partition)
+            {
+                return cursor;
+            }
+        }
+
+        return null;
     }
 
     private int SumUnderLock(Func<ChannelCursor, int> selector)

@@ -32,6 +32,47 @@ public sealed class Topic
         EmptiedBelow = new long[partitions.Length];
     }
 
+    /// <summary>
+    /// The partition log with this id, if this node holds it. Ids are sparse in general (in a cluster a node may
+    /// hold partitions 2 and 5 only): nothing indexes an array by partition id.
+    /// </summary>
+    public bool TryGetPartition(int partition, out PartitionLog log)
+    {
+        var index = IndexOf(partition);
+        log = index < 0 ? null! : Partitions[index];
+        return index >= 0;
+    }
+
+    /// <summary>Position of a partition id in <see cref="Partitions"/> (sorted by id), or -1.</summary>
+    internal int IndexOf(int partition)
+    {
+        var partitions = Partitions;
+        for (var i = 0; i < partitions.Length; i++)
+        {
+            if (partitions[i].Partition == partition)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>The ids of the partitions this node holds, ascending.</summary>
+    public int[] PartitionIds
+    {
+        get
+        {
+            var ids = new int[Partitions.Length];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                ids[i] = Partitions[i].Partition;
+            }
+
+            return ids;
+        }
+    }
+
     public string Name { get; }
 
     public bool IsEphemeral { get; }
@@ -148,7 +189,7 @@ public sealed class Topic
             {
                 foreach (var p in restore)
                 {
-                    if (p.Partition == i)
+                    if (p.Partition == log.Partition)
                     {
                         cursors[i].Restore(p.NextRead, p.Entries);
                     }
@@ -162,7 +203,7 @@ public sealed class Topic
 
     internal long ResolvePosition(PartitionLog log, StartPosition position) => position.Kind switch
     {
-        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelow[log.Partition]), log.DurableOffset),
+        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelowOf(log)), log.DurableOffset),
         StartPositionKind.Newest => log.DurableOffset,
         StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.DurableOffset),
         StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value), log.DurableOffset),
@@ -221,16 +262,25 @@ public sealed class Topic
             return;
         }
 
-        for (var p = 0; p < Partitions.Length; p++)
+        for (var i = 0; i < Partitions.Length; i++)
         {
-            EmptiedBelow[p] = Partitions[p].DurableOffset;
+            EmptiedBelow[i] = Partitions[i].DurableOffset;
         }
 
         _broker.SaveMetadata();
     }
 
-    /// <summary>Per partition: offsets below this were emptied (/topic/empty) and are never delivered to new channels.</summary>
+    /// <summary>
+    /// Parallel to <see cref="Partitions"/> (same positions, not partition ids): offsets below this were emptied
+    /// (/topic/empty) and are never delivered to new channels.
+    /// </summary>
     internal long[] EmptiedBelow { get; }
+
+    private long EmptiedBelowOf(PartitionLog log)
+    {
+        var index = IndexOf(log.Partition);
+        return index < 0 ? 0 : EmptiedBelow[index];
+    }
 
     /// <summary>Messages not yet handed to any channel: the whole retained log when there is no channel.</summary>
     public long Depth
@@ -245,7 +295,7 @@ public sealed class Topic
             long depth = 0;
             foreach (var log in Partitions)
             {
-                depth += log.DurableOffset - Math.Max(log.StartOffset, EmptiedBelow[log.Partition]);
+                depth += log.DurableOffset - Math.Max(log.StartOffset, EmptiedBelowOf(log));
             }
 
             return depth;
@@ -261,7 +311,7 @@ public sealed class Topic
             floor = Math.Min(floor, channel.AckFloor(partition));
         }
 
-        return floor == long.MaxValue ? Partitions[partition].StartOffset : floor;
+        return floor == long.MaxValue && TryGetPartition(partition, out var log) ? log.StartOffset : floor;
     }
 
     internal void MarkDeleting() => IsDeleting = true;

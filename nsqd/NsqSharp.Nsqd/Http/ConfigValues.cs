@@ -23,6 +23,7 @@ internal static class ConfigValues
             "mem_queue_size" => o.MemQueueSize,
             "max_channel_read_ahead_bytes" => o.MaxChannelReadAheadBytes,
             "max_open_segments" => o.MaxOpenSegments,
+            "topic_partitions" => o.TopicPartitions,
             "max_bytes_per_file" => o.MaxBytesPerFile,
             "sync_every" => o.SyncEvery,
             "sync_timeout" => Nanos(o.SyncTimeout),

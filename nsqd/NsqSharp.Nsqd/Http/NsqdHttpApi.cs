@@ -290,7 +290,7 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Topic TopicFromQuery(GoQuery q)
+    private Topic TopicFromQuery(GoQuery q, int? partitions = null)
     {
         var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(name))
@@ -300,7 +300,7 @@ internal sealed class NsqdHttpApi
 
         try
         {
-            return _server.Broker.GetOrCreateTopic(name);
+            return _server.Broker.GetOrCreateTopic(name, partitions ?? _server.Options.TopicPartitions);
         }
         catch (ObjectDisposedException)
         {
@@ -312,9 +312,29 @@ internal sealed class NsqdHttpApi
         }
     }
 
+    /// <summary>POST /topic/create?topic=T[&amp;partitions=P] (partitions: extension, 1..1024; default --topic-partitions).</summary>
     private async Task CreateTopic(HttpContext ctx, GoQuery q)
     {
-        TopicFromQuery(q);
+        int? partitions = null;
+        var text = q.Get("partitions");
+        if (text != null)
+        {
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) ||
+                p < 1 || p > NsqdOptions.MaxPartitions)
+            {
+                throw new HttpError(400, "INVALID_ARG_PARTITIONS");
+            }
+
+            partitions = p;
+        }
+
+        var topic = TopicFromQuery(q, partitions);
+        if (partitions != null && topic.Partitions.Length != partitions)
+        {
+            // An existing topic keeps its partitions (changing them would move keys between partitions).
+            throw new HttpError(409, "TOPIC_EXISTS_WITH_DIFFERENT_PARTITIONS");
+        }
+
         await ReplyDurablyAsync(ctx).ConfigureAwait(false);
     }
 
@@ -430,12 +450,29 @@ internal sealed class NsqdHttpApi
             "timestamp" => new StartPosition(StartPositionKind.Timestamp, value),
             _ => throw new HttpError(400, "INVALID_ARG_TO"),
         };
+        int? partition = null;
+        var partitionText = q.Get("partition");
+        if (partitionText != null)
+        {
+            if (!int.TryParse(partitionText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p))
+            {
+                throw new HttpError(400, "INVALID_ARG_PARTITION");
+            }
+
+            if (!topic.TryGetPartition(p, out _))
+            {
+                throw new HttpError(404, "PARTITION_NOT_FOUND");
+            }
+
+            partition = p;
+        }
+
         if (!topic.TryGetChannel(name, out var channel))
         {
             throw new HttpError(404, "CHANNEL_NOT_FOUND");
         }
 
-        channel.MoveTo(position);
+        channel.MoveTo(position, partition);
         return HttpReplies.Empty(ctx);
     }
 

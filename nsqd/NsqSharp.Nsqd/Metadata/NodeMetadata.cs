@@ -55,13 +55,19 @@ public sealed class TopicMetadata
     [JsonPropertyName("paused")]
     public bool Paused { get; set; }
 
+    /// <summary>Partition count; the partitions are 0..N-1 unless <see cref="PartitionIds"/> says otherwise.</summary>
     [JsonPropertyName("partitions")]
     public int Partitions { get; set; } = 1;
+
+    /// <summary>The partition ids this node holds when they are not 0..N-1 (a cluster node may hold 2 and 5 only).</summary>
+    [JsonPropertyName("partition_ids")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int[]? PartitionIds { get; set; }
 
     [JsonPropertyName("channels")]
     public List<ChannelMetadata> Channels { get; set; } = [];
 
-    /// <summary>Per partition, the /topic/empty floor (see Topic.EmptiedBelow); absent when never emptied.</summary>
+    /// <summary>Per partition (in partition id order), the /topic/empty floor (see Topic.EmptiedBelow); absent when never emptied.</summary>
     [JsonPropertyName("emptied_below")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long[]? EmptiedBelow { get; set; }
