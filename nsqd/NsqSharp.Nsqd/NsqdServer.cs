@@ -150,7 +150,7 @@ public sealed class NsqdServer : IAsyncDisposable
         var identity = new NodeIdentity(Options.BroadcastAddress, BroadcastTcpPort, BroadcastHttpPort, Environment.MachineName,
             ProtocolConstants.CompatibleVersion);
         Lookup = new LookupRegistrar(identity, addresses, Broker.RegistrationSnapshot, LoggerFactory.CreateLogger("nsqd.lookup"));
-        Broker.Lookup = Lookup;
+        Broker.ControlPlane = Lookup;
         Lookup.Start();
     }
 

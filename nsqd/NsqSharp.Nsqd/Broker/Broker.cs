@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
-using NsqSharp.Nsqd.Lookup;
 using NsqSharp.Nsqd.Metadata;
 using NsqSharp.Nsqd.Storage;
 
@@ -39,8 +38,8 @@ public sealed class Broker : IAsyncDisposable
 
     public string DataPath { get; }
 
-    /// <summary>Set once a lookupd registrar exists; receives topic/channel create/delete events.</summary>
-    public LookupRegistrar? Lookup { get; set; }
+    /// <summary>Receives topic/channel create/delete events and answers known-channel queries (lookupd registrar, cluster agent); null when alone.</summary>
+    public IControlPlane? ControlPlane { get; set; }
 
     /// <summary>Null when healthy; otherwise why (e.g. a failed disk write), reported by /ping and /stats.</summary>
     public string? Health
@@ -198,6 +197,38 @@ public sealed class Broker : IAsyncDisposable
     public Topic GetOrCreateTopic(string name) => GetOrCreateTopic(name, Options.TopicPartitions);
 
     /// <summary>
+    /// As <see cref="GetOrCreateTopic(string, int)"/>, for request paths: a re-create racing a delete of the same name
+    /// awaits the delete (bounded) instead of blocking a thread. Completes synchronously in the common case.
+    /// </summary>
+    public ValueTask<Topic> GetOrCreateTopicAsync(string name, int partitions, CancellationToken ct = default)
+    {
+        if (_topics.TryGetValue(name, out var topic))
+        {
+            return new ValueTask<Topic>(topic);
+        }
+
+        return _deletions.TryGetValue(name, out var deletion) && !deletion.IsCompleted
+            ? AwaitDeletionThenCreateAsync(name, partitions, deletion, ct)
+            : new ValueTask<Topic>(GetOrCreateTopic(name, partitions));
+    }
+
+    private async ValueTask<Topic> AwaitDeletionThenCreateAsync(string name, int partitions, Task deletion, CancellationToken ct)
+    {
+        try
+        {
+            await deletion.WaitAsync(DeletionWait, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new IOException($"topic {name} is still being deleted");
+        }
+
+        return GetOrCreateTopic(name, partitions);
+    }
+
+    private static readonly TimeSpan DeletionWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Gets or creates a topic with partitions 0..partitions-1 (an existing topic is returned as it is, whatever its
     /// partition count: the caller compares). PUB and SUB create topics with --topic-partitions (1 by default).
     /// </summary>
@@ -210,7 +241,7 @@ public sealed class Broker : IAsyncDisposable
             return topic;
         }
 
-        if (_deletions.TryGetValue(name, out var deletion) && !deletion.Wait(TimeSpan.FromSeconds(10)))
+        if (_deletions.TryGetValue(name, out var deletion) && !deletion.Wait(DeletionWait))
         {
             throw new IOException($"topic {name} is still being deleted");
         }
@@ -229,8 +260,8 @@ public sealed class Broker : IAsyncDisposable
 
         _logger.LogInformation("TOPIC({Topic}): created", name);
         SaveMetadata();
-        Lookup?.TopicCreated(name);
-        if (Lookup != null && !topic.IsEphemeral)
+        ControlPlane?.TopicCreated(name);
+        if (ControlPlane != null && !topic.IsEphemeral)
         {
             _ = PrecreateKnownChannelsAsync(topic);
         }
@@ -243,7 +274,7 @@ public sealed class Broker : IAsyncDisposable
     {
         try
         {
-            var names = await Lookup!.GetKnownChannelsAsync(topic.Name, _stop.Token).ConfigureAwait(false);
+            var names = await ControlPlane!.GetKnownChannelsAsync(topic.Name, _stop.Token).ConfigureAwait(false);
             foreach (var name in names)
             {
                 if (NsqNames.IsValidChannelName(name) && !NsqNames.IsEphemeral(name) && !topic.IsDeleting)
@@ -348,7 +379,7 @@ public sealed class Broker : IAsyncDisposable
         }
 
         SaveMetadata();
-        Lookup?.TopicDeleted(name);
+        ControlPlane?.TopicDeleted(name);
         _logger.LogInformation("TOPIC({Topic}): deleted", name);
         return true;
     }
@@ -357,14 +388,14 @@ public sealed class Broker : IAsyncDisposable
     {
         _logger.LogInformation("TOPIC({Topic}): new channel({Channel})", topic.Name, channel.Name);
         SaveMetadata();
-        Lookup?.ChannelCreated(topic.Name, channel.Name);
+        ControlPlane?.ChannelCreated(topic.Name, channel.Name);
     }
 
     internal void OnChannelDeleted(Topic topic, Channel channel)
     {
         _logger.LogInformation("TOPIC({Topic}): deleted channel({Channel})", topic.Name, channel.Name);
         SaveMetadata();
-        Lookup?.ChannelDeleted(topic.Name, channel.Name);
+        ControlPlane?.ChannelDeleted(topic.Name, channel.Name);
     }
 
     /// <summary>Everything to (re-)register with a lookupd: each topic alone, and each topic/channel pair.</summary>

@@ -12,6 +12,7 @@ public sealed class Channel
 {
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _deleted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _fillLoops = [];
     private readonly List<IChannelConsumer> _released = [];
     private readonly List<IChannelConsumer> _waiting = [];
@@ -46,6 +47,9 @@ public sealed class Channel
     public bool IsEphemeral { get; }
 
     public bool Paused { get; private set; }
+
+    /// <summary>Completes once a delete of this channel has finished (a SUB racing an ephemeral channel's end awaits it).</summary>
+    public Task Deleted => _deleted.Task;
 
     /// <summary>Guards the cursors, the client list and pause state. Never held across I/O.</summary>
     internal object Sync { get; } = new();
@@ -568,6 +572,8 @@ public sealed class Channel
             catch (IOException)
             {
             }
+
+            _deleted.TrySetResult();
         }
     }
 
