@@ -197,53 +197,73 @@ public sealed class Broker : IAsyncDisposable
     public Topic GetOrCreateTopic(string name) => GetOrCreateTopic(name, Options.TopicPartitions);
 
     /// <summary>
-    /// As <see cref="GetOrCreateTopic(string, int)"/>, for request paths: a re-create racing a delete of the same name
-    /// awaits the delete (bounded) instead of blocking a thread. Completes synchronously in the common case.
+    /// Gets or creates a topic with partitions 0..partitions-1 (an existing topic is returned as it is, whatever its
+    /// partition count: the caller compares). PUB and SUB create topics with --topic-partitions (1 by default).
+    /// A re-create racing a delete of the same name waits for the delete (its logs share the directory).
+    /// In-process callers only: request paths use <see cref="GetOrCreateTopicAsync"/>, which waits without blocking.
     /// </summary>
+    public Topic GetOrCreateTopic(string name, int partitions)
+    {
+        while (true)
+        {
+            var topic = TryGetOrCreateTopic(name, partitions, out var deletion);
+            if (topic != null)
+            {
+                return topic;
+            }
+
+            if (!deletion!.Wait(DeletionWait))
+            {
+                throw new IOException($"topic {name} is still being deleted");
+            }
+        }
+    }
+
+    /// <summary>As <see cref="GetOrCreateTopic(string, int)"/>; completes synchronously unless a delete of the name is under way.</summary>
     public ValueTask<Topic> GetOrCreateTopicAsync(string name, int partitions, CancellationToken ct = default)
     {
-        if (_topics.TryGetValue(name, out var topic))
-        {
-            return new ValueTask<Topic>(topic);
-        }
-
-        return _deletions.TryGetValue(name, out var deletion) && !deletion.IsCompleted
-            ? AwaitDeletionThenCreateAsync(name, partitions, deletion, ct)
-            : new ValueTask<Topic>(GetOrCreateTopic(name, partitions));
+        var topic = TryGetOrCreateTopic(name, partitions, out var deletion);
+        return topic != null ? new ValueTask<Topic>(topic) : AwaitDeletionThenCreateAsync(name, partitions, deletion!, ct);
     }
 
     private async ValueTask<Topic> AwaitDeletionThenCreateAsync(string name, int partitions, Task deletion, CancellationToken ct)
     {
-        try
+        while (true)
         {
-            await deletion.WaitAsync(DeletionWait, ct).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new IOException($"topic {name} is still being deleted");
-        }
+            try
+            {
+                await deletion.WaitAsync(DeletionWait, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new IOException($"topic {name} is still being deleted");
+            }
 
-        return GetOrCreateTopic(name, partitions);
+            var topic = TryGetOrCreateTopic(name, partitions, out var next);
+            if (topic != null)
+            {
+                return topic;
+            }
+
+            deletion = next!;
+        }
     }
 
     private static readonly TimeSpan DeletionWait = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Gets or creates a topic with partitions 0..partitions-1 (an existing topic is returned as it is, whatever its
-    /// partition count: the caller compares). PUB and SUB create topics with --topic-partitions (1 by default).
+    /// The topic, created if need be; or null with the delete of the same name that must finish first. The check for
+    /// a delete is made under the same lock the delete takes, so a create can never open the logs of a topic whose
+    /// files are still being closed.
     /// </summary>
-    public Topic GetOrCreateTopic(string name, int partitions)
+    private Topic? TryGetOrCreateTopic(string name, int partitions, out Task? deletion)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(partitions, NsqdOptions.MaxPartitions);
+        deletion = null;
         if (_topics.TryGetValue(name, out var topic))
         {
             return topic;
-        }
-
-        if (_deletions.TryGetValue(name, out var deletion) && !deletion.Wait(DeletionWait))
-        {
-            throw new IOException($"topic {name} is still being deleted");
         }
 
         lock (_topicGate)
@@ -253,6 +273,12 @@ public sealed class Broker : IAsyncDisposable
                 return topic;
             }
 
+            if (_deletions.TryGetValue(name, out deletion) && !deletion.IsCompleted)
+            {
+                return null;
+            }
+
+            deletion = null;
             ObjectDisposedException.ThrowIf(IsExiting, this);
             topic = OpenTopic(name, DensePartitions(partitions));
             _topics[name] = topic;
@@ -374,7 +400,7 @@ public sealed class Broker : IAsyncDisposable
         }
         finally
         {
-            _deletions.TryRemove(name, out _);
+            _deletions.TryRemove(new KeyValuePair<string, Task>(name, done.Task)); // only our own entry
             done.TrySetResult();
         }
 
