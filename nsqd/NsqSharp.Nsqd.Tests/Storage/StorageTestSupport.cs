@@ -59,7 +59,7 @@ internal static class StorageTestSupport
         for (int guard = 0; guard < 1_000_000; guard++)
         {
             chunk.Clear();
-            int n = log.Read(next, maxMessages, maxBytes, chunk);
+            int n = log.Read(next, maxMessages, maxBytes, LogBound.HighWatermark, chunk);
             if (n == 0)
             {
                 break;

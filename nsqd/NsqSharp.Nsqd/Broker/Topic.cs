@@ -162,11 +162,11 @@ public sealed class Topic
 
     internal long ResolvePosition(PartitionLog log, StartPosition position) => position.Kind switch
     {
-        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelow[log.Partition]), log.DurableOffset),
-        StartPositionKind.Newest => log.DurableOffset,
-        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.DurableOffset),
-        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value), log.DurableOffset),
-        _ => log.DurableOffset,
+        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelow[log.Partition]), log.HighWatermark),
+        StartPositionKind.Newest => log.HighWatermark,
+        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.HighWatermark),
+        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value, LogBound.HighWatermark), log.HighWatermark),
+        _ => log.HighWatermark,
     };
 
     public async Task<bool> DeleteChannelAsync(string name)
@@ -223,7 +223,7 @@ public sealed class Topic
 
         for (var p = 0; p < Partitions.Length; p++)
         {
-            EmptiedBelow[p] = Partitions[p].DurableOffset;
+            EmptiedBelow[p] = Partitions[p].HighWatermark;
         }
 
         _broker.SaveMetadata();
@@ -245,7 +245,7 @@ public sealed class Topic
             long depth = 0;
             foreach (var log in Partitions)
             {
-                depth += log.DurableOffset - Math.Max(log.StartOffset, EmptiedBelow[log.Partition]);
+                depth += log.HighWatermark - Math.Max(log.StartOffset, EmptiedBelow[log.Partition]);
             }
 
             return depth;
