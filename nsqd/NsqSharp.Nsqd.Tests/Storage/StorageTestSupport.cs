@@ -91,5 +91,7 @@ internal static class StorageTestSupport
 
     public static async Task<T> WithTimeout<T>(this ValueTask<T> task) => await task.AsTask().WaitAsync(TestTimeout);
 
+    public static async Task<T> WithTimeout<T>(this Task<T> task) => await task.WaitAsync(TestTimeout);
+
     public static async Task WithTimeout(this Task task) => await task.WaitAsync(TestTimeout);
 }
