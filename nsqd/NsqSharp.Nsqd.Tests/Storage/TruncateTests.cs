@@ -2,13 +2,14 @@ using System.Buffers.Binary;
 using NsqSharp.Nsqd.Storage;
 using NsqSharp.Testing;
 using Xunit;
+using Xunit.Abstractions;
 using static NsqSharp.Nsqd.Tests.Storage.StorageTestSupport;
 
 namespace NsqSharp.Nsqd.Tests.Storage;
 
 /// <summary>TruncateToAsync: a follower dropping what its leader does not have. Batch-aligned, durable, across
 /// segments, indexes and the epoch cache, and safe for concurrent readers.</summary>
-public sealed class TruncateTests : IDisposable
+public sealed class TruncateTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TempDirectory _temp = new("nsqsharp-truncate");
     private readonly ListLogger _logger = new();
@@ -241,6 +242,53 @@ public sealed class TruncateTests : IDisposable
         Assert.Equal([new EpochEntry(1, 0), new EpochEntry(5, 5)], reopened.LeaderEpochs);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task ReaderHoldingTheSegment_WhileItIsCutAndRewritten_RetriesAndSeesNoGarbage()
+    {
+        await using var log = Open(new PartitionLogOptions { SegmentBytes = 1 << 20, IndexIntervalBytes = 200 });
+        for (int i = 0; i < 20; i++)
+        {
+            await log.AppendAsync(Tagged(i, 1), 0).WithTimeout();
+        }
+
+        // Hold a reader with the segment leased and its walk set up (old size, old index) before it reads a byte.
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        int calls = 0;
+        log.BeforeSegmentWalk = () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                held.Set();
+                release.Wait(TestTimeout);
+            }
+        };
+        var chunk = new List<LogRecord>();
+        Task<int> reader = Task.Run(() => log.Read(5, 100, 1 << 20, LogBound.HighWatermark, chunk));
+        Assert.True(held.Wait(TestTimeout));
+
+        // Cut below it and rewrite the region with a different batch layout (MPUBs of three where singles were).
+        Assert.Equal(3, await log.TruncateToAsync(3));
+        for (long next = 3; next < 24; next += 3)
+        {
+            await log.AppendBatchAsync([Tagged(next, 2), Tagged(next + 1, 2), Tagged(next + 2, 2)], 0).WithTimeout();
+        }
+
+        release.Set();
+        int n = await reader.WaitAsync(TestTimeout);
+        Assert.Equal(19, n); // offsets 5..23 of the new data
+        Assert.Equal(5, chunk[0].Offset);
+        foreach (LogRecord r in chunk)
+        {
+            AssertTagged(r.Offset, r.Body.Span);
+            Assert.Equal(2, TagRound(r.Body));
+        }
+
+        Assert.True(log.OvertakenReads >= 1);
+        Assert.Equal(0, log.CorruptBatchesSkipped);
+        Assert.Equal(0, log.CorruptHeadersRepaired);
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task ConcurrentReaders_SeeOldDataOrNothing_NeverGarbage()
     {
@@ -355,6 +403,7 @@ public sealed class TruncateTests : IDisposable
         }
 
         await Task.WhenAll(readers).WaitAsync(TestTimeout);
+        output.WriteLine($"{Interlocked.Read(ref reads)} reads, {Interlocked.Read(ref records)} records, {log.OvertakenReads} overtaken by a truncation and retried");
         Assert.True(Interlocked.Read(ref records) > 0);
         Assert.Equal(0, log.CorruptBatchesSkipped);
         Assert.Equal(0, log.CorruptHeadersRepaired);

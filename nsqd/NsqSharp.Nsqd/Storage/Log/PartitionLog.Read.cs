@@ -8,6 +8,15 @@ public sealed partial class PartitionLog
 {
     private const int MaxReadAttempts = 1000;
 
+    private long _overtakenReads;
+
+    /// <summary>Reads discarded and retried because a truncation overtook them (tests and diagnostics).</summary>
+    internal long OvertakenReads => Interlocked.Read(ref _overtakenReads);
+
+    /// <summary>Tests only: runs in <see cref="Read"/> once the segment is leased and the walk set up, before any byte
+    /// is read (to hold a reader there while a truncation runs).</summary>
+    internal Action? BeforeSegmentWalk { get; set; }
+
     /// <summary>
     /// Appends to <paramref name="into"/> up to <paramref name="maxMessages"/> records from <paramref name="offset"/>
     /// (clamped up to <see cref="StartOffset"/>) below <paramref name="bound"/>, stopping before the body bytes
@@ -57,6 +66,7 @@ public sealed partial class PartitionLog
             if (!generation.IsCurrent)
             {
                 into.RemoveRange(before, into.Count - before);
+                Interlocked.Increment(ref _overtakenReads);
                 continue; // a truncation overtook this read
             }
 
@@ -125,6 +135,7 @@ public sealed partial class PartitionLog
 
         using SegmentLease lease = segment.File.Acquire();
         using BatchWalker walker = Walk(segment, lease, offset, upper, generation);
+        BeforeSegmentWalk?.Invoke();
         int added = 0;
         long bodyBytes = 0;
         while (walker.MoveNext())
@@ -246,6 +257,7 @@ public sealed partial class PartitionLog
             }
 
             record = default;
+            Interlocked.Increment(ref _overtakenReads);
         }
 
         return false;
@@ -311,6 +323,8 @@ public sealed partial class PartitionLog
             {
                 return found;
             }
+
+            Interlocked.Increment(ref _overtakenReads);
         }
 
         return Bound(bound);

@@ -64,6 +64,7 @@ public sealed partial class PartitionLog
             if (!generation.IsCurrent)
             {
                 result?.Dispose();
+                Interlocked.Increment(ref _overtakenReads);
                 continue;
             }
 
