@@ -122,6 +122,7 @@ public sealed partial class PartitionLog
                 TrySyncIdle();
             }
 
+            WriteCloseState();
             _writerDone = true;
             _syncTimer?.Dispose();
             _writerStopped.TrySetResult();
@@ -131,6 +132,25 @@ public sealed partial class PartitionLog
         if (_dirty && Relaxed && !_syncTimerArmed)
         {
             ArmSyncTimer();
+        }
+    }
+
+    /// <summary>Writer, closing: the active segment's indexes and a changed epoch cache, so the next open trusts them.</summary>
+    private void WriteCloseState()
+    {
+        if (_health is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _active.WriteIndexes(_active.Size);
+            _epochs.PersistIfDirty();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning(e, "partition log {Directory}: could not write the active segment's index or the epoch checkpoint; they will be rebuilt on open", _directory);
         }
     }
 

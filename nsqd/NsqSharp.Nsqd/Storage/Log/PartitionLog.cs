@@ -162,8 +162,9 @@ public sealed partial class PartitionLog : IAsyncDisposable
 
     // ------------------------------------------------------------------------------------------------ close
 
-    /// <summary>Drains queued appends, fsyncs, writes the active segment's indexes and closes every file. Appends still
-    /// waiting for the high watermark fail (they are written, but were not committed while the log was open).</summary>
+    /// <summary>Drains queued appends; the writer's last turn fsyncs and writes the active segment's indexes (and a
+    /// changed epoch cache); then every file is closed. Appends still waiting for the high watermark fail (they are
+    /// written, but were not committed while the log was open).</summary>
     public ValueTask DisposeAsync()
     {
         lock (_queueLock)
@@ -195,19 +196,6 @@ public sealed partial class PartitionLog : IAsyncDisposable
         lock (_segmentsLock)
         {
             _disposed = true;
-            if (_health is null)
-            {
-                try
-                {
-                    _active.WriteIndexes(_active.Size);
-                    _epochs.PersistIfDirty();
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    _logger.LogWarning(e, "partition log {Directory}: could not write the active segment's index or the epoch checkpoint; they will be rebuilt on open", _directory);
-                }
-            }
-
             foreach (LogSegment segment in _segments)
             {
                 segment.File.Close(); // a racing reader's lease keeps its handle until it is done
