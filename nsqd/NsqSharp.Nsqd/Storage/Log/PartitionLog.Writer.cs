@@ -165,7 +165,14 @@ public sealed partial class PartitionLog
     private void OnSyncTimer()
     {
         _syncTimerArmed = false;
-        Signal();
+        try
+        {
+            Signal();
+        }
+        catch (ObjectDisposedException)
+        {
+            // A private pool disposed with this log still open (misuse); never throw on a timer thread.
+        }
     }
 
     private void ProcessGroup(List<AppendRequest> group)
