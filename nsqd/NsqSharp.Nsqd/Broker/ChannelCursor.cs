@@ -29,10 +29,10 @@ internal sealed class ChannelCursor
     }
 
     /// <summary>Starts waking the fill loop when the log advances (channel start).</summary>
-    public void Attach() => Log.AddDataListener(_onData);
+    public void Attach() => Log.AddDataListener(LogBound.HighWatermark, _onData);
 
     /// <summary>Stops the log's wake-ups (channel stop or delete).</summary>
-    public void Detach() => Log.RemoveDataListener(_onData);
+    public void Detach() => Log.RemoveDataListener(LogBound.HighWatermark, _onData);
 
     public PartitionLog Log { get; }
 
@@ -54,7 +54,7 @@ internal sealed class ChannelCursor
     public int QueuedCount { get; private set; }
 
     /// <summary>Messages waiting for a client: unread in the log + queued + requeued.</summary>
-    public long Depth => Math.Max(0, Log.DurableOffset - NextRead) + QueuedCount + _requeued.Count;
+    public long Depth => Math.Max(0, Log.HighWatermark - NextRead) + QueuedCount + _requeued.Count;
 
     public long AckFloor
     {
@@ -120,7 +120,7 @@ internal sealed class ChannelCursor
                 generation = Generation;
             }
 
-            var found = Log.TryRead(offset, out var record);
+            var found = Log.TryRead(offset, LogBound.HighWatermark, out var record);
             lock (_channel.Sync)
             {
                 ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
@@ -152,7 +152,7 @@ internal sealed class ChannelCursor
         int maxBytes;
         lock (_channel.Sync)
         {
-            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.DurableOffset ||
+            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.HighWatermark ||
                 !_channel.ReadAheadRoom(out maxMessages, out maxBytes))
             {
                 return false;
@@ -163,7 +163,7 @@ internal sealed class ChannelCursor
         }
 
         _readBatch.Clear();
-        Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), _readBatch);
+        Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), LogBound.HighWatermark, _readBatch);
         lock (_channel.Sync)
         {
             if (_readBatch.Count == 0)
@@ -454,14 +454,14 @@ internal sealed class ChannelCursor
         _deferredByDue.Clear();
         DeferredCount = 0;
         QueuedCount = 0;
-        NextRead = Math.Clamp(offset, Log.StartOffset, Log.DurableOffset);
+        NextRead = Math.Clamp(offset, Log.StartOffset, Log.HighWatermark);
         FillSignal.Set();
     }
 
     /// <summary>Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued.</summary>
     public void Restore(long nextRead, IReadOnlyList<CheckpointEntry> entries)
     {
-        NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.DurableOffset));
+        NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.HighWatermark));
         foreach (var e in entries)
         {
             if (e.Offset >= NextRead || e.Offset < Log.StartOffset)

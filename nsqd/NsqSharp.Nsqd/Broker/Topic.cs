@@ -203,11 +203,11 @@ public sealed class Topic
 
     internal long ResolvePosition(PartitionLog log, StartPosition position) => position.Kind switch
     {
-        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelowOf(log)), log.DurableOffset),
-        StartPositionKind.Newest => log.DurableOffset,
-        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.DurableOffset),
-        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value), log.DurableOffset),
-        _ => log.DurableOffset,
+        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelowOf(log)), log.HighWatermark),
+        StartPositionKind.Newest => log.HighWatermark,
+        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.HighWatermark),
+        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value, LogBound.HighWatermark), log.HighWatermark),
+        _ => log.HighWatermark,
     };
 
     public async Task<bool> DeleteChannelAsync(string name)
@@ -264,7 +264,7 @@ public sealed class Topic
 
         for (var i = 0; i < Partitions.Length; i++)
         {
-            EmptiedBelow[i] = Partitions[i].DurableOffset;
+            EmptiedBelow[i] = Partitions[i].HighWatermark;
         }
 
         _broker.SaveMetadata();
@@ -295,7 +295,7 @@ public sealed class Topic
             long depth = 0;
             foreach (var log in Partitions)
             {
-                depth += log.DurableOffset - Math.Max(log.StartOffset, EmptiedBelowOf(log));
+                depth += log.HighWatermark - Math.Max(log.StartOffset, EmptiedBelowOf(log));
             }
 
             return depth;
