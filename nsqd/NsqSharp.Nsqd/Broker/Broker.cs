@@ -402,6 +402,7 @@ public sealed class Broker : IAsyncDisposable
         {
             _deletions.TryRemove(new KeyValuePair<string, Task>(name, done.Task)); // only our own entry
             done.TrySetResult();
+            topic.MarkDeleted();
         }
 
         SaveMetadata();

@@ -279,7 +279,23 @@ internal sealed partial class ClientConnection
                 return new ProtocolError("E_SUB_FAILED", "SUB failed " + e.Message);
             }
 
-            var candidate = topic.GetOrCreateChannel(channelName);
+            var candidate = topic.TryGetOrCreateChannel(channelName);
+            if (candidate == null)
+            {
+                // The topic is being deleted (an ephemeral topic whose last consumer just left): wait until it is
+                // gone, then subscribe to it afresh.
+                try
+                {
+                    await topic.Deleted.WaitAsync(TimeSpan.FromSeconds(10), _closed.Token).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    return new ProtocolError("E_SUB_FAILED", "SUB failed topic is exiting");
+                }
+
+                continue;
+            }
+
             var error = candidate.AddClient(this, _options.MaxChannelConsumers);
             if (error != null)
             {
