@@ -23,7 +23,7 @@ public sealed class FileDescriptorTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    internal static int OpenFds(string pid = "self") => Directory.GetFiles($"/proc/{pid}/fd").Length;
+    internal static int OpenFds() => ProcessResources.OpenFileDescriptors(Environment.ProcessId);
 
     [Fact]
     public async Task EmptyLogs_HoldNoHandles()

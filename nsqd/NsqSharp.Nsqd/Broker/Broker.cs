@@ -303,9 +303,9 @@ public sealed class Broker : IAsyncDisposable
             var names = await ControlPlane!.GetKnownChannelsAsync(topic.Name, _stop.Token).ConfigureAwait(false);
             foreach (var name in names)
             {
-                if (NsqNames.IsValidChannelName(name) && !NsqNames.IsEphemeral(name) && !topic.IsDeleting)
+                if (NsqNames.IsValidChannelName(name) && !NsqNames.IsEphemeral(name) && topic.TryGetOrCreateChannel(name, StartPosition.Oldest) == null)
                 {
-                    topic.GetOrCreateChannel(name, StartPosition.Oldest);
+                    return; // the topic is being deleted
                 }
             }
         }
@@ -543,13 +543,12 @@ public sealed class Broker : IAsyncDisposable
 
     internal void EnforceRetention(Topic topic)
     {
-        for (var p = 0; p < topic.Partitions.Length; p++)
+        foreach (var log in topic.Partitions)
         {
-            var log = topic.Partitions[p];
-            var deleted = log.EnforceRetention(topic.MinAckFloor(p), Options.Time.GetUtcNow());
+            var deleted = log.EnforceRetention(topic.MinAckFloor(log.Partition), Options.Time.GetUtcNow());
             if (deleted > 0)
             {
-                _logger.LogInformation("TOPIC({Topic}): retention removed {Count} segments of partition {Partition}", topic.Name, deleted, p);
+                _logger.LogInformation("TOPIC({Topic}): retention removed {Count} segments of partition {Partition}", topic.Name, deleted, log.Partition);
             }
         }
     }

@@ -106,7 +106,7 @@ internal sealed class ChannelCursor
             int generation;
             lock (_channel.Sync)
             {
-                if (!_channel.HasReadAheadRoom || !_requeued.TryDequeue(out offset))
+                if (!_channel.CheckReadAheadRoom() || !_requeued.TryDequeue(out offset))
                 {
                     return false;
                 }

@@ -38,8 +38,8 @@ internal sealed class NsqdHttpApi
             ["/channel/create"] = [("POST", CreateChannel)],
             ["/channel/delete"] = [("POST", DeleteChannel)],
             ["/channel/empty"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Empty()))],
-            ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Pause(); _server.Broker.SaveMetadata(); }))],
-            ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Unpause(); _server.Broker.SaveMetadata(); }))],
+            ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Pause()))],
+            ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Unpause()))],
             ["/channel/seek"] = [("POST", Seek)],
             ["/debug/freememory"] = [("POST", FreeMemory)],
         };
@@ -399,7 +399,11 @@ internal sealed class NsqdHttpApi
     private Task CreateChannel(HttpContext ctx, GoQuery q)
     {
         var (topic, channel) = ExistingTopicAndChannelArg(q);
-        topic.GetOrCreateChannel(channel);
+        if (topic.TryGetOrCreateChannel(channel) == null)
+        {
+            throw new HttpError(404, "TOPIC_NOT_FOUND"); // deleted while we looked it up
+        }
+
         return ReplyDurablyAsync(ctx);
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common;
 
 namespace NsqSharp.Nsqd.Storage;
 
@@ -21,11 +22,7 @@ internal sealed class BoundWaiters
         ArgumentNullException.ThrowIfNull(listener);
         lock (_lock)
         {
-            Action[] current = _listeners;
-            var grown = new Action[current.Length + 1];
-            Array.Copy(current, grown, current.Length);
-            grown[^1] = listener;
-            Volatile.Write(ref _listeners, grown);
+            Volatile.Write(ref _listeners, CopyOnWriteArray.Append(_listeners, listener));
         }
     }
 
@@ -33,17 +30,7 @@ internal sealed class BoundWaiters
     {
         lock (_lock)
         {
-            Action[] current = _listeners;
-            int index = Array.IndexOf(current, listener);
-            if (index < 0)
-            {
-                return;
-            }
-
-            var shrunk = new Action[current.Length - 1];
-            Array.Copy(current, 0, shrunk, 0, index);
-            Array.Copy(current, index + 1, shrunk, index, current.Length - index - 1);
-            Volatile.Write(ref _listeners, shrunk);
+            Volatile.Write(ref _listeners, CopyOnWriteArray.Remove(_listeners, listener));
         }
     }
 
