@@ -199,6 +199,9 @@ public sealed partial class StatsApiTests(DefaultNsqdFixture fixture) : IClassFi
         await using var producer = await Nsqd.ConnectIdentifiedAsync("{\"hostname\":\"pub-host\"}");
         await producer.PublishAsync(topic, "x");
         await producer.ExpectResponseAsync("OK");
+        // The channel counts a message when its cursor reads it, a moment after the PUB's OK (before the pause, which
+        // would stop the read).
+        await Nsqd.WaitForChannelAsync(topic, "textch", "message_count", 1);
         await Nsqd.PostAsync($"/channel/pause?topic={topic}&channel=textch");
 
         foreach (var query in new[] { "", "?format=text", "?format=whatever" })
