@@ -19,6 +19,7 @@ internal sealed class ChannelCursor
     private readonly Queue<long> _requeued = new();
     private readonly Queue<Delivery> _ready = new();
     private readonly Action _onData;
+    private int _rereading; // 1 while the fill loop re-reads a requeued message (out of _requeued, not yet queued)
 
     public ChannelCursor(Channel channel, PartitionLog log, long nextRead)
     {
@@ -53,8 +54,8 @@ internal sealed class ChannelCursor
 
     public int QueuedCount { get; private set; }
 
-    /// <summary>Messages waiting for a client: unread in the log + queued + requeued.</summary>
-    public long Depth => Math.Max(0, Log.DurableOffset - NextRead) + QueuedCount + _requeued.Count;
+    /// <summary>Messages waiting for a client: unread in the log + queued + requeued (one may be being re-read).</summary>
+    public long Depth => Math.Max(0, Log.DurableOffset - NextRead) + QueuedCount + _requeued.Count + _rereading;
 
     public long AckFloor
     {
@@ -118,11 +119,29 @@ internal sealed class ChannelCursor
                 }
 
                 generation = Generation;
+                _rereading = 1;
             }
 
-            var found = Log.TryRead(offset, out var record);
+            bool found;
+            LogRecord record;
+            try
+            {
+                found = Log.TryRead(offset, out record);
+            }
+            catch
+            {
+                lock (_channel.Sync)
+                {
+                    _rereading = 0;
+                    _requeued.Enqueue(offset); // still requeued: the retried fill loop reads it again
+                }
+
+                throw;
+            }
+
             lock (_channel.Sync)
             {
+                _rereading = 0;
                 ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
                 if (generation != Generation || System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.Requeued)
                 {
