@@ -95,6 +95,9 @@ public sealed class Channel
 
     public IChannelConsumer[] Clients => Volatile.Read(ref _clients);
 
+    /// <summary>How long the checkpoint step held the channel lock (last and longest; /metrics).</summary>
+    public LockHoldTime CheckpointLockTime { get; } = new();
+
     internal string CheckpointPath => Path.Combine(Topic.Directory, "channels", Topic.EscapeFileName(Name) + ".cursor");
 
     internal void Start()
@@ -494,8 +497,10 @@ public sealed class Channel
         }
 
         var states = new List<ChannelCheckpoint.PartitionState>(Cursors.Length);
+        long started;
         lock (Sync)
         {
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             if (!_dirty || _deleting)
             {
                 return;
@@ -508,6 +513,8 @@ public sealed class Channel
                 cursor.Snapshot(entries, out var nextRead);
                 states.Add(new ChannelCheckpoint.PartitionState(cursor.Partition, nextRead, entries));
             }
+
+            CheckpointLockTime.Record(System.Diagnostics.Stopwatch.GetTimestamp() - started);
         }
 
         try
