@@ -42,6 +42,10 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableCounter("nsqd_channel_checkpoint_lock_seconds", () => PerChannelSeconds(c => c.CheckpointLockTime.SumSeconds), description: "Time the cursor checkpoints held the channel lock, in all");
         _meter.CreateObservableGauge("nsqd_channel_checkpoint_lock_last_seconds", () => PerChannelSeconds(c => c.CheckpointLockTime.LastSeconds), description: "Time the last cursor checkpoint held the channel lock");
         _meter.CreateObservableGauge("nsqd_channel_checkpoint_lock_max_seconds", () => PerChannelSeconds(c => c.CheckpointLockTime.MaxSeconds), description: "Longest time a cursor checkpoint held the channel lock since start");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_seconds", () => PerChannelSeconds(c => c.CheckpointStepTime.SumSeconds), description: "Time the cursor checkpoint steps took in all (lock, applying ops off the lock, writing, fsync)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_ops", () => PerChannel(c => c.CheckpointOpsCount), description: "Cursor changes (ops) made durable by checkpoints");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_snapshots", () => PerChannel(c => c.CheckpointSnapshotCount), description: "Cursor snapshots written (the ops file compacted)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_resyncs", () => PerChannel(c => c.Checkpointer?.Resyncs ?? 0), description: "Cursor op buffer overflows (the checkpoint then copied the live state under the lock once)");
         _meter.CreateObservableGauge("nsqd_clients", () => (long)_server.Clients.Count, description: "Connected TCP clients");
         _meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, description: "Resident set size");
         _meter.CreateObservableCounter("process_cpu_seconds", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, description: "CPU time used");

@@ -85,6 +85,10 @@ public sealed class DeepPendingCheckpointTests(ITestOutputHelper output)
             var sum = await MetricAsync(nsqd, "nsqd_channel_checkpoint_lock_seconds_total", topic);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"checkpoint lock hold at {Messages} pending (last, sampled): {string.Join(", ", samples.Select(s => $"{s * 1e6:F0} µs"))}"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"checkpoint lock hold: {count} checkpoints, mean {sum / count * 1e6:F0} µs, max {max * 1e6:F0} µs (max includes the ramp to {Messages})"));
+            var step = await MetricAsync(nsqd, "nsqd_channel_checkpoint_seconds_total", topic);
+            var ops = await MetricAsync(nsqd, "nsqd_channel_checkpoint_ops_total", topic);
+            var snapshots = await MetricAsync(nsqd, "nsqd_channel_checkpoint_snapshots_total", topic);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"whole checkpoint steps (lock + apply + write + fsync): mean {step / count * 1e3:F1} ms; {ops} ops persisted, {snapshots} snapshots"));
             Assert.True(count > 0);
 
             nsqd.Process.Kill9();

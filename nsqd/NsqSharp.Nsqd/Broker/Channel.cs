@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker.Cursors;
 
 namespace NsqSharp.Nsqd.Broker;
 
@@ -22,8 +23,8 @@ public sealed class Channel
     private long _messageCount;
     private long _requeueCount;
     private long _timeoutCount;
-    private bool _dirty = true;
     private bool _deleting;
+    private ChannelCheckpointer? _checkpointer;
 
     internal Channel(Topic topic, string name, ChannelCursor[]? cursors, NsqdOptions options, ILogger logger)
     {
@@ -37,6 +38,7 @@ public sealed class Channel
         Time = options.Time;
         E2ELatency = new LatencyQuantiles(options.E2EProcessingLatencyWindowTime, options.Time);
         Cursors = cursors ?? [];
+        Ops = new CursorOpBuffer(recording: !IsEphemeral && !topic.IsEphemeral);
     }
 
     public Topic Topic { get; }
@@ -51,6 +53,31 @@ public sealed class Channel
     internal object Sync { get; } = new();
 
     internal ChannelCursor[] Cursors { get; set; }
+
+    /// <summary>The cursors' ops since the last checkpoint step (guarded by Sync). Not recording for ephemeral channels.</summary>
+    internal CursorOpBuffer Ops { get; }
+
+    /// <summary>Null for ephemeral channels (not persisted).</summary>
+    internal ChannelCheckpointer? Checkpointer => _checkpointer;
+
+    /// <summary>Sync held: the channel is being deleted (no checkpoint may write).</summary>
+    internal bool IsDeletingLocked => _deleting;
+
+    /// <summary>
+    /// Receives the cursor ops in batches after each checkpoint step (see <see cref="ICursorOpSink"/>): the seam for
+    /// replicating cursors to followers. Null (nothing) in standalone mode and for ephemeral channels.
+    /// </summary>
+    public ICursorOpSink? CursorOpSink
+    {
+        get => _checkpointer?.Sink;
+        set
+        {
+            if (_checkpointer != null)
+            {
+                _checkpointer.Sink = value;
+            }
+        }
+    }
 
     internal int MaxPending { get; }
 
@@ -96,7 +123,16 @@ public sealed class Channel
     public IChannelConsumer[] Clients => Volatile.Read(ref _clients);
 
     /// <summary>How long the checkpoint step held the channel lock (last and longest; /metrics).</summary>
-    public LockHoldTime CheckpointLockTime { get; } = new();
+    public DurationStats CheckpointLockTime { get; } = new();
+
+    /// <summary>How long whole checkpoint steps took (lock, applying the ops to the copy, writing, fsync; /metrics).</summary>
+    public DurationStats CheckpointStepTime { get; } = new();
+
+    /// <summary>Cursor ops made durable since start (/metrics).</summary>
+    public long CheckpointOpsCount => _checkpointer?.OpsPersisted ?? 0;
+
+    /// <summary>Cursor snapshots written since start (/metrics).</summary>
+    public long CheckpointSnapshotCount => _checkpointer?.SnapshotsWritten ?? 0;
 
     internal string CheckpointPath => Path.Combine(Topic.Directory, "channels", Topic.EscapeFileName(Name) + ".cursor");
 
@@ -200,7 +236,6 @@ public sealed class Channel
                 cursor.ReleaseClient(client);
             }
 
-            _dirty = true;
             deleteNow = IsEphemeral && next.Length == 0 && !_deleting;
         }
 
@@ -241,7 +276,6 @@ public sealed class Channel
                             if (cursor.MarkInFlight(delivery, client, Time.MonotonicMs(), timeoutMs, out attempts))
                             {
                                 _nextTake = index + 1;
-                                _dirty = true;
                                 return true;
                             }
                         }
@@ -337,7 +371,6 @@ public sealed class Channel
             }
 
             error = cursor.Finish(id.Offset, client, out timestampNs);
-            _dirty |= error == null;
         }
 
         if (error == null && timestampNs > 0)
@@ -356,7 +389,6 @@ public sealed class Channel
             var error = cursor == null ? "ID not in flight" : cursor.Requeue(id.Offset, client, delayMs);
             if (error == null)
             {
-                _dirty = true;
                 Interlocked.Increment(ref _requeueCount);
             }
 
@@ -391,7 +423,6 @@ public sealed class Channel
             if (timedOut > 0)
             {
                 Interlocked.Add(ref _timeoutCount, timedOut);
-                _dirty = true;
             }
 
             if (_released.Count > 0)
@@ -439,8 +470,6 @@ public sealed class Channel
                     cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position), dropInFlight, released);
                 }
             }
-
-            _dirty = true;
         }
 
         foreach (var client in released)
@@ -488,46 +517,52 @@ public sealed class Channel
         }
     }
 
-    /// <summary>Writes the cursor checkpoint if anything changed since the last one. Ephemeral channels are not persisted.</summary>
-    internal void CheckpointIfDirty()
+    /// <summary>
+    /// Called by the broker at start: the checkpointer's copy of the state is the live cursors' (as restored from
+    /// <paramref name="loaded"/>, or new). A snapshot is due first unless the files on disk already say exactly that.
+    /// </summary>
+    internal void InitializeCheckpoints(CursorFiles? files, CursorFiles.Loaded? loaded)
     {
         if (IsEphemeral || Topic.IsEphemeral)
         {
             return;
         }
 
-        var states = new List<ChannelCheckpoint.PartitionState>(Cursors.Length);
-        long started;
+        files ??= new CursorFiles(CheckpointPath);
+        CursorState live;
         lock (Sync)
         {
-            started = System.Diagnostics.Stopwatch.GetTimestamp();
-            if (!_dirty || _deleting)
-            {
-                return;
-            }
-
-            _dirty = false;
-            foreach (var cursor in Cursors)
-            {
-                var entries = new List<CheckpointEntry>();
-                cursor.Snapshot(entries, out var nextRead);
-                states.Add(new ChannelCheckpoint.PartitionState(cursor.Partition, nextRead, entries));
-            }
-
-            CheckpointLockTime.Record(System.Diagnostics.Stopwatch.GetTimestamp() - started);
+            live = CaptureStateLocked();
         }
 
+        var upToDate = loaded?.State != null && files.CanAppend && loaded.State.SameAs(live);
+        _checkpointer = new ChannelCheckpointer(this, files, live, needsSnapshot: !upToDate, _logger);
+    }
+
+    /// <summary>Sync held: a copy of the live cursors' durable state (O(pending): start, overflow and tests only).</summary>
+    internal CursorState CaptureStateLocked()
+    {
+        var state = new CursorState();
+        foreach (var cursor in Cursors)
+        {
+            cursor.CaptureState(state.Partition(cursor.Partition));
+        }
+
+        return state;
+    }
+
+    /// <summary>
+    /// Makes the cursor changes since the last call durable (see <see cref="ChannelCheckpointer"/>): under the channel
+    /// lock only the op buffer is swapped. Ephemeral channels are not persisted.
+    /// </summary>
+    internal void CheckpointIfDirty()
+    {
         try
         {
-            ChannelCheckpoint.Write(CheckpointPath, states);
+            _checkpointer?.Checkpoint();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            lock (Sync)
-            {
-                _dirty = true;
-            }
-
             _logger.LogError(e, "channel {Topic}/{Channel}: checkpoint failed", Topic.Name, Name);
         }
     }
@@ -542,11 +577,6 @@ public sealed class Channel
             clients = _clients;
         }
 
-        if (!delete)
-        {
-            CheckpointIfDirty();
-        }
-
         _stop.Cancel();
         try
         {
@@ -554,6 +584,11 @@ public sealed class Channel
         }
         catch (OperationCanceledException)
         {
+        }
+
+        if (!delete)
+        {
+            CheckpointIfDirty(); // after the fill loops: nothing they read is left out
         }
 
         foreach (var cursor in Cursors)
@@ -568,13 +603,7 @@ public sealed class Channel
                 client.CloseForChannelDelete();
             }
 
-            try
-            {
-                File.Delete(CheckpointPath);
-            }
-            catch (IOException)
-            {
-            }
+            _checkpointer?.Delete();
         }
     }
 

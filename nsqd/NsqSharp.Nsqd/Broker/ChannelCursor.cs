@@ -1,3 +1,4 @@
+using NsqSharp.Nsqd.Broker.Cursors;
 using NsqSharp.Nsqd.Storage;
 
 namespace NsqSharp.Nsqd.Broker;
@@ -5,7 +6,9 @@ namespace NsqSharp.Nsqd.Broker;
 /// <summary>
 /// A channel's position in one partition log: the next offset to read, and every read-but-unacked
 /// offset (queued, in flight, deferred, requeued). All state is guarded by the owning channel's lock;
-/// the fill loop is the only code that reads the log.
+/// the fill loop is the only code that reads the log. Every change of the durable part of the state (next read,
+/// pending offsets, attempts, in flight, due time) is also recorded as a <see cref="CursorOp"/> in the channel's op
+/// buffer, in the same lock: that stream is what the checkpoint persists and replication will ship.
 /// </summary>
 internal sealed class ChannelCursor
 {
@@ -20,6 +23,8 @@ internal sealed class ChannelCursor
     private readonly Queue<Delivery> _ready = new();
     private readonly Action _onData;
     private int _rereading; // 1 while the fill loop re-reads a requeued message (out of _requeued, not yet queued)
+    private readonly CursorOpBuffer _ops;
+    private readonly int _partition;
 
     public ChannelCursor(Channel channel, PartitionLog log, long nextRead)
     {
@@ -27,6 +32,8 @@ internal sealed class ChannelCursor
         Log = log;
         NextRead = nextRead;
         _onData = FillSignal.Set;
+        _ops = channel.Ops;
+        _partition = log.Partition;
     }
 
     /// <summary>Starts waking the fill loop when the log advances (channel start).</summary>
@@ -152,6 +159,7 @@ internal sealed class ChannelCursor
                 {
                     // Deleted by the hard size limit: nothing left to deliver, so it counts as acked.
                     Pending.Remove(offset);
+                    _ops.Add(CursorOp.Finish(_partition, offset));
                     continue;
                 }
 
@@ -185,12 +193,21 @@ internal sealed class ChannelCursor
         Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), _readBatch);
         lock (_channel.Sync)
         {
+            if (NextRead != from)
+            {
+                // Moved while reading: read again from the new position (a seek back would otherwise skip what lies
+                // between it and this batch).
+                _readBatch.Clear();
+                return true;
+            }
+
             if (_readBatch.Count == 0)
             {
                 // Skipped by retention: jump to the oldest retained message.
-                if (NextRead == from && from < Log.StartOffset)
+                if (from < Log.StartOffset)
                 {
                     NextRead = Log.StartOffset;
+                    _ops.Add(CursorOp.Read(_partition, NextRead, NextRead));
                     return true;
                 }
 
@@ -198,24 +215,50 @@ internal sealed class ChannelCursor
             }
 
             var nowMs = _channel.Time.UnixMs();
+            long runStart = -1;
+            long runEnd = -1;
             foreach (var record in _readBatch)
             {
-                QueueFresh(record, nowMs);
+                if (record.Offset < NextRead)
+                {
+                    continue; // not past the next read offset (cannot happen: reads start at it)
+                }
+
+                if (record.Offset != runEnd)
+                {
+                    RecordRead(runStart, runEnd); // a gap (retention, a damaged batch): a new run
+                    runStart = record.Offset;
+                }
+
+                runEnd = record.Offset + 1;
+                if (QueueFresh(record, nowMs))
+                {
+                    RecordRead(runStart, runEnd);
+                    _ops.Add(CursorOp.Defer(_partition, record.Offset, record.DeliverAtMs));
+                    runStart = runEnd;
+                }
             }
+
+            RecordRead(runStart, runEnd);
         }
 
         _readBatch.Clear();
         return true;
     }
 
-    /// <summary>Channel lock held: a record read ahead becomes pending (queued, or deferred until its DPUB due time).</summary>
-    private void QueueFresh(in LogRecord record, long nowMs)
+    /// <summary>Channel lock held: offsets [from, to) became pending (one op per contiguous run, not per message).</summary>
+    private void RecordRead(long from, long to)
     {
-        if (record.Offset < NextRead)
+        if (to > from)
         {
-            return; // the cursor was moved while this batch was being read
+            _ops.Add(CursorOp.Read(_partition, from, to));
         }
+    }
 
+    /// <summary>Channel lock held: a record read ahead becomes pending (queued, or deferred until its DPUB due time:
+    /// true).</summary>
+    private bool QueueFresh(in LogRecord record, long nowMs)
+    {
         NextRead = record.Offset + 1;
         _channel.CountEntered();
         var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
@@ -226,13 +269,14 @@ internal sealed class ChannelCursor
             Pending[record.Offset] = entry;
             _deferredByDue.Enqueue(record.Offset, entry.Due);
             DeferredCount++;
-            return;
+            return true;
         }
 
         entry.State = PendingState.Queued;
         Pending[record.Offset] = entry;
         QueuedCount++;
         EnqueueReady(new Delivery(Partition, record.Offset, record.TimestampNs, record.Body, Generation));
+        return false;
     }
 
     /// <summary>Channel lock held: appends to the ready queue, counts the read-ahead and wakes idle consumers.</summary>
@@ -264,6 +308,7 @@ internal sealed class ChannelCursor
         QueuedCount--;
         InFlightCount++;
         attempts = entry.Attempts;
+        _ops.Add(CursorOp.Deliver(_partition, delivery.Offset));
         return true;
     }
 
@@ -279,6 +324,7 @@ internal sealed class ChannelCursor
         timestampNs = Pending[offset].TimestampNs;
         Pending.Remove(offset);
         InFlightCount--;
+        _ops.Add(CursorOp.Finish(_partition, offset));
         if (Pending.Count == _channel.MaxPending - 1)
         {
             FillSignal.Set(); // the fill loop stops reading ahead at the pending limit; this FIN reopened it
@@ -304,11 +350,13 @@ internal sealed class ChannelCursor
             entry.Due = _channel.Time.UnixMs() + delayMs;
             _deferredByDue.Enqueue(offset, entry.Due);
             DeferredCount++;
+            _ops.Add(CursorOp.Defer(_partition, offset, entry.Due));
         }
         else
         {
             entry.State = PendingState.Requeued;
             _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
             FillSignal.Set();
         }
 
@@ -359,6 +407,7 @@ internal sealed class ChannelCursor
                     entry.State = PendingState.Requeued;
                     entry.Owner = null;
                     InFlightCount--;
+                    _ops.Add(CursorOp.Requeue(_partition, offset));
                 }
             }
 
@@ -390,6 +439,7 @@ internal sealed class ChannelCursor
             entry.Owner = null;
             InFlightCount--;
             _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
             timedOut++;
         }
 
@@ -406,6 +456,7 @@ internal sealed class ChannelCursor
             entry.State = PendingState.Requeued;
             DeferredCount--;
             _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
             due++;
         }
 
@@ -474,16 +525,21 @@ internal sealed class ChannelCursor
         DeferredCount = 0;
         QueuedCount = 0;
         NextRead = Math.Clamp(offset, Log.StartOffset, Log.DurableOffset);
+        _ops.Add(CursorOp.Move(_partition, NextRead, dropInFlight));
         FillSignal.Set();
     }
 
-    /// <summary>Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued.</summary>
-    public void Restore(long nextRead, IReadOnlyList<CheckpointEntry> entries)
+    /// <summary>
+    /// Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued (in offset order),
+    /// deferred ones keep their due time. Offsets no longer in the log, or at or past the next read offset, are dropped.
+    /// </summary>
+    public void Restore(long nextRead, Dictionary<long, CursorEntryState> entries)
     {
         NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.DurableOffset));
-        foreach (var e in entries)
+        var requeued = new List<long>();
+        foreach (var (offset, e) in entries)
         {
-            if (e.Offset >= NextRead || e.Offset < Log.StartOffset)
+            if (offset >= NextRead || offset < Log.StartOffset)
             {
                 continue;
             }
@@ -493,25 +549,39 @@ internal sealed class ChannelCursor
             {
                 entry.State = PendingState.Deferred;
                 entry.Due = e.DueMs;
-                _deferredByDue.Enqueue(e.Offset, e.DueMs);
+                _deferredByDue.Enqueue(offset, e.DueMs);
                 DeferredCount++;
             }
             else
             {
                 entry.State = PendingState.Requeued;
-                _requeued.Enqueue(e.Offset);
+                requeued.Add(offset);
             }
 
-            Pending[e.Offset] = entry;
+            Pending[offset] = entry;
+        }
+
+        requeued.Sort();
+        foreach (var offset in requeued)
+        {
+            _requeued.Enqueue(offset);
         }
     }
 
-    public void Snapshot(List<CheckpointEntry> into, out long nextRead)
+    /// <summary>Channel lock held: the durable part of this cursor's state, copied (O(pending)).</summary>
+    public void CaptureState(PartitionCursorState into)
     {
-        nextRead = NextRead;
+        into.NextRead = NextRead;
+        into.Pending.Clear();
+        into.Pending.EnsureCapacity(Pending.Count);
         foreach (var (offset, entry) in Pending)
         {
-            into.Add(new CheckpointEntry(offset, entry.Attempts, entry.State == PendingState.Deferred ? entry.Due : 0));
+            into.Pending.Add(offset, new CursorEntryState
+            {
+                Attempts = entry.Attempts,
+                InFlight = entry.State == PendingState.InFlight,
+                DueMs = entry.State == PendingState.Deferred ? entry.Due : 0,
+            });
         }
     }
 

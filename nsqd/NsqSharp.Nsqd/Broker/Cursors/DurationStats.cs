@@ -1,12 +1,13 @@
 using System.Diagnostics;
 
-namespace NsqSharp.Nsqd.Broker;
+namespace NsqSharp.Nsqd.Broker.Cursors;
 
 /// <summary>
-/// Durations of one kind of locked section (Stopwatch ticks): the last one, the longest, and a count and sum, so
-/// /metrics can show what a step costs the threads waiting for the lock. Written by one thread, read by any.
+/// Durations of one kind of step or locked section (Stopwatch ticks): the last one, the longest, and a count and sum,
+/// so /metrics can show what it costs (for a locked section: the threads waiting for the lock). Written by one thread
+/// at a time, read by any.
 /// </summary>
-public sealed class LockHoldTime
+public sealed class DurationStats
 {
     private long _lastTicks;
     private long _maxTicks;
