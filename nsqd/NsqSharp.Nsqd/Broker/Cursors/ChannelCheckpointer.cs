@@ -52,6 +52,19 @@ internal sealed class ChannelCheckpointer
     /// <summary>Times the op buffer overflowed and the live state was copied under the lock instead.</summary>
     public long Resyncs => Interlocked.Read(ref _resyncs);
 
+    /// <summary>Tests: the state being persisted, by reference (only valid on the checkpointing thread, e.g. in a
+    /// <see cref="CursorFiles.OnStep"/> hook).</summary>
+    internal CursorState StateUnsafe => _state;
+
+    /// <summary>Tests: the next step writes a snapshot whatever the size of the ops file.</summary>
+    internal void ForceSnapshot()
+    {
+        lock (_gate)
+        {
+            _needsSnapshot = true;
+        }
+    }
+
     /// <summary>
     /// One checkpoint step; does nothing when nothing changed. I/O errors propagate (the caller logs them) and leave
     /// a snapshot due, so the next step writes the whole state: the ops taken here are already in the copy.

@@ -22,7 +22,8 @@ internal sealed class CursorOpBuffer
         _items = recording ? new CursorOp[Math.Min(InitialCapacity, MaxOps)] : [];
     }
 
-    public int MaxOps { get; }
+    /// <summary>Settable for tests (the array grows to it; an overflow is noticed when the array is full).</summary>
+    public int MaxOps { get; internal set; }
 
     /// <summary>Ops were dropped since the last <see cref="Resume"/> (the buffer reached <see cref="MaxOps"/>).</summary>
     public bool Overflowed { get; private set; }
