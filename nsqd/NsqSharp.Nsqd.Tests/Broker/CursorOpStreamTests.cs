@@ -154,6 +154,61 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         }
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task ASeekBackOverInFlightMessagesDoesNotDeliverThemTwice()
+    {
+        using var dir = new TempDirectory("cursorops");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = new BrokerNode(new NsqdOptions { DataPath = dir.Path, Time = time }, NullLoggerFactory.Instance);
+        broker.Start();
+        var topic = broker.GetOrCreateTopic("t");
+        var channel = topic.GetOrCreateChannel("c", StartPosition.Oldest);
+        var consumer = new Consumer(1);
+        Assert.Null(channel.AddClient(consumer, 0));
+        await topic.PublishBatchAsync(Enumerable.Range(0, 10).Select(_ => (ReadOnlyMemory<byte>)new byte[4]).ToList(), 0);
+        var held = new List<long>();
+        while (held.Count < 6)
+        {
+            if (channel.TryTake(consumer, 60_000, out var d, out _))
+            {
+                held.Add(d.Offset);
+            }
+            else
+            {
+                await consumer.Woken.WaitAsync(CancellationToken.None);
+            }
+        }
+
+        // Replay from 0 while 0..5 are in flight: they stay in flight; only 6..9 come (again or for the first time).
+        channel.MoveTo(new StartPosition(StartPositionKind.Offset, 0));
+        var again = new List<long>();
+        while (again.Count < 4)
+        {
+            if (channel.TryTake(consumer, 60_000, out var d, out var attempts))
+            {
+                again.Add(d.Offset);
+                Assert.Null(channel.Finish(consumer, new MessageId(d.Partition, d.Offset)));
+            }
+            else
+            {
+                await consumer.Woken.WaitAsync(CancellationToken.None);
+            }
+        }
+
+        Assert.Equal([6L, 7, 8, 9], again);
+        Assert.Equal(6, channel.InFlightCount);
+        foreach (var offset in held)
+        {
+            Assert.Null(channel.Finish(consumer, new MessageId(0, offset)));
+        }
+
+        Assert.Equal(0, channel.InFlightCount);
+        Assert.False(channel.TryTake(consumer, 60_000, out _, out _));
+        var (mine, live) = channel.Checkpointer!.CheckpointAndCompare();
+        AssertSame(live, mine, "after the replay");
+        Assert.Equal(0, live.PendingCount);
+    }
+
     /// <summary>Random steps on the channel; returns how many times the copy was compared with the live cursors.</summary>
     private static async Task<int> RunRandomStepsAsync(BrokerNode broker, Topic topic, Nsqd.Broker.Channel channel, FakeTimeProvider time, Random rng, int steps)
     {
@@ -261,8 +316,8 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         return compared; // the clients stay: what they hold is still in flight at the restart
     }
 
-    /// <summary>What restore makes of a state: in flight comes back waiting; offsets the log no longer has are gone.</summary>
-    private static CursorState Restored(CursorState state, Topic topic)
+    /// <summary>What restore makes of a state: in flight comes back waiting; offsets the log does not have are gone.</summary>
+    internal static CursorState Restored(CursorState state, Topic topic)
     {
         var result = new CursorState();
         foreach (var log in topic.Partitions)
@@ -276,7 +331,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
             r.NextRead = Math.Clamp(p.NextRead, log.StartOffset, Math.Max(log.StartOffset, log.DurableOffset));
             foreach (var (offset, entry) in p.Pending)
             {
-                if (offset >= log.StartOffset && offset < r.NextRead)
+                if (offset >= log.StartOffset && offset < log.DurableOffset)
                 {
                     r.Pending[offset] = entry with { InFlight = false };
                 }
@@ -289,8 +344,12 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
     internal static void AssertSame(CursorState expected, CursorState actual, string when)
     {
         var difference = expected.FirstDifference(actual) ?? actual.FirstDifference(expected);
-        Assert.True(difference == null, $"{when}: {difference}");
+        Assert.True(difference == null, $"{when}: {difference}\nexpected: {Describe(expected)}\nactual:   {Describe(actual)}");
     }
+
+    private static string Describe(CursorState state) => string.Join("; ", state.Partitions.OrderBy(p => p.Partition).Select(p =>
+        $"p{p.Partition} next {p.NextRead}: " + string.Join(" ", p.Pending.OrderBy(e => e.Key).Take(40).Select(e =>
+            $"{e.Key}{(e.Value.InFlight ? "f" : "")}{(e.Value.DueMs > 0 ? "d" : "")}a{e.Value.Attempts}"))));
 
     private sealed class CountingSink : ICursorOpSink
     {

@@ -260,6 +260,13 @@ internal sealed class ChannelCursor
     private bool QueueFresh(in LogRecord record, long nowMs)
     {
         NextRead = record.Offset + 1;
+        if (Pending.ContainsKey(record.Offset))
+        {
+            // Kept in flight across a seek back (or restored so): still pending, not a new message. Replacing it
+            // would deliver it twice and leave the in-flight count off by one.
+            return false;
+        }
+
         _channel.CountEntered();
         var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
         if (record.DeliverAtMs > nowMs)
@@ -531,7 +538,8 @@ internal sealed class ChannelCursor
 
     /// <summary>
     /// Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued (in offset order),
-    /// deferred ones keep their due time. Offsets no longer in the log, or at or past the next read offset, are dropped.
+    /// deferred ones keep their due time. Offsets no longer in the log are dropped. (Pending offsets at or past the
+    /// next read offset are messages kept in flight across a seek back; reading skips them.)
     /// </summary>
     public void Restore(long nextRead, Dictionary<long, CursorEntryState> entries)
     {
@@ -539,7 +547,7 @@ internal sealed class ChannelCursor
         var requeued = new List<long>();
         foreach (var (offset, e) in entries)
         {
-            if (offset >= NextRead || offset < Log.StartOffset)
+            if (offset < Log.StartOffset || offset >= Log.DurableOffset)
             {
                 continue;
             }

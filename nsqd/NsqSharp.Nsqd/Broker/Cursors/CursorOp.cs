@@ -3,7 +3,8 @@ namespace NsqSharp.Nsqd.Broker.Cursors;
 /// <summary>What a <see cref="CursorOp"/> changes. The numeric values are the on-disk kind byte (.ops files).</summary>
 public enum CursorOpKind : byte
 {
-    /// <summary>Offsets [Offset, Value) were read and are pending (waiting, 0 attempts); next read = Value. An empty
+    /// <summary>Offsets [Offset, Value) were read and are pending (waiting, 0 attempts; one that is still pending, kept
+    /// in flight across a seek back, stays as it is); next read = Value. An empty
     /// run (Offset == Value) only moves the next read offset (retention skipped what was below it). Offsets between
     /// the previous next read and Offset were never pending (a gap left by retention or a damaged batch).</summary>
     Read = 1,

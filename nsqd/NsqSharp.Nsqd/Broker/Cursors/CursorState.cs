@@ -97,7 +97,7 @@ public sealed class CursorState
             case CursorOpKind.Read:
                 for (var offset = op.Offset; offset < op.Value; offset++)
                 {
-                    p.Pending[offset] = default;
+                    p.Pending.TryAdd(offset, default); // one still pending (kept in flight across a seek back) stays
                 }
 
                 p.NextRead = op.Value;
