@@ -20,9 +20,10 @@ public class CursorPendingScanBenchmarks
     private Broker? _broker;
     private Channel? _channel;
     private CursorState? _state;
+    private CursorState? _written;
     private CursorOp[] _spare = new CursorOp[1024];
 
-    [Params(2_500, 100_000, 1_000_000)]
+    [Params(2_500, 8_192, 100_000, 1_000_000)]
     public int Pending { get; set; }
 
     [GlobalSetup]
@@ -43,6 +44,7 @@ public class CursorPendingScanBenchmarks
             }
 
             _state = _channel.CaptureStateLocked();
+            _written = _state.Clone();
         }
     }
 
@@ -59,6 +61,17 @@ public class CursorPendingScanBenchmarks
         }
     }
 
+    /// <summary>The checkpoint's work under the lock for a busy channel with at most 8,192 pending: the live state
+    /// copied into the checkpointer's copy, its dictionaries reused.</summary>
+    [Benchmark]
+    public long LiveStateCopyReused()
+    {
+        lock (_channel!.Sync)
+        {
+            return _channel.CaptureStateLocked(_state).PendingCount;
+        }
+    }
+
     /// <summary>The checkpoint's work under the lock now: the op buffer swapped for the spare one.</summary>
     [Benchmark]
     public int CheckpointLockedStep()
@@ -72,7 +85,7 @@ public class CursorPendingScanBenchmarks
 
     /// <summary>Off the lock, when the ops file has grown past a snapshot's size: that many entries written (tmpfs).</summary>
     [Benchmark]
-    public void SnapshotWrite() => ChannelCheckpoint.Write(Path.Combine(_dataPath, "bench.cursor"), _state!, 1);
+    public void SnapshotWrite() => ChannelCheckpoint.Write(Path.Combine(_dataPath, "bench.cursor"), _written!, 1);
 
     [GlobalCleanup]
     public void Cleanup()

@@ -45,6 +45,7 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableCounter("nsqd_channel_checkpoint_seconds", () => PerChannelSeconds(c => c.CheckpointStepTime.SumSeconds), description: "Time the cursor checkpoint steps took in all (lock, applying ops off the lock, writing, fsync)");
         _meter.CreateObservableCounter("nsqd_channel_checkpoint_ops", () => PerChannel(c => c.CheckpointOpsCount), description: "Cursor changes (ops) made durable by checkpoints");
         _meter.CreateObservableCounter("nsqd_channel_checkpoint_snapshots", () => PerChannel(c => c.CheckpointSnapshotCount), description: "Cursor snapshots written (the ops file compacted)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_copies", () => PerChannel(c => c.Checkpointer?.Copies ?? 0), description: "Checkpoints that copied a small pending set under the lock instead of applying more ops than that");
         _meter.CreateObservableCounter("nsqd_channel_checkpoint_resyncs", () => PerChannel(c => c.Checkpointer?.Resyncs ?? 0), description: "Cursor op buffer overflows (the checkpoint then copied the live state under the lock once)");
         _meter.CreateObservableGauge("nsqd_clients", () => (long)_server.Clients.Count, description: "Connected TCP clients");
         _meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, description: "Resident set size");

@@ -19,11 +19,12 @@ namespace NsqSharp.Nsqd.Tests.Broker;
 public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Theory(Timeout = 180_000)]
-    [InlineData(1, 1, false)]
-    [InlineData(2, 2, false)]
-    [InlineData(3, 3, true)]
-    [InlineData(4, 2, true)]
-    public async Task CheckpointersCopyMatchesTheLiveCursorsUnderRandomOperations(int seed, int partitions, bool hardLimit)
+    [InlineData(1, 1, false, false)]
+    [InlineData(2, 2, false, false)]
+    [InlineData(3, 3, true, false)]
+    [InlineData(4, 2, true, false)]
+    [InlineData(5, 2, false, true)]
+    public async Task CheckpointersCopyMatchesTheLiveCursorsUnderRandomOperations(int seed, int partitions, bool hardLimit, bool copySmallStates)
     {
         using var dir = new TempDirectory("cursorops");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -39,6 +40,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
 
         var rng = new Random(seed);
         var sink = new CountingSink();
+        long copies = 0;
         var broker = new BrokerNode(Options(), NullLoggerFactory.Instance);
         broker.Start();
         try
@@ -48,7 +50,11 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
             for (var round = 0; round < 3; round++)
             {
                 channel.CursorOpSink = sink;
+                // Every step applies its ops (the stream is what is tested), or, scaled down to this test's sizes, steps
+                // with more ops than pending messages copy the live state instead.
+                channel.Checkpointer!.CopyAtMostPending = copySmallStates ? 8 : 0;
                 var compared = await RunRandomStepsAsync(broker, topic, channel, time, rng, steps: 400);
+                copies += channel.Checkpointer!.Copies;
                 Assert.True(compared >= 16, $"only {compared} comparisons");
 
                 // Pause (no fresh reads), settle, compare once more, and restart on the same files.
@@ -83,6 +89,8 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         }
 
         output.WriteLine("ops seen by the sink: " + string.Join(", ", sink.Counts.Select(kv => $"{kv.Key} {kv.Value}")));
+        output.WriteLine($"steps that copied the live state: {copies}");
+        Assert.True(copySmallStates ? copies > 0 : copies == 0);
         foreach (var kind in Enum.GetValues<CursorOpKind>())
         {
             Assert.True(sink.Counts.GetValueOrDefault(kind) > 0, $"no {kind} op in the run");
@@ -151,6 +159,127 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         finally
         {
             await broker.DisposeAsync();
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task ABusyChannelWithFewPendingStopsRecordingAndIsCopiedInstead()
+    {
+        using var dir = new TempDirectory("cursorops");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = new BrokerNode(new NsqdOptions { DataPath = dir.Path, Time = time, MemQueueSize = 50 }, NullLoggerFactory.Instance);
+        broker.Start();
+        var topic = broker.GetOrCreateTopic("t");
+        var channel = topic.GetOrCreateChannel("c", StartPosition.Oldest);
+        channel.CheckpointIfDirty();
+        channel.Checkpointer!.CopyAtMostPending = 300; // scaled down from 8,192
+        var consumer = new Consumer(1);
+        Assert.Null(channel.AddClient(consumer, 0));
+        var bodies = Enumerable.Range(0, 100).Select(_ => (ReadOnlyMemory<byte>)new byte[8]).ToList();
+        for (var i = 0; i < 10; i++)
+        {
+            await topic.PublishBatchAsync(bodies, 0);
+        }
+
+        var taken = 0;
+        while (taken < 900)
+        {
+            if (channel.TryTake(consumer, 60_000, out var d, out _))
+            {
+                taken++;
+                Assert.Null(channel.Finish(consumer, new MessageId(d.Partition, d.Offset)));
+            }
+            else
+            {
+                await consumer.Woken.WaitAsync(CancellationToken.None);
+            }
+        }
+
+        lock (channel.Sync)
+        {
+            Assert.True(channel.Ops.StoppedForCopy, "about 1,800 ops for at most 51 pending: recording should have stopped");
+            Assert.Equal(0, channel.Ops.Count);
+        }
+
+        var snapshots = channel.Checkpointer.SnapshotsWritten;
+        var (mine, live) = channel.Checkpointer.CheckpointAndCompare();
+        AssertSame(live, mine, "after the copy");
+        Assert.Equal(1, channel.Checkpointer.Copies);
+        Assert.Equal(0, channel.Checkpointer.Resyncs);
+        Assert.Equal(snapshots + 1, channel.Checkpointer.SnapshotsWritten);
+        lock (channel.Sync)
+        {
+            Assert.False(channel.Ops.StoppedForCopy);
+        }
+
+        // Stopped again, the pending set grows past a cheap copy (takes without FIN): the copy is taken then, at
+        // about 300, and ops are recorded again from there; the next step takes that copy and applies them.
+        for (var i = 0; i < 8; i++)
+        {
+            await topic.PublishBatchAsync(bodies, 0);
+        }
+
+        var stopped = false;
+        while (true)
+        {
+            if (channel.TryTake(consumer, 60_000, out var d, out _))
+            {
+                if (!stopped)
+                {
+                    Assert.Null(channel.Finish(consumer, new MessageId(d.Partition, d.Offset))); // until it stops again
+                }
+
+                lock (channel.Sync)
+                {
+                    stopped |= channel.Ops.StoppedForCopy;
+                    if (channel.Ops.ResumedFromCopy)
+                    {
+                        Assert.True(stopped);
+                        Assert.InRange(channel.PendingCountLocked, 301, 301 + 256);
+                        break;
+                    }
+                }
+            }
+            else
+            {
+                await consumer.Woken.WaitAsync(CancellationToken.None);
+            }
+        }
+
+        for (var i = 0; i < 20 && channel.TryTake(consumer, 60_000, out var more, out _); i++)
+        {
+            Assert.Null(channel.Finish(consumer, new MessageId(more.Partition, more.Offset)));
+        }
+
+        (mine, live) = channel.Checkpointer.CheckpointAndCompare();
+        AssertSame(live, mine, "after a copy taken while stopped");
+        Assert.Equal(2, channel.Checkpointer.Copies);
+        foreach (var offset in live.Partitions[0].Pending.Where(e => e.Value.InFlight).Select(e => e.Key).ToList())
+        {
+            Assert.Null(channel.Finish(consumer, new MessageId(0, offset)));
+        }
+
+        // A sink needs every op: with one, recording never stops for a copy.
+        channel.CursorOpSink = new CountingSink();
+        await topic.PublishBatchAsync(bodies, 0);
+        await topic.PublishBatchAsync(bodies, 0);
+        while (taken < 1100)
+        {
+            if (channel.TryTake(consumer, 60_000, out var d, out _))
+            {
+                taken++;
+                Assert.Null(channel.Finish(consumer, new MessageId(d.Partition, d.Offset)));
+            }
+            else
+            {
+                await consumer.Woken.WaitAsync(CancellationToken.None);
+            }
+        }
+
+        lock (channel.Sync)
+        {
+            Assert.False(channel.Ops.StoppedForCopy);
+            Assert.True(channel.Ops.Count >= 400);
         }
     }
 

@@ -539,10 +539,11 @@ public sealed class Channel
         _checkpointer = new ChannelCheckpointer(this, files, live, needsSnapshot: !upToDate, _logger);
     }
 
-    /// <summary>Sync held: a copy of the live cursors' durable state (O(pending): start, overflow and tests only).</summary>
-    internal CursorState CaptureStateLocked()
+    /// <summary>Sync held: a copy of the live cursors' durable state (O(pending)), into <paramref name="into"/> if given
+    /// (its dictionaries are reused).</summary>
+    internal CursorState CaptureStateLocked(CursorState? into = null)
     {
-        var state = new CursorState();
+        var state = into ?? new CursorState();
         foreach (var cursor in Cursors)
         {
             cursor.CaptureState(state.Partition(cursor.Partition));
@@ -550,6 +551,27 @@ public sealed class Channel
 
         return state;
     }
+
+    /// <summary>Sync held: pending messages over all cursors.</summary>
+    internal int PendingCountLocked
+    {
+        get
+        {
+            var count = 0;
+            foreach (var cursor in Cursors)
+            {
+                count += cursor.Pending.Count;
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>
+    /// The op buffer is a quarter full: checkpoint before the one-second tick, so a channel with a deep pending set and
+    /// millions of ops a second never overflows into a copy under the lock. Read without the lock (a hint).
+    /// </summary>
+    internal bool CheckpointDue => _checkpointer != null && Ops.Count >= Ops.MaxOps / 4;
 
     /// <summary>
     /// Makes the cursor changes since the last call durable (see <see cref="ChannelCheckpointer"/>): under the channel

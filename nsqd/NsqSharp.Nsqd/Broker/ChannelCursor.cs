@@ -260,7 +260,8 @@ internal sealed class ChannelCursor
     private bool QueueFresh(in LogRecord record, long nowMs)
     {
         NextRead = record.Offset + 1;
-        if (Pending.ContainsKey(record.Offset))
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Pending, record.Offset, out var exists);
+        if (exists)
         {
             // Kept in flight across a seek back (or restored so): still pending, not a new message. Replacing it
             // would deliver it twice and leave the in-flight count off by one.
@@ -268,19 +269,17 @@ internal sealed class ChannelCursor
         }
 
         _channel.CountEntered();
-        var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
+        entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
         if (record.DeliverAtMs > nowMs)
         {
             entry.State = PendingState.Deferred;
             entry.Due = record.DeliverAtMs;
-            Pending[record.Offset] = entry;
             _deferredByDue.Enqueue(record.Offset, entry.Due);
             DeferredCount++;
             return true;
         }
 
         entry.State = PendingState.Queued;
-        Pending[record.Offset] = entry;
         QueuedCount++;
         EnqueueReady(new Delivery(Partition, record.Offset, record.TimestampNs, record.Body, Generation));
         return false;
@@ -580,7 +579,15 @@ internal sealed class ChannelCursor
     public void CaptureState(PartitionCursorState into)
     {
         into.NextRead = NextRead;
-        into.Pending.Clear();
+        if (into.Pending.EnsureCapacity(0) > 4 * Math.Max(Pending.Count, 1024))
+        {
+            into.ResetPending(Pending.Count); // clearing a dictionary costs its capacity: do not reuse a huge one
+        }
+        else
+        {
+            into.Pending.Clear();
+        }
+
         into.Pending.EnsureCapacity(Pending.Count);
         foreach (var (offset, entry) in Pending)
         {

@@ -17,18 +17,28 @@ internal sealed class ChannelCheckpointer
     /// <summary>The ops file is compacted once it would exceed this and the size of a snapshot.</summary>
     public const long MinOpsBytesBeforeSnapshot = 64 << 10;
 
+    /// <summary>
+    /// At most this many pending messages, and more ops than that since the last step: copying the live state under
+    /// the lock is cheaper than applying the ops (a busy channel with a small pending set, the common case), and it
+    /// holds the lock for a bounded time (about 0.1 ms), whatever the pending set.
+    /// </summary>
+    public const int DefaultCopyAtMostPending = 8192;
+
     private const int SpareShrinkAbove = 1 << 16;
 
     private readonly object _gate = new();
     private readonly Channel _channel;
     private readonly ILogger _logger;
     private CursorState _state;
+    private CursorState _copy = new(); // the op buffer's copy target while recording is stopped (channel lock)
     private CursorOp[] _spare = [];
     private bool _needsSnapshot;
     private bool _deleted;
     private long _opsPersisted;
     private long _snapshots;
     private long _resyncs;
+    private long _copies;
+    private int _copyAtMostPending;
 
     public ChannelCheckpointer(Channel channel, CursorFiles files, CursorState initial, bool needsSnapshot, ILogger logger)
     {
@@ -37,12 +47,35 @@ internal sealed class ChannelCheckpointer
         _state = initial;
         _needsSnapshot = needsSnapshot;
         _logger = logger;
+
+        // A busy channel with a small pending set stops recording once its ops outnumber the pending messages: the
+        // next step copies the state instead, and nothing records millions of ops a second for nobody.
+        channel.Ops.StopForCopy = () => Sink == null && _copyAtMostPending > 0 && _channel.PendingCountLocked <= _copyAtMostPending;
+        channel.Ops.WhileStopped = CopyIfOutgrown;
+        CopyAtMostPending = DefaultCopyAtMostPending;
     }
 
     public CursorFiles Files { get; }
 
     /// <summary>Receives every op batch after its swap (replication); null in standalone mode.</summary>
     public ICursorOpSink? Sink { get; set; }
+
+    /// <summary>See <see cref="DefaultCopyAtMostPending"/>; 0 = always apply the ops (tests of the op stream).</summary>
+    internal int CopyAtMostPending
+    {
+        get => _copyAtMostPending;
+        set
+        {
+            lock (_channel.Sync)
+            {
+                _copyAtMostPending = value;
+                _channel.Ops.StopForCopyAt = value > 0 ? value : int.MaxValue;
+            }
+        }
+    }
+
+    /// <summary>Copies of the live state (a small pending set) taken instead of applying ops.</summary>
+    public long Copies => Interlocked.Read(ref _copies);
 
     /// <summary>Ops taken from the channel and made durable (appended, or covered by a snapshot).</summary>
     public long OpsPersisted => Interlocked.Read(ref _opsPersisted);
@@ -51,6 +84,22 @@ internal sealed class ChannelCheckpointer
 
     /// <summary>Times the op buffer overflowed and the live state was copied under the lock instead.</summary>
     public long Resyncs => Interlocked.Read(ref _resyncs);
+
+    /// <summary>
+    /// Channel lock held, recording stopped for a copy: once the pending set outgrows a cheap copy (or a sink appears),
+    /// copy it now, at about that size, and record ops again from here; the next step takes this copy and applies them.
+    /// </summary>
+    private void CopyIfOutgrown()
+    {
+        if (Sink == null && _channel.PendingCountLocked <= _copyAtMostPending)
+        {
+            return;
+        }
+
+        _channel.CaptureStateLocked(_copy);
+        _channel.Ops.ResumeFromCopy();
+        Interlocked.Increment(ref _copies);
+    }
 
     /// <summary>Tests: the state being persisted, by reference (only valid on the checkpointing thread, e.g. in a
     /// <see cref="CursorFiles.OnStep"/> hook).</summary>
@@ -95,7 +144,9 @@ internal sealed class ChannelCheckpointer
 
             int count;
             CursorState? live = null;
-            var resynced = false;
+            var resynced = false; // the buffer overflowed (a warning)
+            var copied = false;   // the live state was copied instead of the ops applied
+            var lost = false;     // the ops since the last step are incomplete (a sink must start again)
             lock (_channel.Sync)
             {
                 var started = Stopwatch.GetTimestamp();
@@ -110,21 +161,46 @@ internal sealed class ChannelCheckpointer
                     live = _channel.CaptureStateLocked();
                 }
 
-                if (ops.Overflowed)
+                if (ops.Overflowed || ops.StoppedForCopy)
                 {
-                    // The ops since the last step are gone: start again from a copy of the live state (O(pending),
-                    // the old checkpoint's cost, only after the checkpointer fell behind by MaxOps).
-                    _state = live?.Clone() ?? _channel.CaptureStateLocked();
-                    ops.Resume(new CursorOp[Math.Min(ops.MaxOps, 1024)]);
+                    // The ops since the last step are gone: start again from a copy of the live state. Cheap when the
+                    // buffer stopped for it (a small pending set); O(pending), the old checkpoint's cost, only after
+                    // the checkpointer fell behind by MaxOps.
+                    resynced = ops.Overflowed;
+                    copied = !resynced;
+                    lost = true;
+                    if (live != null)
+                    {
+                        _state = live.Clone();
+                    }
+                    else
+                    {
+                        _channel.CaptureStateLocked(_state);
+                    }
+
+                    ops.Resume(); // (a copy taken while stopped is superseded by this one)
                     count = 0;
                     _needsSnapshot = true;
-                    resynced = true;
                 }
                 else
                 {
-                    if (ops.Count == 0 && !_needsSnapshot && !captureLive)
+                    if (ops.Count == 0 && !_needsSnapshot && !captureLive && !ops.ResumedFromCopy)
                     {
                         return null;
+                    }
+
+                    if (ops.ResumedFromCopy)
+                    {
+                        // Recording stopped and resumed from a copy taken then: that copy is the base of these ops.
+                        (_state, _copy) = (_copy, _state);
+                        ops.CopyTaken();
+                        _needsSnapshot = true;
+                    }
+                    else if (!captureLive && CopyAtMostPending > 0 && ops.Count > CopyAtMostPending && _channel.PendingCountLocked <= CopyAtMostPending)
+                    {
+                        _channel.CaptureStateLocked(_state); // reuses the copy's dictionaries: no allocation
+                        copied = true;
+                        _needsSnapshot = true; // the ops are not applied, so they cannot follow the old snapshot
                     }
 
                     count = ops.Swap(ref _spare);
@@ -137,7 +213,15 @@ internal sealed class ChannelCheckpointer
             }
 
             var batch = new ReadOnlySpan<CursorOp>(_spare, 0, count);
-            _state.Apply(batch);
+            if (copied)
+            {
+                Interlocked.Increment(ref _copies);
+            }
+            else
+            {
+                _state.Apply(batch);
+            }
+
             if (resynced)
             {
                 Interlocked.Increment(ref _resyncs);
@@ -145,7 +229,7 @@ internal sealed class ChannelCheckpointer
                     _channel.Topic.Name, _channel.Name, _channel.Ops.MaxOps);
             }
 
-            Notify(resynced, batch);
+            Notify(lost, batch);
             try
             {
                 Persist(batch);
@@ -184,17 +268,17 @@ internal sealed class ChannelCheckpointer
         _needsSnapshot = false;
     }
 
-    private void Notify(bool resynced, ReadOnlySpan<CursorOp> batch)
+    private void Notify(bool lost, ReadOnlySpan<CursorOp> batch)
     {
         var sink = Sink;
-        if (sink == null || (!resynced && batch.IsEmpty))
+        if (sink == null || (!lost && batch.IsEmpty))
         {
             return;
         }
 
         try
         {
-            if (resynced)
+            if (lost)
             {
                 sink.OnResync(_channel, _state);
             }

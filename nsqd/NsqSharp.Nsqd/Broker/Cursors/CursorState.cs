@@ -256,5 +256,8 @@ public sealed class PartitionCursorState(int partition)
 
     public long NextRead { get; set; }
 
-    public Dictionary<long, CursorEntryState> Pending { get; } = [];
+    public Dictionary<long, CursorEntryState> Pending { get; private set; } = [];
+
+    /// <summary>Replaces the pending set with an empty one of this capacity.</summary>
+    public void ResetPending(int capacity) => Pending = new Dictionary<long, CursorEntryState>(capacity);
 }
