@@ -91,6 +91,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         output.WriteLine("ops seen by the sink: " + string.Join(", ", sink.Counts.Select(kv => $"{kv.Key} {kv.Value}")));
         output.WriteLine($"steps that copied the live state: {copies}");
         Assert.True(copySmallStates ? copies > 0 : copies == 0);
+        Assert.Equal(0, sink.Resyncs); // with a sink the stream is never cut
         foreach (var kind in Enum.GetValues<CursorOpKind>())
         {
             Assert.True(sink.Counts.GetValueOrDefault(kind) > 0, $"no {kind} op in the run");
@@ -284,7 +285,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task ASeekBackOverInFlightMessagesDoesNotDeliverThemTwice()
+    public async Task ASeekBackOverInFlightMessagesReplaysThemOnceFinished()
     {
         using var dir = new TempDirectory("cursorops");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -295,47 +296,52 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         var consumer = new Consumer(1);
         Assert.Null(channel.AddClient(consumer, 0));
         await topic.PublishBatchAsync(Enumerable.Range(0, 10).Select(_ => (ReadOnlyMemory<byte>)new byte[4]).ToList(), 0);
-        var held = new List<long>();
-        while (held.Count < 6)
-        {
-            if (channel.TryTake(consumer, 60_000, out var d, out _))
-            {
-                held.Add(d.Offset);
-            }
-            else
-            {
-                await consumer.Woken.WaitAsync(CancellationToken.None);
-            }
-        }
+        var held = await TakeAsync(channel, consumer, 6, finish: false);
+        Assert.Equal([0L, 1, 2, 3, 4, 5], held.Select(h => h.Offset));
 
-        // Replay from 0 while 0..5 are in flight: they stay in flight; only 6..9 come (again or for the first time).
+        // Replay from 0 while 0..5 are in flight: they stay in flight (no second copy now), and 6..9 come.
         channel.MoveTo(new StartPosition(StartPositionKind.Offset, 0));
-        var again = new List<long>();
-        while (again.Count < 4)
-        {
-            if (channel.TryTake(consumer, 60_000, out var d, out var attempts))
-            {
-                again.Add(d.Offset);
-                Assert.Null(channel.Finish(consumer, new MessageId(d.Partition, d.Offset)));
-            }
-            else
-            {
-                await consumer.Woken.WaitAsync(CancellationToken.None);
-            }
-        }
-
-        Assert.Equal([6L, 7, 8, 9], again);
+        var next = await TakeAsync(channel, consumer, 4, finish: true);
+        Assert.Equal([6L, 7, 8, 9], next.Select(n => n.Offset));
         Assert.Equal(6, channel.InFlightCount);
-        foreach (var offset in held)
+
+        // Their FINs work, and each is then delivered again for the replay, with its attempts counted.
+        foreach (var (offset, _) in held)
         {
             Assert.Null(channel.Finish(consumer, new MessageId(0, offset)));
         }
 
         Assert.Equal(0, channel.InFlightCount);
+        var replayed = await TakeAsync(channel, consumer, 6, finish: true);
+        Assert.Equal([0L, 1, 2, 3, 4, 5], replayed.Select(r => r.Offset).Order());
+        Assert.All(replayed, r => Assert.Equal(2, r.Attempts));
+        Assert.Equal(0, channel.InFlightCount);
         Assert.False(channel.TryTake(consumer, 60_000, out _, out _));
         var (mine, live) = channel.Checkpointer!.CheckpointAndCompare();
         AssertSame(live, mine, "after the replay");
         Assert.Equal(0, live.PendingCount);
+    }
+
+    private static async Task<List<(long Offset, ushort Attempts)>> TakeAsync(Nsqd.Broker.Channel channel, Consumer consumer, int count, bool finish)
+    {
+        var taken = new List<(long, ushort)>();
+        while (taken.Count < count)
+        {
+            if (channel.TryTake(consumer, 60_000, out var d, out var attempts))
+            {
+                taken.Add((d.Offset, attempts));
+                if (finish)
+                {
+                    Assert.Null(channel.Finish(consumer, new MessageId(d.Partition, d.Offset)));
+                }
+            }
+            else
+            {
+                await consumer.Woken.WaitAsync(CancellationToken.None);
+            }
+        }
+
+        return taken;
     }
 
     /// <summary>Random steps on the channel; returns how many times the copy was compared with the live cursors.</summary>
@@ -492,7 +498,9 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
             }
         }
 
-        public void OnResync(Nsqd.Broker.Channel channel, CursorState state) => throw new InvalidOperationException("no resync expected");
+        public int Resyncs { get; private set; }
+
+        public void OnResync(Nsqd.Broker.Channel channel, CursorState state) => Resyncs++;
     }
 
     private sealed class Consumer(long id) : IChannelConsumer

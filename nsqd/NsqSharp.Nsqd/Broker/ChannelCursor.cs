@@ -263,8 +263,14 @@ internal sealed class ChannelCursor
         ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Pending, record.Offset, out var exists);
         if (exists)
         {
-            // Kept in flight across a seek back (or restored so): still pending, not a new message. Replacing it
-            // would deliver it twice and leave the in-flight count off by one.
+            // Kept in flight across a seek back: still pending. Replacing it would leave the in-flight count off by
+            // one and fail its FIN; instead the FIN requeues it, so the replay still delivers it again. (Restored or
+            // requeued ones are delivered again anyway.)
+            if (entry.State == PendingState.InFlight)
+            {
+                entry.ReplayAfter = true;
+            }
+
             return false;
         }
 
@@ -306,6 +312,7 @@ internal sealed class ChannelCursor
         }
 
         entry.State = PendingState.InFlight;
+        entry.ReplayAfter = false; // this delivery is the replay
         entry.Owner = client;
         entry.Attempts = entry.Attempts == ushort.MaxValue ? ushort.MaxValue : (ushort)(entry.Attempts + 1);
         entry.DeliveredAt = nowTicks;
@@ -321,15 +328,32 @@ internal sealed class ChannelCursor
     public string? Finish(long offset, IChannelConsumer client, out long timestampNs)
     {
         timestampNs = 0;
-        var error = CheckOwned(offset, client);
-        if (error != null)
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.InFlight)
         {
-            return error;
+            return "ID not in flight";
         }
 
-        timestampNs = Pending[offset].TimestampNs;
-        Pending.Remove(offset);
+        if (!ReferenceEquals(entry.Owner, client))
+        {
+            return "client does not own message";
+        }
+
+        timestampNs = entry.TimestampNs;
         InFlightCount--;
+        if (entry.ReplayAfter)
+        {
+            // A seek back passed over it while it was in flight: finished, and due again for the replay.
+            entry.ReplayAfter = false;
+            entry.State = PendingState.Requeued;
+            entry.Owner = null;
+            _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
+            FillSignal.Set();
+            return null;
+        }
+
+        Pending.Remove(offset);
         _ops.Add(CursorOp.Finish(_partition, offset));
         if (Pending.Count == _channel.MaxPending - 1)
         {

@@ -195,6 +195,7 @@ internal sealed class ChannelCheckpointer
                         (_state, _copy) = (_copy, _state);
                         ops.CopyTaken();
                         _needsSnapshot = true;
+                        lost = true; // the ops dropped before the copy never reached a sink either
                     }
                     else if (!captureLive && CopyAtMostPending > 0 && ops.Count > CopyAtMostPending && _channel.PendingCountLocked <= CopyAtMostPending)
                     {

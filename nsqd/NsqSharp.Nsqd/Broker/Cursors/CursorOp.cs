@@ -18,7 +18,8 @@ public enum CursorOpKind : byte
     /// <summary>The pending offset waits for redelivery, attempts kept: REQ 0, timeout, client gone, deferral due.</summary>
     Requeue = 4,
 
-    /// <summary>The offset is no longer pending: FIN, or deleted by the hard size limit before redelivery.</summary>
+    /// <summary>The offset is no longer pending: FIN, or deleted by the hard size limit before redelivery. (The FIN of a
+    /// message a seek back passed over while it was in flight is a Requeue instead: the replay delivers it again.)</summary>
     Finish = 5,
 
     /// <summary>Seek or empty: every pending offset that is not in flight is forgotten (in flight too if Value is 1);
