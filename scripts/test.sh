@@ -9,6 +9,9 @@ status=0
 dotnet build NsqSharp.sln -c Release -nologo -v quiet || exit 1
 dotnet test NsqSharp.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=1
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+# Failures scroll far up a long log; keep each one's name and message for the closing summary.
+failures=$(mktemp)
+awk '/^  Failed [A-Za-z]/ {grab=40} grab > 0 {print; grab--; if (/^  Stack Trace:/) grab=3}' "$log" > "$failures"
 failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 if [ -f interop/nsqjs/package.json ]; then
   (cd interop/nsqjs && npm ci --no-audit --no-fund --silent) || exit 1
@@ -18,6 +21,11 @@ if [ -f interop/nsqjs/package.json ]; then
   passed=$((passed + js_pass)); failed=$((failed + js_fail))
 fi
 rm -f "$log"
+if [ -s "$failures" ]; then
+  echo "---- failed tests (name, message, first stack lines) ----"
+  head -c 6000 "$failures"
+fi
+rm -f "$failures"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || status=1
 exit $status

@@ -49,7 +49,7 @@ public class PartitionLogAppendBenchmarks
     }
 
     [IterationCleanup]
-    public void TrimLog() => _log!.EnforceRetention(_log.EndOffset, DateTimeOffset.UtcNow);
+    public void TrimLog() => _log!.EnforceRetention(_log.LogEnd, DateTimeOffset.UtcNow);
 
     [GlobalCleanup]
     public void Cleanup()

@@ -53,7 +53,7 @@ public class PartitionLogReadBenchmarks
         while (true)
         {
             _into.Clear();
-            if (_log!.Read(next, 256, 1 << 20, _into) == 0)
+            if (_log!.Read(next, 256, 1 << 20, LogBound.HighWatermark, _into) == 0)
             {
                 return bytes;
             }
@@ -73,7 +73,7 @@ public class PartitionLogReadBenchmarks
         long bytes = 0;
         foreach (long offset in _randomOffsets)
         {
-            if (_log!.TryRead(offset, out LogRecord record))
+            if (_log!.TryRead(offset, LogBound.HighWatermark, out LogRecord record))
             {
                 bytes += record.Body.Length;
             }

@@ -45,10 +45,18 @@ public sealed class ManagedProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>Everything the process wrote so far; once it has exited, all of it (the last lines included).</summary>
     public string Output
     {
         get
         {
+            if (_process.HasExited)
+            {
+                // A timed wait returns at exit, before the redirected streams are drained; the untimed one waits for
+                // their end, so the final lines (a FATAL before exit, say) are never missing.
+                _process.WaitForExit();
+            }
+
             lock (_output)
             {
                 return _output.ToString();

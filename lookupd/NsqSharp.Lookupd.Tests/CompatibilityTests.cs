@@ -37,10 +37,10 @@ public sealed class CompatibilityTests
             Assert.Equal("OK", await client.ReadResponseAsync());
         }
 
-        var producer = Assert.Single(lookupd.Lookupd.Registry.GetActiveProducers("events"));
+        var producer = Assert.Single(lookupd.Db.GetActiveProducers("events"));
         Assert.Equal("nsqd-1", producer.BroadcastAddress);
         Assert.Equal("nsqd-1.example", producer.Hostname);
-        Assert.Equal(["archive"], lookupd.Lookupd.Registry.GetChannels("events"));
+        Assert.Equal(["archive"], lookupd.Db.GetChannels("events"));
     }
 
     [Fact(Timeout = T)]

@@ -25,7 +25,7 @@ public sealed class TcpProtocolTests
         Assert.Equal(lookupd.TcpPort, root.GetProperty("tcp_port").GetInt32());
         Assert.Equal("1.3.0", root.GetProperty("version").GetString());
 
-        var nodes = lookupd.Lookupd.Registry.GetNodes();
+        var nodes = lookupd.Db.GetNodes();
         var node = Assert.Single(nodes);
         Assert.Equal("10.0.0.1", node.Peer.BroadcastAddress);
         Assert.Empty(node.Topics);
@@ -36,7 +36,7 @@ public sealed class TcpProtocolTests
     {
         await using var lookupd = await TestLookupd.StartAsync();
         await using var client = await lookupd.ConnectProducerAsync();
-        var registry = lookupd.Lookupd.Registry;
+        var registry = lookupd.Db;
 
         Assert.Equal("OK", await client.CommandAsync("REGISTER orders"));
         Assert.Equal("OK", await client.CommandAsync("REGISTER orders billing"));
@@ -58,7 +58,7 @@ public sealed class TcpProtocolTests
         await using var lookupd = await TestLookupd.StartAsync();
         await using var client = await lookupd.ConnectProducerAsync();
         Assert.Equal("OK", await client.CommandAsync("  REGISTER spaced chan\r"));
-        Assert.Equal(["chan"], lookupd.Lookupd.Registry.GetChannels("spaced"));
+        Assert.Equal(["chan"], lookupd.Db.GetChannels("spaced"));
     }
 
     [Fact(Timeout = T)]
@@ -75,7 +75,7 @@ public sealed class TcpProtocolTests
     public async Task DisconnectRemovesRegistrationsButKeepsKeys()
     {
         await using var lookupd = await TestLookupd.StartAsync();
-        var registry = lookupd.Lookupd.Registry;
+        var registry = lookupd.Db;
         var client = await lookupd.ConnectProducerAsync();
         await client.CommandAsync("REGISTER t1 c1");
         await client.CommandAsync("REGISTER t2");
@@ -93,7 +93,7 @@ public sealed class TcpProtocolTests
     public async Task EphemeralKeysGoWithTheirLastProducer()
     {
         await using var lookupd = await TestLookupd.StartAsync();
-        var registry = lookupd.Lookupd.Registry;
+        var registry = lookupd.Db;
         await using var a = await lookupd.ConnectProducerAsync(4150, 4151);
         var b = await lookupd.ConnectProducerAsync(5150, 5151);
 
@@ -121,7 +121,7 @@ public sealed class TcpProtocolTests
     public async Task TopicUnregisterAlsoRemovesItsChannels()
     {
         await using var lookupd = await TestLookupd.StartAsync();
-        var registry = lookupd.Lookupd.Registry;
+        var registry = lookupd.Db;
         await using var client = await lookupd.ConnectProducerAsync();
         await client.CommandAsync("REGISTER t c1");
         await client.CommandAsync("REGISTER t c2");
@@ -141,7 +141,7 @@ public sealed class TcpProtocolTests
         var response = await client.IdentifyAsync(
             """{"BROADCAST_ADDRESS":"h","Tcp_Port":1,"http_port":2,"version":"x","extra":{"a":[1,2]},"hostname":null,"topology_zone":"z1"}""");
         Assert.StartsWith("{", response);
-        var peer = Assert.Single(lookupd.Lookupd.Registry.GetNodes()).Peer;
+        var peer = Assert.Single(lookupd.Db.GetNodes()).Peer;
         Assert.Equal("h", peer.BroadcastAddress);
         Assert.Equal(1, peer.TcpPort);
         Assert.Equal("z1", peer.TopologyZone);
@@ -187,7 +187,7 @@ public sealed class TcpProtocolTests
         await using var client = await lookupd.ConnectProducerAsync();
         Assert.Equal(expected, await client.CommandAsync(line));
         Assert.True(await client.IsClosedByServerAsync());
-        await Wait.UntilAsync(() => lookupd.Lookupd.Registry.GetNodes().Count == 0, "peer removal");
+        await Wait.UntilAsync(() => lookupd.Db.GetNodes().Count == 0, "peer removal");
     }
 
     [Fact(Timeout = T)]
@@ -253,7 +253,7 @@ public sealed class TcpProtocolTests
         await client.SendMagicAsync();
         Assert.Equal("E_BAD_BODY IDENTIFY missing fields", await client.IdentifyAsync(body));
         Assert.True(await client.IsClosedByServerAsync());
-        Assert.Empty(lookupd.Lookupd.Registry.GetNodes());
+        Assert.Empty(lookupd.Db.GetNodes());
     }
 
     [Fact(Timeout = T)]
@@ -331,7 +331,7 @@ public sealed class TcpProtocolTests
         var client = await lookupd.ConnectProducerAsync();
         await client.CommandAsync("REGISTER idle");
         Assert.True(await client.IsClosedByServerAsync());
-        await Wait.UntilAsync(() => lookupd.Lookupd.Registry.GetNodes().Count == 0, "idle peer removal");
+        await Wait.UntilAsync(() => lookupd.Db.GetNodes().Count == 0, "idle peer removal");
         await client.DisposeAsync();
     }
 
@@ -373,7 +373,7 @@ public sealed class TcpProtocolTests
         await using var b = await lookupd.ConnectProducerAsync(5150, 5151);
         await a.CommandAsync("REGISTER shared");
         await b.CommandAsync("REGISTER shared ch");
-        var producers = lookupd.Lookupd.Registry.GetActiveProducers("shared");
+        var producers = lookupd.Db.GetActiveProducers("shared");
         Assert.Equal(2, producers.Count);
         Assert.Contains(producers, p => p.TcpPort == 4150);
         Assert.Contains(producers, p => p.TcpPort == 5150);

@@ -1,5 +1,6 @@
 using System.Net.Http;
 using NsqSharp.Lookupd;
+using NsqSharp.Lookupd.Registry;
 
 namespace NsqSharp.Lookupd.Tests;
 
@@ -15,6 +16,9 @@ internal sealed class TestLookupd : IAsyncDisposable
     }
 
     public NsqLookupd Lookupd { get; }
+
+    /// <summary>The in-memory registry behind it, read synchronously by assertions.</summary>
+    public RegistrationDb Db => (RegistrationDb)Lookupd.Registry;
 
     public LookupdOptions Options { get; }
 

@@ -22,7 +22,7 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableCounter("nsqd_topic_messages", () => PerTopic(t => t.MessageCount), description: "Messages published since start");
         _meter.CreateObservableCounter("nsqd_topic_message_bytes", () => PerTopic(t => t.MessageBytes), description: "Body bytes published since start");
         _meter.CreateObservableGauge("nsqd_partition_size_bytes", () => PerPartition(l => l.SizeBytes), description: "Bytes retained by a partition log");
-        _meter.CreateObservableGauge("nsqd_partition_end_offset", () => PerPartition(l => l.DurableOffset), description: "Durable end offset of a partition log");
+        _meter.CreateObservableGauge("nsqd_partition_end_offset", () => PerPartition(l => l.LogEnd), description: "Durable end offset of a partition log");
         _meter.CreateObservableGauge("nsqd_partition_start_offset", () => PerPartition(l => l.StartOffset), description: "Oldest retained offset of a partition log");
         _meter.CreateObservableCounter("nsqd_partition_syncs", () => PerPartition(l => l.SyncCount), description: "fsyncs (group commits) of a partition log");
         _meter.CreateObservableCounter("nsqd_partition_corrupt_batches", () => PerPartition(l => l.CorruptBatchesSkipped), description: "Damaged batches skipped (their messages are lost; each is logged)");

@@ -150,7 +150,7 @@ public sealed class NsqdServer : IAsyncDisposable
         var identity = new NodeIdentity(Options.BroadcastAddress, BroadcastTcpPort, BroadcastHttpPort, Environment.MachineName,
             ProtocolConstants.CompatibleVersion);
         Lookup = new LookupRegistrar(identity, addresses, Broker.RegistrationSnapshot, LoggerFactory.CreateLogger("nsqd.lookup"));
-        Broker.Lookup = Lookup;
+        Broker.ControlPlane = Lookup;
         Lookup.Start();
     }
 
@@ -177,18 +177,11 @@ public sealed class NsqdServer : IAsyncDisposable
             {
                 // EMFILE/ENFILE at the descriptor limit and other transient failures: the pending
                 // connection stays in the backlog, so back off instead of spinning (Go's net/http).
-                var delay = backoff.Failed();
-                if (backoff.Log.ShouldLog(out var suppressed))
-                {
-                    _logger.LogError("TCP: accept() failure - {Error} ({Code}); retrying in {Delay} ms ({Suppressed} more since the last report)",
-                        e.Message, e.SocketErrorCode, (long)delay.TotalMilliseconds, suppressed);
-                }
-
-                try
-                {
-                    await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                var waited = await backoff.FailedAndWaitAsync(
+                    (delay, suppressed) => _logger.LogError("TCP: accept() failure - {Error} ({Code}); retrying in {Delay} ms ({Suppressed} more since the last report)",
+                        e.Message, e.SocketErrorCode, (long)delay.TotalMilliseconds, suppressed),
+                    _stop.Token).ConfigureAwait(false);
+                if (!waited)
                 {
                     return;
                 }

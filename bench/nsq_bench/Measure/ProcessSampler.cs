@@ -20,6 +20,10 @@ internal sealed class ProcessSampler(int pid)
 
     public int Pid => pid;
 
+    /// <summary>Resident set size in bytes (/proc/&lt;pid&gt;/statm, pages).</summary>
+    public static long RssBytes(int processId) =>
+        long.Parse(File.ReadAllText($"/proc/{processId}/statm").Split(' ')[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+
     /// <summary>Null once the process is gone.</summary>
     public (double CpuPercent, double RssMib)? Sample()
     {
@@ -29,8 +33,7 @@ internal sealed class ProcessSampler(int pid)
             // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             var cpuTicks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            var statm = File.ReadAllText($"/proc/{pid}/statm").Split(' ');
-            var rssMib = long.Parse(statm[1], CultureInfo.InvariantCulture) * (double)Environment.SystemPageSize / (1024 * 1024);
+            var rssMib = RssBytes(pid) / (1024.0 * 1024);
 
             var now = Stopwatch.GetTimestamp();
             if (_lastCpuTicks >= 0 && Stopwatch.GetElapsedTime(_lastTimestamp, now) < MinInterval)

@@ -205,16 +205,7 @@ internal static class ResourcesRunner
         {
             try
             {
-                long rss = 0;
-                foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-                {
-                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    {
-                        rss = long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-                    }
-                }
-
-                return new BrokerSample(rss, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length);
+                return new BrokerSample(ProcessSampler.RssBytes(pid), Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -27,7 +27,13 @@ internal static partial class ExpositionParser
     [GeneratedRegex("^[a-zA-Z_][a-zA-Z0-9_]*$")]
     private static partial Regex LabelName();
 
-    public static List<Family> Parse(string text)
+    /// <param name="text">Prometheus text exposition.</param>
+    /// <param name="consistentHistograms">
+    /// Also require a histogram's _count to equal its +Inf bucket. prometheus-net reads a histogram's buckets and its
+    /// count at slightly different moments, so a scrape taken while observations are being recorded may differ by
+    /// the ones in progress; only quiescent scrapes can be held to it.
+    /// </param>
+    public static List<Family> Parse(string text, bool consistentHistograms = true)
     {
         Check(!text.Contains('\r'), "carriage return");
         Check(text.Length == 0 || text.EndsWith('\n'), "last line not terminated");
@@ -76,7 +82,7 @@ internal static partial class ExpositionParser
             Check(family.Type != "untyped-implicit", "family without TYPE: " + family.Name);
             if (family.Type == "histogram")
             {
-                CheckHistogram(family);
+                CheckHistogram(family, consistentHistograms);
             }
             else if (family.Type is "counter" or "gauge")
             {
@@ -196,7 +202,7 @@ internal static partial class ExpositionParser
             : throw new FormatException("bad value: " + text),
     };
 
-    private static void CheckHistogram(Family family)
+    private static void CheckHistogram(Family family, bool consistentHistograms)
     {
         foreach (IGrouping<string, Sample> series in family.Samples.GroupBy(s => SeriesKey(s, except: "le")))
         {
@@ -215,7 +221,7 @@ internal static partial class ExpositionParser
 
             Check(double.IsPositiveInfinity(previousLe), "no +Inf bucket");
             Sample count = series.Single(s => s.Name == family.Name + "_count");
-            Check(count.Value == previousCount, "_count differs from +Inf bucket");
+            Check(!consistentHistograms || count.Value == previousCount, "_count differs from +Inf bucket");
             Check(series.Count(s => s.Name == family.Name + "_sum") == 1, "missing _sum");
         }
     }

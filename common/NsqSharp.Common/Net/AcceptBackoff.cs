@@ -30,6 +30,30 @@ public sealed class AcceptBackoff
         return _delay;
     }
 
+    /// <summary>
+    /// Records a failed accept, reports it when the rate limit allows (<paramref name="report"/> gets the delay and
+    /// how many failures went unreported since the last report) and waits. False when cancelled meanwhile.
+    /// </summary>
+    public async Task<bool> FailedAndWaitAsync(Action<TimeSpan, long> report, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var delay = Failed();
+        if (Log.ShouldLog(out var suppressed))
+        {
+            report(delay, suppressed);
+        }
+
+        try
+        {
+            await Task.Delay(delay, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Records a successful accept: the next failure waits the shortest time again.</summary>
     public void Succeeded() => _delay = TimeSpan.Zero;
 }

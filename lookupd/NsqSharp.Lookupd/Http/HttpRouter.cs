@@ -6,7 +6,7 @@ using NsqSharp.Common.Net;
 
 namespace NsqSharp.Lookupd.Http;
 
-internal delegate ApiResult ApiHandler(HttpRequest request);
+internal delegate ValueTask<ApiResult> ApiHandler(HttpRequest request);
 
 /// <summary>
 /// Exact method+path routing with the edges of upstream's httprouter setup: 404 NOT_FOUND and
@@ -38,7 +38,7 @@ internal sealed class HttpRouter(ILogger logger)
         ApiResult result;
         if (_routes.TryGetValue(path, out var methods) && methods.TryGetValue(request.Method, out var handler))
         {
-            result = Invoke(handler, request);
+            result = await InvokeAsync(handler, request).ConfigureAwait(false);
         }
         else if (TryRedirectTarget(path, request.Method) is { } target)
         {
@@ -69,11 +69,11 @@ internal sealed class HttpRouter(ILogger logger)
         }
     }
 
-    private ApiResult Invoke(ApiHandler handler, HttpRequest request)
+    private async ValueTask<ApiResult> InvokeAsync(ApiHandler handler, HttpRequest request)
     {
         try
         {
-            return handler(request);
+            return await handler(request).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -19,8 +19,8 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     public void MapRoutes(HttpRouter router)
     {
-        router.Handle("GET", "/ping", _ => ApiResult.Text("OK"));
-        router.Handle("GET", "/info", Info);
+        router.Handle("GET", "/ping", _ => new ValueTask<ApiResult>(ApiResult.Text("OK")));
+        router.Handle("GET", "/info", r => new ValueTask<ApiResult>(Info(r)));
         router.Handle("GET", "/debug", Debug);
         router.Handle("GET", "/lookup", Lookup);
         router.Handle("GET", "/topics", Topics);
@@ -41,9 +41,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
             json.WriteEndObject();
         });
 
-    private ApiResult Topics(HttpRequest request)
+    private async ValueTask<ApiResult> Topics(HttpRequest request)
     {
-        var topics = registry.GetTopics();
+        var topics = await registry.GetTopicsAsync().ConfigureAwait(false);
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
@@ -52,7 +52,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         });
     }
 
-    private ApiResult Channels(HttpRequest request)
+    private async ValueTask<ApiResult> Channels(HttpRequest request)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
@@ -64,7 +64,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
             return ApiResult.Error(400, "MISSING_ARG_TOPIC");
         }
 
-        var channels = registry.GetChannels(topic);
+        var channels = await registry.GetChannelsAsync(topic).ConfigureAwait(false);
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
@@ -73,7 +73,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         });
     }
 
-    private ApiResult Lookup(HttpRequest request)
+    private async ValueTask<ApiResult> Lookup(HttpRequest request)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
@@ -85,13 +85,13 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
             return ApiResult.Error(400, "MISSING_ARG_TOPIC");
         }
 
-        if (!registry.TopicExists(topic))
+        if (!await registry.TopicExistsAsync(topic).ConfigureAwait(false))
         {
             return ApiResult.Error(404, "TOPIC_NOT_FOUND");
         }
 
-        var channels = registry.GetChannels(topic);
-        var producers = registry.GetActiveProducers(topic);
+        var channels = await registry.GetChannelsAsync(topic).ConfigureAwait(false);
+        var producers = await registry.GetActiveProducersAsync(topic).ConfigureAwait(false);
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
@@ -109,9 +109,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         });
     }
 
-    private ApiResult Nodes(HttpRequest request)
+    private async ValueTask<ApiResult> Nodes(HttpRequest request)
     {
-        var nodes = registry.GetNodes();
+        var nodes = await registry.GetNodesAsync().ConfigureAwait(false);
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
@@ -136,9 +136,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         });
     }
 
-    private ApiResult Debug(HttpRequest request)
+    private async ValueTask<ApiResult> Debug(HttpRequest request)
     {
-        var entries = registry.GetDebugEntries();
+        var entries = await registry.GetDebugEntriesAsync().ConfigureAwait(false);
         var byKey = new SortedDictionary<string, List<DebugEntry>>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
@@ -183,7 +183,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         });
     }
 
-    private ApiResult CreateTopic(HttpRequest request)
+    private async ValueTask<ApiResult> CreateTopic(HttpRequest request)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
@@ -201,11 +201,11 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         }
 
         logger.LogInformation("DB: adding topic({Topic})", topic);
-        registry.CreateTopic(topic);
+        await registry.CreateTopicAsync(topic).ConfigureAwait(false);
         return ApiResult.Empty;
     }
 
-    private ApiResult DeleteTopic(HttpRequest request)
+    private async ValueTask<ApiResult> DeleteTopic(HttpRequest request)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
@@ -218,11 +218,11 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         }
 
         logger.LogInformation("DB: removing topic({Topic}) and its channels", topic);
-        registry.DeleteTopic(topic);
+        await registry.DeleteTopicAsync(topic).ConfigureAwait(false);
         return ApiResult.Empty;
     }
 
-    private ApiResult CreateChannel(HttpRequest request)
+    private async ValueTask<ApiResult> CreateChannel(HttpRequest request)
     {
         if (TopicChannelArgs(request, out var topic, out var channel) is { } error)
         {
@@ -230,18 +230,18 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         }
 
         logger.LogInformation("DB: adding channel({Channel}) in topic({Topic})", channel, topic);
-        registry.CreateChannel(topic, channel);
+        await registry.CreateChannelAsync(topic, channel).ConfigureAwait(false);
         return ApiResult.Empty;
     }
 
-    private ApiResult DeleteChannel(HttpRequest request)
+    private async ValueTask<ApiResult> DeleteChannel(HttpRequest request)
     {
         if (TopicChannelArgs(request, out var topic, out var channel) is { } error)
         {
             return error;
         }
 
-        if (!registry.DeleteChannel(topic, channel))
+        if (!await registry.DeleteChannelAsync(topic, channel).ConfigureAwait(false))
         {
             return ApiResult.Error(404, "CHANNEL_NOT_FOUND");
         }
@@ -250,7 +250,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         return ApiResult.Empty;
     }
 
-    private ApiResult TombstoneTopicProducer(HttpRequest request)
+    private async ValueTask<ApiResult> TombstoneTopicProducer(HttpRequest request)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
@@ -268,7 +268,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         }
 
         logger.LogInformation("DB: setting tombstone for producer@{Node} of topic({Topic})", node, topic);
-        registry.TombstoneTopicProducer(topic, node);
+        await registry.TombstoneTopicProducerAsync(topic, node).ConfigureAwait(false);
         return ApiResult.Empty;
     }
 

@@ -2,61 +2,61 @@ namespace NsqSharp.Lookupd.Registry;
 
 /// <summary>
 /// What the TCP V1 and HTTP front ends need from the registry. <see cref="RegistrationDb"/> is the
-/// standalone in-memory implementation; cluster mode can put a controller-backed one beside it (or
-/// decorate this one) without touching the protocols.
+/// standalone in-memory implementation (it answers synchronously); cluster mode puts a controller-backed
+/// one behind the same seam, which reads and writes etcd and so cannot: hence every call is async.
 /// </summary>
 public interface ILookupRegistry
 {
     // ---- nsqd peers (TCP V1) ----
 
     /// <summary>Registers an identified peer under category "client". False if already there.</summary>
-    bool AddPeer(PeerInfo peer);
+    ValueTask<bool> AddPeerAsync(PeerInfo peer);
 
     /// <summary>Records a PING (or any sign of life) for the peer.</summary>
-    void Touch(PeerInfo peer);
+    ValueTask TouchAsync(PeerInfo peer);
 
-    bool RegisterTopic(PeerInfo peer, string topic);
+    ValueTask<bool> RegisterTopicAsync(PeerInfo peer, string topic);
 
-    bool RegisterChannel(PeerInfo peer, string topic, string channel);
+    ValueTask<bool> RegisterChannelAsync(PeerInfo peer, string topic, string channel);
 
     /// <summary>Removes the peer from the channel; an ephemeral channel key goes when its last producer does.</summary>
-    bool UnregisterChannel(PeerInfo peer, string topic, string channel);
+    ValueTask<bool> UnregisterChannelAsync(PeerInfo peer, string topic, string channel);
 
     /// <summary>Removes the peer from the topic and from all that topic's channels.</summary>
-    TopicUnregistration UnregisterTopic(PeerInfo peer, string topic);
+    ValueTask<TopicUnregistration> UnregisterTopicAsync(PeerInfo peer, string topic);
 
     /// <summary>The peer disconnected: removes it everywhere. Returns the registrations it left.</summary>
-    IReadOnlyList<Registration> RemovePeer(PeerInfo peer);
+    ValueTask<IReadOnlyList<Registration>> RemovePeerAsync(PeerInfo peer);
 
     // ---- administration (HTTP) ----
 
-    void CreateTopic(string topic);
+    ValueTask CreateTopicAsync(string topic);
 
     /// <summary>Deletes the topic key and all its channel keys, with their producers.</summary>
-    void DeleteTopic(string topic);
+    ValueTask DeleteTopicAsync(string topic);
 
     /// <summary>Creates the channel key and the topic key.</summary>
-    void CreateChannel(string topic, string channel);
+    ValueTask CreateChannelAsync(string topic, string channel);
 
     /// <summary>False if the channel key does not exist.</summary>
-    bool DeleteChannel(string topic, string channel);
+    ValueTask<bool> DeleteChannelAsync(string topic, string channel);
 
     /// <summary>Tombstones the producers of the topic whose broadcast_address:http_port is <paramref name="node"/>.</summary>
-    int TombstoneTopicProducer(string topic, string node);
+    ValueTask<int> TombstoneTopicProducerAsync(string topic, string node);
 
     // ---- queries ----
 
-    IReadOnlyList<string> GetTopics();
+    ValueTask<IReadOnlyList<string>> GetTopicsAsync();
 
-    bool TopicExists(string topic);
+    ValueTask<bool> TopicExistsAsync(string topic);
 
-    IReadOnlyList<string> GetChannels(string topic);
+    ValueTask<IReadOnlyList<string>> GetChannelsAsync(string topic);
 
     /// <summary>Producers of the topic, leaving out inactive and tombstoned ones (/lookup).</summary>
-    IReadOnlyList<PeerInfo> GetActiveProducers(string topic);
+    ValueTask<IReadOnlyList<PeerInfo>> GetActiveProducersAsync(string topic);
 
     /// <summary>Active identified peers with their topics and tombstone flags (/nodes).</summary>
-    IReadOnlyList<NodeView> GetNodes();
+    ValueTask<IReadOnlyList<NodeView>> GetNodesAsync();
 
-    IReadOnlyList<DebugEntry> GetDebugEntries();
+    ValueTask<IReadOnlyList<DebugEntry>> GetDebugEntriesAsync();
 }

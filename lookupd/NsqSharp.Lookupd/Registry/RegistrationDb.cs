@@ -427,4 +427,58 @@ public sealed class RegistrationDb : ILookupRegistry
         Array.Sort(array, StringComparer.Ordinal);
         return array;
     }
+
+    // ---- ILookupRegistry: the in-memory registry answers at once ----
+
+    ValueTask<bool> ILookupRegistry.AddPeerAsync(PeerInfo peer) => new(AddPeer(peer));
+
+    ValueTask ILookupRegistry.TouchAsync(PeerInfo peer)
+    {
+        Touch(peer);
+        return ValueTask.CompletedTask;
+    }
+
+    ValueTask<bool> ILookupRegistry.RegisterTopicAsync(PeerInfo peer, string topic) => new(RegisterTopic(peer, topic));
+
+    ValueTask<bool> ILookupRegistry.RegisterChannelAsync(PeerInfo peer, string topic, string channel) => new(RegisterChannel(peer, topic, channel));
+
+    ValueTask<bool> ILookupRegistry.UnregisterChannelAsync(PeerInfo peer, string topic, string channel) => new(UnregisterChannel(peer, topic, channel));
+
+    ValueTask<TopicUnregistration> ILookupRegistry.UnregisterTopicAsync(PeerInfo peer, string topic) => new(UnregisterTopic(peer, topic));
+
+    ValueTask<IReadOnlyList<Registration>> ILookupRegistry.RemovePeerAsync(PeerInfo peer) => new(RemovePeer(peer));
+
+    ValueTask ILookupRegistry.CreateTopicAsync(string topic)
+    {
+        CreateTopic(topic);
+        return ValueTask.CompletedTask;
+    }
+
+    ValueTask ILookupRegistry.DeleteTopicAsync(string topic)
+    {
+        DeleteTopic(topic);
+        return ValueTask.CompletedTask;
+    }
+
+    ValueTask ILookupRegistry.CreateChannelAsync(string topic, string channel)
+    {
+        CreateChannel(topic, channel);
+        return ValueTask.CompletedTask;
+    }
+
+    ValueTask<bool> ILookupRegistry.DeleteChannelAsync(string topic, string channel) => new(DeleteChannel(topic, channel));
+
+    ValueTask<int> ILookupRegistry.TombstoneTopicProducerAsync(string topic, string node) => new(TombstoneTopicProducer(topic, node));
+
+    ValueTask<IReadOnlyList<string>> ILookupRegistry.GetTopicsAsync() => new(GetTopics());
+
+    ValueTask<bool> ILookupRegistry.TopicExistsAsync(string topic) => new(TopicExists(topic));
+
+    ValueTask<IReadOnlyList<string>> ILookupRegistry.GetChannelsAsync(string topic) => new(GetChannels(topic));
+
+    ValueTask<IReadOnlyList<PeerInfo>> ILookupRegistry.GetActiveProducersAsync(string topic) => new(GetActiveProducers(topic));
+
+    ValueTask<IReadOnlyList<NodeView>> ILookupRegistry.GetNodesAsync() => new(GetNodes());
+
+    ValueTask<IReadOnlyList<DebugEntry>> ILookupRegistry.GetDebugEntriesAsync() => new(GetDebugEntries());
 }

@@ -31,7 +31,7 @@ internal sealed class LookupProtocolV1(
             logger.LogInformation("CLIENT({Client}): closing", remoteAddress);
             if (connection.Peer != null)
             {
-                foreach (var key in registry.RemovePeer(connection.Peer))
+                foreach (var key in await registry.RemovePeerAsync(connection.Peer).ConfigureAwait(false))
                 {
                     logger.LogInformation("DB: client({Client}) UNREGISTER category:{Category} key:{Key} subkey:{SubKey}",
                         remoteAddress, key.Category, key.Key, key.SubKey);
@@ -86,19 +86,19 @@ internal sealed class LookupProtocolV1(
         switch (parameters[0])
         {
             case "PING":
-                return Ping(connection);
+                return await PingAsync(connection).ConfigureAwait(false);
             case "IDENTIFY":
                 return await IdentifyAsync(connection, reader, ct).ConfigureAwait(false);
             case "REGISTER":
-                return Register(connection, parameters);
+                return await RegisterAsync(connection, parameters).ConfigureAwait(false);
             case "UNREGISTER":
-                return Unregister(connection, parameters);
+                return await UnregisterAsync(connection, parameters).ConfigureAwait(false);
             default:
                 return (null, new FatalClientError("E_INVALID", "invalid command " + parameters[0]));
         }
     }
 
-    private (byte[]?, FatalClientError?) Ping(ConnectionState connection)
+    private async ValueTask<(byte[]?, FatalClientError?)> PingAsync(ConnectionState connection)
     {
         // A PING may come before IDENTIFY; then there is no peer to refresh.
         if (connection.Peer is { } peer)
@@ -106,13 +106,13 @@ internal sealed class LookupProtocolV1(
             if (logger.IsEnabled(LogLevel.Debug))
             {
                 var last = peer.LastUpdateUnixNanos;
-                registry.Touch(peer);
+                await registry.TouchAsync(peer).ConfigureAwait(false);
                 logger.LogDebug("CLIENT({Client}): pinged (last ping {Elapsed})", peer.Id,
                     TimeSpan.FromTicks((peer.LastUpdateUnixNanos - last) / 100));
             }
             else
             {
-                registry.Touch(peer);
+                await registry.TouchAsync(peer).ConfigureAwait(false);
             }
         }
 
@@ -160,12 +160,12 @@ internal sealed class LookupProtocolV1(
             return (null, new FatalClientError("E_BAD_BODY", "IDENTIFY missing fields"));
         }
 
-        registry.Touch(peer);
+        await registry.TouchAsync(peer).ConfigureAwait(false);
         logger.LogInformation("CLIENT({Client}): IDENTIFY Address:{Address} TCP:{TcpPort} HTTP:{HttpPort} Version:{Version}",
             connection.RemoteAddress, peer.BroadcastAddress, peer.TcpPort, peer.HttpPort, peer.Version);
 
         connection.Peer = peer;
-        if (registry.AddPeer(peer))
+        if (await registry.AddPeerAsync(peer).ConfigureAwait(false))
         {
             logger.LogInformation("DB: client({Client}) REGISTER category:client key: subkey:", connection.RemoteAddress);
         }
@@ -173,7 +173,7 @@ internal sealed class LookupProtocolV1(
         return (identifyResponse, null);
     }
 
-    private (byte[]?, FatalClientError?) Register(ConnectionState connection, string[] parameters)
+    private async ValueTask<(byte[]?, FatalClientError?)> RegisterAsync(ConnectionState connection, string[] parameters)
     {
         if (connection.Peer is not { } peer)
         {
@@ -185,13 +185,13 @@ internal sealed class LookupProtocolV1(
             return (null, error);
         }
 
-        if (channel.Length > 0 && registry.RegisterChannel(peer, topic, channel))
+        if (channel.Length > 0 && await registry.RegisterChannelAsync(peer, topic, channel).ConfigureAwait(false))
         {
             logger.LogInformation("DB: client({Client}) REGISTER category:channel key:{Topic} subkey:{Channel}",
                 connection.RemoteAddress, topic, channel);
         }
 
-        if (registry.RegisterTopic(peer, topic))
+        if (await registry.RegisterTopicAsync(peer, topic).ConfigureAwait(false))
         {
             logger.LogInformation("DB: client({Client}) REGISTER category:topic key:{Topic} subkey:", connection.RemoteAddress, topic);
         }
@@ -199,7 +199,7 @@ internal sealed class LookupProtocolV1(
         return (Ok, null);
     }
 
-    private (byte[]?, FatalClientError?) Unregister(ConnectionState connection, string[] parameters)
+    private async ValueTask<(byte[]?, FatalClientError?)> UnregisterAsync(ConnectionState connection, string[] parameters)
     {
         if (connection.Peer is not { } peer)
         {
@@ -213,7 +213,7 @@ internal sealed class LookupProtocolV1(
 
         if (channel.Length > 0)
         {
-            if (registry.UnregisterChannel(peer, topic, channel))
+            if (await registry.UnregisterChannelAsync(peer, topic, channel).ConfigureAwait(false))
             {
                 logger.LogInformation("DB: client({Client}) UNREGISTER category:channel key:{Topic} subkey:{Channel}",
                     connection.RemoteAddress, topic, channel);
@@ -222,7 +222,7 @@ internal sealed class LookupProtocolV1(
             return (Ok, null);
         }
 
-        var result = registry.UnregisterTopic(peer, topic);
+        var result = await registry.UnregisterTopicAsync(peer, topic).ConfigureAwait(false);
         foreach (var unexpected in result.UnexpectedChannels)
         {
             logger.LogWarning("client({Client}) unexpected UNREGISTER category:channel key:{Topic} subkey:{Channel}",

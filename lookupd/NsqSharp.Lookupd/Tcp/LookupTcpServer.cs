@@ -101,18 +101,11 @@ internal sealed class LookupTcpServer : IAsyncDisposable
             {
                 // Transient accept failures (e.g. EMFILE) must not end the server; back off (5 ms doubling
                 // to 1 s) instead of retrying the connection still in the backlog at once.
-                var delay = _acceptBackoff.Failed();
-                if (_acceptBackoff.Log.ShouldLog(out var suppressed))
-                {
-                    _logger.LogError("TCP: accept() failure - {Error}; retrying in {Delay} ms ({Suppressed} more since the last report)",
-                        e.Message, (long)delay.TotalMilliseconds, suppressed);
-                }
-
-                try
-                {
-                    await Task.Delay(delay, _shutdown.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                var waited = await _acceptBackoff.FailedAndWaitAsync(
+                    (delay, suppressed) => _logger.LogError("TCP: accept() failure - {Error}; retrying in {Delay} ms ({Suppressed} more since the last report)",
+                        e.Message, (long)delay.TotalMilliseconds, suppressed),
+                    _shutdown.Token).ConfigureAwait(false);
+                if (!waited)
                 {
                     break;
                 }

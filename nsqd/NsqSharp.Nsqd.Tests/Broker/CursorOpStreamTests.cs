@@ -418,7 +418,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
                 {
                     0 => StartPosition.Oldest,
                     1 => StartPosition.Newest,
-                    _ => new StartPosition(StartPositionKind.Offset, log.StartOffset + rng.NextInt64(Math.Max(1, log.DurableOffset - log.StartOffset + 1))),
+                    _ => new StartPosition(StartPositionKind.Offset, log.StartOffset + rng.NextInt64(Math.Max(1, log.HighWatermark - log.StartOffset + 1))),
                 };
                 channel.MoveTo(to, rng.Next(2) == 0 ? log.Partition : null);
             }
@@ -463,10 +463,10 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
                 continue;
             }
 
-            r.NextRead = Math.Clamp(p.NextRead, log.StartOffset, Math.Max(log.StartOffset, log.DurableOffset));
+            r.NextRead = Math.Clamp(p.NextRead, log.StartOffset, Math.Max(log.StartOffset, log.HighWatermark));
             foreach (var (offset, entry) in p.Pending)
             {
-                if (offset >= log.StartOffset && offset < log.DurableOffset)
+                if (offset >= log.StartOffset && offset < log.HighWatermark)
                 {
                     r.Pending[offset] = entry with { InFlight = false };
                 }

@@ -179,11 +179,13 @@ public sealed class PartitionedTopicTests
         await sub.SendAsync("RDY 20");
         var first = await DrainAsync(sub, 20);
         var inPartition1 = first.Count(p => p == 1);
+        await nsqd.WaitForChannelAsync(topic, "ch", "in_flight_count", 0); // the FINs are processed before the seek
 
         Assert.Equal(200, (await nsqd.PostAsync($"/channel/seek?topic={topic}&channel=ch&to=oldest&partition=1")).Status);
         var replayed = await DrainAsync(sub, inPartition1);
         Assert.All(replayed, p => Assert.Equal(1, p));
         await sub.ExpectNothingAsync(TimeSpan.FromMilliseconds(300));
+        await nsqd.WaitForChannelAsync(topic, "ch", "in_flight_count", 0);
 
         Assert.Equal(200, (await nsqd.PostAsync($"/channel/seek?topic={topic}&channel=ch&to=oldest")).Status);
         Assert.Equal(20, (await DrainAsync(sub, 20)).Count);

@@ -1,5 +1,5 @@
-using System.Globalization;
 using NsqSharp.Nsqd.Tests.Support;
+using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Nsqd.Tests.Protocol;
@@ -66,14 +66,6 @@ public sealed class IdleMemoryTests
         var reply = await nsqd.PostAsync("/debug/freememory");
         Assert.Equal(200, reply.Status);
         await Task.Delay(500);
-        foreach (var line in await File.ReadAllLinesAsync($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-            }
-        }
-
-        throw new InvalidOperationException("no VmRSS in /proc/" + pid + "/status");
+        return ProcessResources.RssBytes(pid) / 1024;
     }
 }

@@ -97,8 +97,8 @@ public sealed class CorruptionRecoveryTests : IDisposable
         {
             Flip(LogPath, (30L * BatchSize) + 48 + 24 + 5);
             Assert.Equal(AllBut(30), ReadIds(log));
-            Assert.False(log.TryRead(30, out _));
-            Assert.True(log.TryRead(31, out var r31));
+            Assert.False(log.TryRead(30, LogBound.HighWatermark, out _));
+            Assert.True(log.TryRead(31, LogBound.HighWatermark, out var r31));
             Assert.Equal(31, BodyId(r31.Body));
             AssertCounters(log, batches: 1, messages: 1, repaired: 0); // once, however many reads passed it
         }
@@ -107,7 +107,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
 
         await using (var log = Open())
         {
-            Assert.Equal(Messages, log.EndOffset);
+            Assert.Equal(Messages, log.LogEnd);
             Assert.Equal(AllBut(30), ReadIds(log));
             AssertCounters(log, batches: 1, messages: 1, repaired: 0);
         }
@@ -116,7 +116,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         long length = new FileInfo(LogPath).Length;
         await using (var log = Open())
         {
-            Assert.Equal(Messages, log.EndOffset);
+            Assert.Equal(Messages, log.LogEnd);
             Assert.Equal(length, new FileInfo(LogPath).Length); // nothing truncated: later batches were acknowledged
             AssertCounters(log, batches: 1, messages: 1, repaired: 0); // found by recovery
             Assert.Equal(AllBut(30), ReadIds(log));
@@ -144,11 +144,11 @@ public sealed class CorruptionRecoveryTests : IDisposable
         Flip(SegmentPath(Dir, bases[1]), (2L * BatchSize) + 80);
 
         await using var reopened = Open(options);
-        Assert.Equal(Messages, reopened.EndOffset);
+        Assert.Equal(Messages, reopened.LogEnd);
         int lost1 = (int)bases[1] + 2;
         Assert.Equal(AllBut(5, lost1), ReadIds(reopened));
-        Assert.False(reopened.TryRead(5, out _));
-        Assert.True(reopened.TryRead(6, out var r6));
+        Assert.False(reopened.TryRead(5, LogBound.HighWatermark, out _));
+        Assert.True(reopened.TryRead(6, LogBound.HighWatermark, out var r6));
         Assert.Equal(6, BodyId(r6.Body));
         AssertCounters(reopened, batches: 2, messages: 2, repaired: 0);
     }
@@ -165,7 +165,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         long length = new FileInfo(LogPath).Length;
 
         await using var reopened = Open();
-        Assert.Equal(Messages, reopened.EndOffset);
+        Assert.Equal(Messages, reopened.LogEnd);
         Assert.Equal(length, new FileInfo(LogPath).Length);
         Assert.Equal(AllBut(12), ReadIds(reopened));
         AssertCounters(reopened, batches: 1, messages: 1, repaired: 0);
@@ -182,7 +182,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         {
             Flip(LogPath, (30L * BatchSize) + fieldByte, mask);
             Assert.Equal(AllBut(), ReadIds(log));
-            Assert.True(log.TryRead(30, out var r30));
+            Assert.True(log.TryRead(30, LogBound.HighWatermark, out var r30));
             Assert.Equal(30, BodyId(r30.Body));
             AssertCounters(log, batches: 0, messages: 0, repaired: 1);
         }
@@ -192,7 +192,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         DeleteIndexes();
         await using (var log = Open())
         {
-            Assert.Equal(Messages, log.EndOffset);
+            Assert.Equal(Messages, log.LogEnd);
             Assert.Equal(AllBut(), ReadIds(log));
             AssertCounters(log, batches: 0, messages: 0, repaired: 1);
         }
@@ -208,7 +208,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         DeleteIndexes();
         Flip(LogPath, ((Messages - 1L) * BatchSize) + 2, 0x01);
         await using var reopened = Open();
-        Assert.Equal(Messages, reopened.EndOffset);
+        Assert.Equal(Messages, reopened.LogEnd);
         Assert.Equal(AllBut(), ReadIds(reopened));
         AssertCounters(reopened, batches: 0, messages: 0, repaired: 1);
         Assert.Equal(Messages, (await reopened.AppendAsync(Body(Messages, BodySize), 0).WithTimeout()).FirstOffset);
@@ -230,7 +230,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         DeleteIndexes();
         await using (var log = Open())
         {
-            Assert.Equal(Messages, log.EndOffset);
+            Assert.Equal(Messages, log.LogEnd);
             Assert.Equal(AllBut(), ReadIds(log));
             AssertCounters(log, batches: 0, messages: 0, repaired: 1);
         }
@@ -284,7 +284,7 @@ public sealed class CorruptionRecoveryTests : IDisposable
         DeleteIndexes();
         await using (var log = Open())
         {
-            Assert.Equal(Messages, log.EndOffset);
+            Assert.Equal(Messages, log.LogEnd);
             Assert.Equal(AllBut(20, 21, 22), ReadIds(log));
             AssertCounters(log, batches: 1, messages: 3, repaired: 0); // one damaged run of bytes
         }

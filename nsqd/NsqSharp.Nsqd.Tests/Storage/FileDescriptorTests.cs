@@ -23,7 +23,7 @@ public sealed class FileDescriptorTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    internal static int OpenFds(string pid = "self") => Directory.GetFiles($"/proc/{pid}/fd").Length;
+    internal static int OpenFds() => ProcessResources.OpenFileDescriptors(Environment.ProcessId);
 
     [Fact]
     public async Task EmptyLogs_HoldNoHandles()
@@ -38,9 +38,9 @@ public sealed class FileDescriptorTests : IDisposable
             {
                 var log = PartitionLog.Open(Path.Combine(_temp.Path, "e" + i, "0"), 0, options, _logger);
                 logs.Add(log);
-                Assert.Equal(0, log.Read(0, 10, 1 << 20, []));
-                Assert.False(log.TryRead(0, out _));
-                Assert.Equal(0, log.FindOffsetByTime(0));
+                Assert.Equal(0, log.Read(0, 10, 1 << 20, LogBound.HighWatermark, []));
+                Assert.False(log.TryRead(0, LogBound.HighWatermark, out _));
+                Assert.Equal(0, log.FindOffsetByTime(0, LogBound.HighWatermark));
             }
 
             Assert.Equal(0, cache.OpenHandles);
@@ -83,7 +83,7 @@ public sealed class FileDescriptorTests : IDisposable
                 Assert.Equal(1, (await logs[i].AppendAsync(Body(i + 1), 0).WithTimeout()).FirstOffset);
                 var records = ReadAll(logs[i]);
                 Assert.Equal([i, i + 1], records.Select(r => BodyId(r.Body)));
-                Assert.True(logs[i].TryRead(0, out var first));
+                Assert.True(logs[i].TryRead(0, LogBound.HighWatermark, out var first));
                 Assert.Equal(i, BodyId(first.Body));
             });
 

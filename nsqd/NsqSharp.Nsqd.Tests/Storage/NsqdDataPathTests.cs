@@ -15,7 +15,7 @@ public sealed class NsqdDataPathTests
         const int budget = 64;
         await using var nsqd = await NsqdInstance.StartAsync([$"--max-open-segments={budget}"]);
         int pid = nsqd.Process.Process!.Pid;
-        int baseline = FileDescriptorTests.OpenFds(pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        int baseline = ProcessResources.OpenFileDescriptors(pid);
 
         var prefix = Support.Names.Unique("fd");
         await Parallel.ForAsync(0, topics, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
@@ -26,7 +26,7 @@ public sealed class NsqdDataPathTests
             await nsqd.PublishAsync(topic, "m" + i);
         });
 
-        int fds = FileDescriptorTests.OpenFds(pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        int fds = ProcessResources.OpenFileDescriptors(pid);
         // Before: a lock and a segment handle per topic (4,000+). Now: the idle runtime's own plus at most the budget.
         Assert.True(fds < baseline + budget + 40, $"nsqd holds {fds} fds with {topics} topics (baseline {baseline}, budget {budget})");
         Assert.True(fds < 300, $"nsqd holds {fds} fds with {topics} topics");

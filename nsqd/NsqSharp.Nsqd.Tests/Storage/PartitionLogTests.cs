@@ -30,8 +30,8 @@ public sealed class PartitionLogTests : IDisposable
     {
         await using var log = Open();
         Assert.Equal(0, log.StartOffset);
-        Assert.Equal(0, log.EndOffset);
-        Assert.Equal(0, log.DurableOffset);
+        Assert.Equal(0, log.LogEnd);
+        Assert.Equal(0, log.HighWatermark);
 
         long before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
         for (int i = 0; i < 10; i++)
@@ -41,8 +41,8 @@ public sealed class PartitionLogTests : IDisposable
         }
 
         long after = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1) * 1_000_000;
-        Assert.Equal(10, log.EndOffset);
-        Assert.Equal(10, log.DurableOffset);
+        Assert.Equal(10, log.LogEnd);
+        Assert.Equal(10, log.HighWatermark);
 
         var records = ReadAll(log);
         Assert.Equal(10, records.Count);
@@ -57,16 +57,16 @@ public sealed class PartitionLogTests : IDisposable
 
         // Mid-log read, and the empty read at the end.
         var some = new List<LogRecord>();
-        Assert.Equal(3, log.Read(4, 3, 1 << 20, some));
+        Assert.Equal(3, log.Read(4, 3, 1 << 20, LogBound.HighWatermark, some));
         Assert.Equal([4L, 5L, 6L], some.Select(r => r.Offset));
         some.Clear();
-        Assert.Equal(0, log.Read(10, 10, 1 << 20, some));
+        Assert.Equal(0, log.Read(10, 10, 1 << 20, LogBound.HighWatermark, some));
         Assert.Empty(some);
 
-        Assert.True(log.TryRead(7, out var single));
+        Assert.True(log.TryRead(7, LogBound.HighWatermark, out var single));
         Assert.Equal(Body(7, 17), single.Body.ToArray());
-        Assert.False(log.TryRead(10, out _));
-        Assert.False(log.TryRead(-1, out _));
+        Assert.False(log.TryRead(10, LogBound.HighWatermark, out _));
+        Assert.False(log.TryRead(-1, LogBound.HighWatermark, out _));
     }
 
     [Fact]
@@ -79,13 +79,13 @@ public sealed class PartitionLogTests : IDisposable
         }
 
         var into = new List<LogRecord>();
-        Assert.Equal(1, log.Read(0, 10, 10, into)); // a record bigger than maxBytes still comes back alone
+        Assert.Equal(1, log.Read(0, 10, 10, LogBound.HighWatermark, into)); // a record bigger than maxBytes still comes back alone
         into.Clear();
-        Assert.Equal(2, log.Read(0, 10, 250, into));
+        Assert.Equal(2, log.Read(0, 10, 250, LogBound.HighWatermark, into));
         into.Clear();
-        Assert.Equal(5, log.Read(0, 10, 10_000, into));
+        Assert.Equal(5, log.Read(0, 10, 10_000, LogBound.HighWatermark, into));
         into.Clear();
-        Assert.Equal(0, log.Read(0, 0, 10_000, into));
+        Assert.Equal(0, log.Read(0, 0, 10_000, LogBound.HighWatermark, into));
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public sealed class PartitionLogTests : IDisposable
 
         for (int i = 0; i < 100; i += 13)
         {
-            Assert.True(log.TryRead(i, out var r));
+            Assert.True(log.TryRead(i, LogBound.HighWatermark, out var r));
             Assert.Equal(i, BodyId(r.Body));
         }
     }
@@ -224,8 +224,8 @@ public sealed class PartitionLogTests : IDisposable
         await using (var log = Open(options))
         {
             Assert.Equal(0, log.StartOffset);
-            Assert.Equal(66, log.EndOffset);
-            Assert.Equal(66, log.DurableOffset);
+            Assert.Equal(66, log.LogEnd);
+            Assert.Equal(66, log.HighWatermark);
             var records = ReadAll(log, 0, maxMessages: 5);
             Assert.Equal(expected.Count, records.Count);
             for (int i = 0; i < records.Count; i++)
@@ -241,7 +241,7 @@ public sealed class PartitionLogTests : IDisposable
 
         await using (var log = Open(options))
         {
-            Assert.Equal(67, log.EndOffset);
+            Assert.Equal(67, log.LogEnd);
             Assert.Equal(67, ReadAll(log).Count);
         }
 
@@ -263,7 +263,7 @@ public sealed class PartitionLogTests : IDisposable
         {
             var records = ReadAll(log);
             Assert.Equal([0L, due, due + 1, due + 1], records.Select(r => r.DeliverAtMs));
-            Assert.True(log.TryRead(1, out var r));
+            Assert.True(log.TryRead(1, LogBound.HighWatermark, out var r));
             Assert.Equal(due, r.DeliverAtMs);
         }
     }
@@ -291,8 +291,8 @@ public sealed class PartitionLogTests : IDisposable
 
         await using (var log = Open())
         {
-            Assert.Equal(9, log.EndOffset);
-            Assert.Equal(9, log.DurableOffset);
+            Assert.Equal(9, log.LogEnd);
+            Assert.Equal(9, log.HighWatermark);
             var records = ReadAll(log);
             Assert.Equal(Enumerable.Range(0, 9), records.Select(r => BodyId(r.Body)));
             Assert.Equal(9, (await log.AppendAsync(Body(99, 40), 0).WithTimeout()).FirstOffset);
@@ -302,7 +302,7 @@ public sealed class PartitionLogTests : IDisposable
         Assert.True(_logger.Has(LogLevel.Warning, "truncating"));
         await using (var log = Open())
         {
-            Assert.Equal(10, log.EndOffset);
+            Assert.Equal(10, log.LogEnd);
         }
     }
 
@@ -324,7 +324,7 @@ public sealed class PartitionLogTests : IDisposable
 
         await using (var log = Open())
         {
-            Assert.Equal(9, log.EndOffset);
+            Assert.Equal(9, log.LogEnd);
             Assert.Equal(9, ReadAll(log).Count);
             Assert.Equal(9, (await log.AppendAsync(Body(9, 40), 0).WithTimeout()).FirstOffset);
         }
@@ -354,7 +354,7 @@ public sealed class PartitionLogTests : IDisposable
 
         // The batches after #12 were fsynced (acknowledged): not a torn tail, so they are kept.
         await using var reopened = Open(Small(1 << 20, 64));
-        Assert.Equal(20, reopened.EndOffset);
+        Assert.Equal(20, reopened.LogEnd);
         Assert.Equal(20 * batch, new FileInfo(path).Length);
         Assert.Equal(Enumerable.Range(0, 20).Where(i => i != 12), ReadAll(reopened).Select(r => BodyId(r.Body)));
         Assert.Equal(20, (await reopened.AppendAsync(Body(20, 40), 0).WithTimeout()).FirstOffset);
@@ -384,12 +384,12 @@ public sealed class PartitionLogTests : IDisposable
 
         await using (var log = Open(options))
         {
-            Assert.Equal(60, log.EndOffset);
+            Assert.Equal(60, log.LogEnd);
             var records = ReadAll(log, 0, maxMessages: 3);
             Assert.Equal(Enumerable.Range(0, 60), records.Select(r => BodyId(r.Body)));
             for (int i = 0; i < 60; i++)
             {
-                Assert.True(log.TryRead(i, out var r));
+                Assert.True(log.TryRead(i, LogBound.HighWatermark, out var r));
                 Assert.Equal(i, BodyId(r.Body));
             }
         }
@@ -429,7 +429,7 @@ public sealed class PartitionLogTests : IDisposable
         File.WriteAllBytes(p1, d1);
 
         await using var reopened = Open(options);
-        Assert.Equal(60, reopened.EndOffset);
+        Assert.Equal(60, reopened.LogEnd);
         Assert.True(_logger.Has(LogLevel.Error, "CRC mismatch"));
         var records = ReadAll(reopened);
         var ids = records.Select(r => BodyId(r.Body)).ToList();
@@ -437,9 +437,9 @@ public sealed class PartitionLogTests : IDisposable
 
         // Exactly the two corrupt batches are lost.
         Assert.Equal(Enumerable.Range(0, 60).Where(i => i != 5 && i != perSegment + 2), ids);
-        Assert.False(reopened.TryRead(perSegment + 2, out _));
-        Assert.False(reopened.TryRead(5, out _));
-        Assert.True(reopened.TryRead(7, out var r7));
+        Assert.False(reopened.TryRead(perSegment + 2, LogBound.HighWatermark, out _));
+        Assert.False(reopened.TryRead(5, LogBound.HighWatermark, out _));
+        Assert.True(reopened.TryRead(7, LogBound.HighWatermark, out var r7));
         Assert.Equal(7, BodyId(r7.Body));
         Assert.Equal(2, reopened.CorruptBatchesSkipped);
         Assert.Equal(2, reopened.CorruptMessagesSkipped);
@@ -486,8 +486,8 @@ public sealed class PartitionLogTests : IDisposable
             }
         }
 
-        Assert.Equal(tasks * perTask, log.EndOffset);
-        Assert.Equal(tasks * perTask, log.DurableOffset);
+        Assert.Equal(tasks * perTask, log.LogEnd);
+        Assert.Equal(tasks * perTask, log.HighWatermark);
         Assert.True(log.SyncCount < tasks * perTask, $"fsyncs {log.SyncCount} for {tasks * perTask} appends: no group commit");
         Assert.True(log.WriteCount < tasks * perTask);
 
@@ -514,9 +514,9 @@ public sealed class PartitionLogTests : IDisposable
             long next = 0;
             while (next < total)
             {
-                await log.WaitForDataAsync(next, CancellationToken.None);
+                await log.WaitForDataAsync(next, LogBound.HighWatermark, CancellationToken.None);
                 chunk.Clear();
-                log.Read(next, 100, 64 * 1024, chunk);
+                log.Read(next, 100, 64 * 1024, LogBound.HighWatermark, chunk);
                 foreach (var r in chunk)
                 {
                     Assert.Equal(next, r.Offset);
@@ -577,7 +577,7 @@ public sealed class PartitionLogTests : IDisposable
                 for (long next = 0; next < 400;)
                 {
                     chunk.Clear();
-                    if (log.Read(next, 7, 1 << 20, chunk) == 0)
+                    if (log.Read(next, 7, 1 << 20, LogBound.HighWatermark, chunk) == 0)
                     {
                         break;
                     }
@@ -587,7 +587,7 @@ public sealed class PartitionLogTests : IDisposable
                         Assert.Equal(r.Offset, BodyId(r.Body));
                     }
 
-                    if (log.TryRead(next, out var single))
+                    if (log.TryRead(next, LogBound.HighWatermark, out var single))
                     {
                         Assert.Equal(next, BodyId(single.Body));
                     }
@@ -638,8 +638,8 @@ public sealed class PartitionLogTests : IDisposable
                 }
             })).ToArray();
 
-            await log.WaitForDataAsync(3000, CancellationToken.None).WithTimeout();
-            ackedBeforeCopy = log.DurableOffset;
+            await log.WaitForDataAsync(3000, LogBound.HighWatermark, CancellationToken.None).WithTimeout();
+            ackedBeforeCopy = log.HighWatermark;
             Directory.CreateDirectory(copy);
             foreach (string file in Directory.GetFiles(Dir))
             {
@@ -654,16 +654,16 @@ public sealed class PartitionLogTests : IDisposable
         }
 
         await using var recovered = PartitionLog.Open(copy, 0, options, _logger);
-        Assert.True(recovered.EndOffset >= ackedBeforeCopy, $"end {recovered.EndOffset} < acked {ackedBeforeCopy}");
+        Assert.True(recovered.LogEnd >= ackedBeforeCopy, $"end {recovered.LogEnd} < acked {ackedBeforeCopy}");
         var records = ReadAll(recovered);
-        Assert.Equal(recovered.EndOffset, records.Count);
+        Assert.Equal(recovered.LogEnd, records.Count);
         for (int i = 0; i < records.Count; i++)
         {
             Assert.Equal(i, records[i].Offset);
             Assert.Equal(50 + (BodyId(records[i].Body) % 200), records[i].Body.Length);
         }
 
-        long next = recovered.EndOffset;
+        long next = recovered.LogEnd;
         Assert.Equal(next, (await recovered.AppendAsync(Body(1), 0).WithTimeout()).FirstOffset);
     }
 
@@ -680,7 +680,7 @@ public sealed class PartitionLogTests : IDisposable
         {
             var records = ReadAll(log);
             Assert.Equal([0, 0, 1], records.Select(r => r.Body.Length));
-            Assert.True(log.TryRead(0, out var r0));
+            Assert.True(log.TryRead(0, LogBound.HighWatermark, out var r0));
             Assert.True(r0.Body.IsEmpty);
         }
     }
@@ -705,21 +705,21 @@ public sealed class PartitionLogTests : IDisposable
     public async Task WaitForData_WakesOnAppend_AndCancels()
     {
         await using var log = Open();
-        var wait = log.WaitForDataAsync(0, CancellationToken.None);
+        var wait = log.WaitForDataAsync(0, LogBound.HighWatermark, CancellationToken.None);
         Assert.False(wait.IsCompleted);
-        var waitLater = log.WaitForDataAsync(1, CancellationToken.None);
+        var waitLater = log.WaitForDataAsync(1, LogBound.HighWatermark, CancellationToken.None);
 
         await log.AppendAsync(Body(0), 0).WithTimeout();
         await wait.WithTimeout();
-        Assert.True(log.WaitForDataAsync(0, CancellationToken.None).IsCompleted);
+        Assert.True(log.WaitForDataAsync(0, LogBound.HighWatermark, CancellationToken.None).IsCompleted);
 
         // Woken by every advance; the caller re-checks. Offset 1 is still not there.
         await waitLater.WithTimeout();
-        var pending = log.WaitForDataAsync(1, CancellationToken.None);
+        var pending = log.WaitForDataAsync(1, LogBound.HighWatermark, CancellationToken.None);
         Assert.False(pending.IsCompleted);
 
         using var cts = new CancellationTokenSource();
-        var cancellable = log.WaitForDataAsync(5, cts.Token);
+        var cancellable = log.WaitForDataAsync(5, LogBound.HighWatermark, cts.Token);
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancellable.WithTimeout());
 
@@ -731,10 +731,10 @@ public sealed class PartitionLogTests : IDisposable
     public async Task WaitForData_FaultsOnDispose()
     {
         var log = Open();
-        var wait = log.WaitForDataAsync(0, CancellationToken.None);
+        var wait = log.WaitForDataAsync(0, LogBound.HighWatermark, CancellationToken.None);
         await log.DisposeAsync();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => wait.WithTimeout());
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => log.WaitForDataAsync(0, CancellationToken.None));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => log.WaitForDataAsync(0, LogBound.HighWatermark, CancellationToken.None));
     }
 
     [Fact]
@@ -768,17 +768,17 @@ public sealed class PartitionLogTests : IDisposable
 
         void AssertMarks(PartitionLog log)
         {
-            Assert.Equal(0, log.FindOffsetByTime(0));
-            Assert.Equal(log.EndOffset, log.FindOffsetByTime(DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds()));
+            Assert.Equal(0, log.FindOffsetByTime(0, LogBound.HighWatermark));
+            Assert.Equal(log.LogEnd, log.FindOffsetByTime(DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds(), LogBound.HighWatermark));
             foreach (var (ms, first) in marks)
             {
-                long found = log.FindOffsetByTime(ms);
+                long found = log.FindOffsetByTime(ms, LogBound.HighWatermark);
                 Assert.Equal(first, found);
-                Assert.True(log.TryRead(found, out var r));
+                Assert.True(log.TryRead(found, LogBound.HighWatermark, out var r));
                 Assert.True(r.TimestampNs >= ms * 1_000_000);
                 if (found > 0)
                 {
-                    Assert.True(log.TryRead(found - 1, out var before));
+                    Assert.True(log.TryRead(found - 1, LogBound.HighWatermark, out var before));
                     Assert.True(before.TimestampNs < ms * 1_000_000);
                 }
             }
@@ -811,7 +811,7 @@ public sealed class PartitionLogTests : IDisposable
 
         int segments = log.SegmentCount;
         long[] bases = SegmentBases(Dir);
-        Assert.Equal(0, log.EnforceRetention(minAckFloor: log.EndOffset, DateTimeOffset.UtcNow)); // nothing old yet
+        Assert.Equal(0, log.EnforceRetention(minAckFloor: log.LogEnd, DateTimeOffset.UtcNow)); // nothing old yet
         var later = DateTimeOffset.UtcNow.AddHours(2);
         Assert.Equal(0, log.EnforceRetention(minAckFloor: 0, later));                            // nothing consumed
 
@@ -822,17 +822,17 @@ public sealed class PartitionLogTests : IDisposable
         Assert.Equal(segments - 2, log.SegmentCount);
         Assert.False(File.Exists(SegmentPath(Dir, bases[0])));
         Assert.False(File.Exists(SegmentPath(Dir, bases[1], ".index")));
-        Assert.False(log.TryRead(bases[1], out _));
+        Assert.False(log.TryRead(bases[1], LogBound.HighWatermark, out _));
         var fromStart = ReadAll(log, 0);
         Assert.Equal(bases[2], fromStart[0].Offset); // clamped up to StartOffset
         Assert.Equal(50 - bases[2], fromStart.Count);
 
         // Everything consumed: every closed segment goes; the active one is rolled so a later pass can delete it.
-        Assert.Equal(segments - 3, log.EnforceRetention(log.EndOffset, later));
+        Assert.Equal(segments - 3, log.EnforceRetention(log.LogEnd, later));
         Assert.Equal(1, log.SegmentCount);
         await WaitUntil(log, () => log.SegmentCount == 2);
-        Assert.Equal(1, log.EnforceRetention(log.EndOffset, later));
-        Assert.Equal(log.EndOffset, log.StartOffset);
+        Assert.Equal(1, log.EnforceRetention(log.LogEnd, later));
+        Assert.Equal(log.LogEnd, log.StartOffset);
         Assert.Equal(0, log.SizeBytes);
         Assert.Equal(50, (await log.AppendAsync(Body(50), 0).WithTimeout()).FirstOffset);
         Assert.Equal(0, log.HardLimitDeletedMessages);
@@ -872,7 +872,7 @@ public sealed class PartitionLogTests : IDisposable
 
         // Floor at the end: soft retention shrinks to <= 3000 bytes.
         long counted = log.HardLimitDeletedMessages;
-        Assert.True(log.EnforceRetention(log.EndOffset, DateTimeOffset.UtcNow) > 0);
+        Assert.True(log.EnforceRetention(log.LogEnd, DateTimeOffset.UtcNow) > 0);
         Assert.True(log.SizeBytes <= 3000, $"size {log.SizeBytes}");
         Assert.Equal(counted, log.HardLimitDeletedMessages);
 
@@ -898,7 +898,7 @@ public sealed class PartitionLogTests : IDisposable
                 await log.AppendAsync(Body(i), 0).WithTimeout();
             }
 
-            Assert.Equal(200, log.DurableOffset);
+            Assert.Equal(200, log.HighWatermark);
             Assert.InRange(log.SyncCount, 1, 20);
             Assert.Equal(200, ReadAll(log).Count);
         }
@@ -912,14 +912,14 @@ public sealed class PartitionLogTests : IDisposable
             }
 
             Assert.Equal(syncs, log.SyncCount);
-            Assert.Equal(250, log.DurableOffset);
+            Assert.Equal(250, log.HighWatermark);
             await log.FlushAsync();
             Assert.Equal(syncs + 1, log.SyncCount);
         }
 
         await using (var log = Open())
         {
-            Assert.Equal(250, log.EndOffset);
+            Assert.Equal(250, log.LogEnd);
         }
     }
 
@@ -953,10 +953,10 @@ public sealed class PartitionLogTests : IDisposable
         Assert.Equal(100, results.Select(r => r.FirstOffset).Distinct().Count());
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await log.AppendAsync(Body(0), 0));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await log.FlushAsync());
-        Assert.Throws<ObjectDisposedException>(() => log.Read(0, 1, 1, []));
+        Assert.Throws<ObjectDisposedException>(() => log.Read(0, 1, 1, LogBound.HighWatermark, []));
 
         await using var reopened = Open();
-        Assert.Equal(100, reopened.EndOffset);
+        Assert.Equal(100, reopened.LogEnd);
     }
 
     [Fact]
@@ -982,8 +982,8 @@ public sealed class PartitionLogTests : IDisposable
         await Assert.ThrowsAsync<IOException>(async () => await log.AppendAsync(Body(1), 0).WithTimeout());
         Assert.NotNull(log.Health);
         await Assert.ThrowsAsync<IOException>(async () => await log.AppendAsync(Body(2), 0).WithTimeout());
-        Assert.Equal(1, log.EndOffset);
-        Assert.Equal(1, log.DurableOffset);
+        Assert.Equal(1, log.LogEnd);
+        Assert.Equal(1, log.HighWatermark);
     }
 
     [Fact]

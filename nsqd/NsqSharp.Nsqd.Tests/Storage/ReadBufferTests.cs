@@ -34,7 +34,7 @@ public sealed class ReadBufferTests : IDisposable
             AssertOwnsExactly(record.Body);
         }
 
-        Assert.True(log.TryRead(50, out var single));
+        Assert.True(log.TryRead(50, LogBound.HighWatermark, out var single));
         AssertOwnsExactly(single.Body);
     }
 
@@ -52,7 +52,7 @@ public sealed class ReadBufferTests : IDisposable
         await log.AppendBatchAsync(bodies, 0).WithTimeout();
 
         var into = new List<LogRecord>();
-        Assert.Equal(65, log.Read(0, 1000, 4 << 20, into));
+        Assert.Equal(65, log.Read(0, 1000, 4 << 20, LogBound.HighWatermark, into));
         Assert.True(MemoryMarshal.TryGetArray(into[0].Body, out ArraySegment<byte> first));
         Assert.Equal(10, first.Array!.Length); // not the ~1 MiB buffer the whole read needed
     }

@@ -131,14 +131,14 @@ public sealed class SegmentHandleCacheTests : IDisposable
                     foreach (var log in logs)
                     {
                         chunk.Clear();
-                        log.Read(Random.Shared.NextInt64(Math.Max(1, log.DurableOffset)), 5, 1 << 20, chunk);
+                        log.Read(Random.Shared.NextInt64(Math.Max(1, log.HighWatermark)), 5, 1 << 20, LogBound.HighWatermark, chunk);
                         foreach (var record in chunk)
                         {
                             Assert.Equal(record.Offset, BodyId(record.Body));
                         }
 
-                        long newest = log.DurableOffset - 1;
-                        if (newest >= 0 && log.TryRead(newest, out var last))
+                        long newest = log.HighWatermark - 1;
+                        if (newest >= 0 && log.TryRead(newest, LogBound.HighWatermark, out var last))
                         {
                             Assert.Equal(newest, BodyId(last.Body));
                         }

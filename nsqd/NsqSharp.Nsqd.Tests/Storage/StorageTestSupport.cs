@@ -59,7 +59,7 @@ internal static class StorageTestSupport
         for (int guard = 0; guard < 1_000_000; guard++)
         {
             chunk.Clear();
-            int n = log.Read(next, maxMessages, maxBytes, chunk);
+            int n = log.Read(next, maxMessages, maxBytes, LogBound.HighWatermark, chunk);
             if (n == 0)
             {
                 break;
@@ -90,6 +90,8 @@ internal static class StorageTestSupport
     }
 
     public static async Task<T> WithTimeout<T>(this ValueTask<T> task) => await task.AsTask().WaitAsync(TestTimeout);
+
+    public static async Task<T> WithTimeout<T>(this Task<T> task) => await task.WaitAsync(TestTimeout);
 
     public static async Task WithTimeout(this Task task) => await task.WaitAsync(TestTimeout);
 }

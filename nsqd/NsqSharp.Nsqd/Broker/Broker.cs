@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
-using NsqSharp.Nsqd.Lookup;
 using NsqSharp.Nsqd.Metadata;
 using NsqSharp.Nsqd.Storage;
 
@@ -39,8 +38,8 @@ public sealed class Broker : IAsyncDisposable
 
     public string DataPath { get; }
 
-    /// <summary>Set once a lookupd registrar exists; receives topic/channel create/delete events.</summary>
-    public LookupRegistrar? Lookup { get; set; }
+    /// <summary>Receives topic/channel create/delete events and answers known-channel queries (lookupd registrar, cluster agent); null when alone.</summary>
+    public IControlPlane? ControlPlane { get; set; }
 
     /// <summary>Null when healthy; otherwise why (e.g. a failed disk write), reported by /ping and /stats.</summary>
     public string? Health
@@ -200,19 +199,71 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>
     /// Gets or creates a topic with partitions 0..partitions-1 (an existing topic is returned as it is, whatever its
     /// partition count: the caller compares). PUB and SUB create topics with --topic-partitions (1 by default).
+    /// A re-create racing a delete of the same name waits for the delete (its logs share the directory).
+    /// In-process callers only: request paths use <see cref="GetOrCreateTopicAsync"/>, which waits without blocking.
     /// </summary>
     public Topic GetOrCreateTopic(string name, int partitions)
     {
+        while (true)
+        {
+            var topic = TryGetOrCreateTopic(name, partitions, out var deletion);
+            if (topic != null)
+            {
+                return topic;
+            }
+
+            if (!deletion!.Wait(DeletionWait))
+            {
+                throw new IOException($"topic {name} is still being deleted");
+            }
+        }
+    }
+
+    /// <summary>As <see cref="GetOrCreateTopic(string, int)"/>; completes synchronously unless a delete of the name is under way.</summary>
+    public ValueTask<Topic> GetOrCreateTopicAsync(string name, int partitions, CancellationToken ct = default)
+    {
+        var topic = TryGetOrCreateTopic(name, partitions, out var deletion);
+        return topic != null ? new ValueTask<Topic>(topic) : AwaitDeletionThenCreateAsync(name, partitions, deletion!, ct);
+    }
+
+    private async ValueTask<Topic> AwaitDeletionThenCreateAsync(string name, int partitions, Task deletion, CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                await deletion.WaitAsync(DeletionWait, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new IOException($"topic {name} is still being deleted");
+            }
+
+            var topic = TryGetOrCreateTopic(name, partitions, out var next);
+            if (topic != null)
+            {
+                return topic;
+            }
+
+            deletion = next!;
+        }
+    }
+
+    private static readonly TimeSpan DeletionWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The topic, created if need be; or null with the delete of the same name that must finish first. The check for
+    /// a delete is made under the same lock the delete takes, so a create can never open the logs of a topic whose
+    /// files are still being closed.
+    /// </summary>
+    private Topic? TryGetOrCreateTopic(string name, int partitions, out Task? deletion)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(partitions, NsqdOptions.MaxPartitions);
+        deletion = null;
         if (_topics.TryGetValue(name, out var topic))
         {
             return topic;
-        }
-
-        if (_deletions.TryGetValue(name, out var deletion) && !deletion.Wait(TimeSpan.FromSeconds(10)))
-        {
-            throw new IOException($"topic {name} is still being deleted");
         }
 
         lock (_topicGate)
@@ -222,6 +273,12 @@ public sealed class Broker : IAsyncDisposable
                 return topic;
             }
 
+            if (_deletions.TryGetValue(name, out deletion) && !deletion.IsCompleted)
+            {
+                return null;
+            }
+
+            deletion = null;
             ObjectDisposedException.ThrowIf(IsExiting, this);
             topic = OpenTopic(name, DensePartitions(partitions));
             _topics[name] = topic;
@@ -229,8 +286,8 @@ public sealed class Broker : IAsyncDisposable
 
         _logger.LogInformation("TOPIC({Topic}): created", name);
         SaveMetadata();
-        Lookup?.TopicCreated(name);
-        if (Lookup != null && !topic.IsEphemeral)
+        ControlPlane?.TopicCreated(name);
+        if (ControlPlane != null && !topic.IsEphemeral)
         {
             _ = PrecreateKnownChannelsAsync(topic);
         }
@@ -243,12 +300,12 @@ public sealed class Broker : IAsyncDisposable
     {
         try
         {
-            var names = await Lookup!.GetKnownChannelsAsync(topic.Name, _stop.Token).ConfigureAwait(false);
+            var names = await ControlPlane!.GetKnownChannelsAsync(topic.Name, _stop.Token).ConfigureAwait(false);
             foreach (var name in names)
             {
-                if (NsqNames.IsValidChannelName(name) && !NsqNames.IsEphemeral(name) && !topic.IsDeleting)
+                if (NsqNames.IsValidChannelName(name) && !NsqNames.IsEphemeral(name) && topic.TryGetOrCreateChannel(name, StartPosition.Oldest) == null)
                 {
-                    topic.GetOrCreateChannel(name, StartPosition.Oldest);
+                    return; // the topic is being deleted
                 }
             }
         }
@@ -343,12 +400,13 @@ public sealed class Broker : IAsyncDisposable
         }
         finally
         {
-            _deletions.TryRemove(name, out _);
+            _deletions.TryRemove(new KeyValuePair<string, Task>(name, done.Task)); // only our own entry
             done.TrySetResult();
+            topic.MarkDeleted();
         }
 
         SaveMetadata();
-        Lookup?.TopicDeleted(name);
+        ControlPlane?.TopicDeleted(name);
         _logger.LogInformation("TOPIC({Topic}): deleted", name);
         return true;
     }
@@ -357,14 +415,14 @@ public sealed class Broker : IAsyncDisposable
     {
         _logger.LogInformation("TOPIC({Topic}): new channel({Channel})", topic.Name, channel.Name);
         SaveMetadata();
-        Lookup?.ChannelCreated(topic.Name, channel.Name);
+        ControlPlane?.ChannelCreated(topic.Name, channel.Name);
     }
 
     internal void OnChannelDeleted(Topic topic, Channel channel)
     {
         _logger.LogInformation("TOPIC({Topic}): deleted channel({Channel})", topic.Name, channel.Name);
         SaveMetadata();
-        Lookup?.ChannelDeleted(topic.Name, channel.Name);
+        ControlPlane?.ChannelDeleted(topic.Name, channel.Name);
     }
 
     /// <summary>Everything to (re-)register with a lookupd: each topic alone, and each topic/channel pair.</summary>
@@ -485,13 +543,12 @@ public sealed class Broker : IAsyncDisposable
 
     internal void EnforceRetention(Topic topic)
     {
-        for (var p = 0; p < topic.Partitions.Length; p++)
+        foreach (var log in topic.Partitions)
         {
-            var log = topic.Partitions[p];
-            var deleted = log.EnforceRetention(topic.MinAckFloor(p), Options.Time.GetUtcNow());
+            var deleted = log.EnforceRetention(topic.MinAckFloor(log.Partition), Options.Time.GetUtcNow());
             if (deleted > 0)
             {
-                _logger.LogInformation("TOPIC({Topic}): retention removed {Count} segments of partition {Partition}", topic.Name, deleted, p);
+                _logger.LogInformation("TOPIC({Topic}): retention removed {Count} segments of partition {Partition}", topic.Name, deleted, log.Partition);
             }
         }
     }

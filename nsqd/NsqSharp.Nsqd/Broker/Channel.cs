@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker.Cursors;
 
@@ -13,6 +14,7 @@ public sealed class Channel
 {
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _deleted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _fillLoops = [];
     private readonly List<IChannelConsumer> _released = [];
     private readonly List<IChannelConsumer> _waiting = [];
@@ -48,6 +50,9 @@ public sealed class Channel
     public bool IsEphemeral { get; }
 
     public bool Paused { get; private set; }
+
+    /// <summary>Completes once a delete of this channel has finished (a SUB racing an ephemeral channel's end awaits it).</summary>
+    public Task Deleted => _deleted.Task;
 
     /// <summary>Guards the cursors, the client list and pause state. Never held across I/O.</summary>
     internal object Sync { get; } = new();
@@ -206,10 +211,7 @@ public sealed class Channel
                 return $"consumers for {Topic.Name}:{Name} exceeds limit of {maxConsumers}";
             }
 
-            var next = new IChannelConsumer[_clients.Length + 1];
-            _clients.CopyTo(next, 0);
-            next[^1] = client;
-            Volatile.Write(ref _clients, next);
+            Volatile.Write(ref _clients, CopyOnWriteArray.Append(_clients, client));
             return null;
         }
     }
@@ -220,15 +222,12 @@ public sealed class Channel
         bool deleteNow;
         lock (Sync)
         {
-            var index = Array.IndexOf(_clients, client);
-            if (index < 0)
+            var next = CopyOnWriteArray.Remove(_clients, client);
+            if (ReferenceEquals(next, _clients))
             {
                 return;
             }
 
-            var next = new IChannelConsumer[_clients.Length - 1];
-            Array.Copy(_clients, 0, next, 0, index);
-            Array.Copy(_clients, index + 1, next, index, _clients.Length - index - 1);
             Volatile.Write(ref _clients, next);
             _waiting.Remove(client);
             foreach (var cursor in Cursors)
@@ -310,18 +309,15 @@ public sealed class Channel
     /// is woken only once takes have drained the read-ahead to half (hysteresis): waking it on every take made it
     /// read one message at a time.
     /// </summary>
-    internal bool HasReadAheadRoom
+    internal bool CheckReadAheadRoom()
     {
-        get
+        if (ReadAheadMessages < MaxReadAheadMessages && ReadAheadBytes < MaxReadAheadBytes)
         {
-            if (ReadAheadMessages < MaxReadAheadMessages && ReadAheadBytes < MaxReadAheadBytes)
-            {
-                return true;
-            }
-
-            _fillWaitingForRoom = true;
-            return false;
+            return true;
         }
+
+        _fillWaitingForRoom = true; // the next take that drains to half wakes the fill loops
+        return false;
     }
 
     private bool BelowRefillMark => ReadAheadMessages <= MaxReadAheadMessages / 2 && ReadAheadBytes <= MaxReadAheadBytes / 2;
@@ -331,7 +327,7 @@ public sealed class Channel
     {
         messages = MaxReadAheadMessages - ReadAheadMessages;
         bytes = (int)Math.Clamp(MaxReadAheadBytes - ReadAheadBytes, 1, int.MaxValue);
-        return HasReadAheadRoom;
+        return CheckReadAheadRoom();
     }
 
     /// <summary>Sync held: a message entered a ready queue; wake every client that found nothing to take.</summary>
@@ -626,6 +622,7 @@ public sealed class Channel
             }
 
             _checkpointer?.Delete();
+            _deleted.TrySetResult();
         }
     }
 

@@ -37,10 +37,10 @@ internal sealed class ChannelCursor
     }
 
     /// <summary>Starts waking the fill loop when the log advances (channel start).</summary>
-    public void Attach() => Log.AddDataListener(_onData);
+    public void Attach() => Log.AddDataListener(LogBound.HighWatermark, _onData);
 
     /// <summary>Stops the log's wake-ups (channel stop or delete).</summary>
-    public void Detach() => Log.RemoveDataListener(_onData);
+    public void Detach() => Log.RemoveDataListener(LogBound.HighWatermark, _onData);
 
     public PartitionLog Log { get; }
 
@@ -62,7 +62,7 @@ internal sealed class ChannelCursor
     public int QueuedCount { get; private set; }
 
     /// <summary>Messages waiting for a client: unread in the log + queued + requeued (one may be being re-read).</summary>
-    public long Depth => Math.Max(0, Log.DurableOffset - NextRead) + QueuedCount + _requeued.Count + _rereading;
+    public long Depth => Math.Max(0, Log.HighWatermark - NextRead) + QueuedCount + _requeued.Count + _rereading;
 
     public long AckFloor
     {
@@ -114,7 +114,7 @@ internal sealed class ChannelCursor
             int generation;
             lock (_channel.Sync)
             {
-                if (!_channel.HasReadAheadRoom || !_requeued.TryDequeue(out offset))
+                if (!_channel.CheckReadAheadRoom() || !_requeued.TryDequeue(out offset))
                 {
                     return false;
                 }
@@ -133,7 +133,7 @@ internal sealed class ChannelCursor
             LogRecord record;
             try
             {
-                found = Log.TryRead(offset, out record);
+                found = Log.TryRead(offset, LogBound.HighWatermark, out record);
             }
             catch
             {
@@ -179,7 +179,7 @@ internal sealed class ChannelCursor
         int maxBytes;
         lock (_channel.Sync)
         {
-            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.DurableOffset ||
+            if (_channel.Topic.Paused || Pending.Count >= _channel.MaxPending || NextRead >= Log.HighWatermark ||
                 !_channel.ReadAheadRoom(out maxMessages, out maxBytes))
             {
                 return false;
@@ -190,7 +190,7 @@ internal sealed class ChannelCursor
         }
 
         _readBatch.Clear();
-        Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), _readBatch);
+        Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), LogBound.HighWatermark, _readBatch);
         lock (_channel.Sync)
         {
             if (NextRead != from)
@@ -554,7 +554,7 @@ internal sealed class ChannelCursor
         _deferredByDue.Clear();
         DeferredCount = 0;
         QueuedCount = 0;
-        NextRead = Math.Clamp(offset, Log.StartOffset, Log.DurableOffset);
+        NextRead = Math.Clamp(offset, Log.StartOffset, Log.HighWatermark);
         _ops.Add(CursorOp.Move(_partition, NextRead, dropInFlight));
         FillSignal.Set();
     }
@@ -566,11 +566,11 @@ internal sealed class ChannelCursor
     /// </summary>
     public void Restore(long nextRead, Dictionary<long, CursorEntryState> entries)
     {
-        NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.DurableOffset));
+        NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.HighWatermark));
         var requeued = new List<long>();
         foreach (var (offset, e) in entries)
         {
-            if (offset < Log.StartOffset || offset >= Log.DurableOffset)
+            if (offset < Log.StartOffset || offset >= Log.HighWatermark)
             {
                 continue;
             }

@@ -17,6 +17,7 @@ public sealed class Topic
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Channel> _channels = new(StringComparer.Ordinal);
     private readonly object _channelGate = new();
+    private readonly TaskCompletionSource _deleted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _messageCount;
     private long _messageBytes;
     private int _nextPartition;
@@ -130,7 +131,15 @@ public sealed class Topic
     }
 
     /// <summary>Gets or creates a channel. New channels start per NSQ's rule unless a position is given.</summary>
-    public Channel GetOrCreateChannel(string name, StartPosition? position = null)
+    public Channel GetOrCreateChannel(string name, StartPosition? position = null) =>
+        TryGetOrCreateChannel(name, position) ?? throw new ObjectDisposedException($"topic {Name} is being deleted");
+
+    /// <summary>
+    /// As <see cref="GetOrCreateChannel"/>, but null once the topic is being deleted (decided under the same lock as
+    /// creation, so a new channel can never be created into a delete that would then close its client). A SUB then
+    /// awaits <see cref="Deleted"/> and subscribes to the topic afresh.
+    /// </summary>
+    public Channel? TryGetOrCreateChannel(string name, StartPosition? position = null)
     {
         if (_channels.TryGetValue(name, out var existing))
         {
@@ -143,6 +152,11 @@ public sealed class Topic
             if (_channels.TryGetValue(name, out existing))
             {
                 return existing;
+            }
+
+            if (IsDeleting)
+            {
+                return null;
             }
 
             var start = position ?? (_everHadChannel ? StartPosition.Newest : StartPosition.Oldest);
@@ -201,11 +215,11 @@ public sealed class Topic
 
     internal long ResolvePosition(PartitionLog log, StartPosition position) => position.Kind switch
     {
-        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelowOf(log)), log.DurableOffset),
-        StartPositionKind.Newest => log.DurableOffset,
-        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.DurableOffset),
-        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value), log.DurableOffset),
-        _ => log.DurableOffset,
+        StartPositionKind.Oldest => Math.Min(Math.Max(log.StartOffset, EmptiedBelowOf(log)), log.HighWatermark),
+        StartPositionKind.Newest => log.HighWatermark,
+        StartPositionKind.Offset => Math.Clamp(position.Value, log.StartOffset, log.HighWatermark),
+        StartPositionKind.Timestamp => Math.Min(log.FindOffsetByTime(position.Value, LogBound.HighWatermark), log.HighWatermark),
+        _ => log.HighWatermark,
     };
 
     public async Task<bool> DeleteChannelAsync(string name)
@@ -218,10 +232,25 @@ public sealed class Topic
         await channel.StopAsync(delete: true).ConfigureAwait(false);
         _broker.OnChannelDeleted(this, channel);
 
-        // An ephemeral topic goes away with its last channel (as upstream).
-        if (IsEphemeral && _channels.IsEmpty)
+        // An ephemeral topic goes away with its last channel (as upstream): decided under the creation lock, so a
+        // channel created meanwhile keeps the topic alive instead of being deleted with it.
+        bool deleteTopic;
+        lock (_channelGate)
         {
-            await _broker.DeleteTopicAsync(Name).ConfigureAwait(false);
+            deleteTopic = IsEphemeral && _channels.IsEmpty && !IsDeleting;
+            IsDeleting |= deleteTopic;
+        }
+
+        if (deleteTopic)
+        {
+            try
+            {
+                await _broker.DeleteTopicAsync(Name).ConfigureAwait(false);
+            }
+            finally
+            {
+                MarkDeleted();
+            }
         }
 
         return true;
@@ -262,7 +291,7 @@ public sealed class Topic
 
         for (var i = 0; i < Partitions.Length; i++)
         {
-            EmptiedBelow[i] = Partitions[i].DurableOffset;
+            EmptiedBelow[i] = Partitions[i].HighWatermark;
         }
 
         _broker.SaveMetadata();
@@ -293,7 +322,7 @@ public sealed class Topic
             long depth = 0;
             foreach (var log in Partitions)
             {
-                depth += log.DurableOffset - Math.Max(log.StartOffset, EmptiedBelowOf(log));
+                depth += log.HighWatermark - Math.Max(log.StartOffset, EmptiedBelowOf(log));
             }
 
             return depth;
@@ -312,7 +341,18 @@ public sealed class Topic
         return floor == long.MaxValue && TryGetPartition(partition, out var log) ? log.StartOffset : floor;
     }
 
-    internal void MarkDeleting() => IsDeleting = true;
+    internal void MarkDeleting()
+    {
+        lock (_channelGate)
+        {
+            IsDeleting = true;
+        }
+    }
+
+    /// <summary>Completes once a delete of this topic has finished (its files are gone).</summary>
+    public Task Deleted => _deleted.Task;
+
+    internal void MarkDeleted() => _deleted.TrySetResult();
 
     internal async Task StopAsync(bool delete)
     {

@@ -75,18 +75,11 @@ internal sealed class GuardedSocketListener(Socket socket, SocketConnectionConte
             }
             catch (SocketException e)
             {
-                var delay = _backoff.Failed();
-                if (_backoff.Log.ShouldLog(out var suppressed))
-                {
-                    logger.LogError("HTTP: accept() failure - {Error} ({Code}); retrying in {Delay} ms ({Suppressed} more since the last report)",
-                        e.Message, e.SocketErrorCode, (long)delay.TotalMilliseconds, suppressed);
-                }
-
-                try
-                {
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                var waited = await _backoff.FailedAndWaitAsync(
+                    (delay, suppressed) => logger.LogError("HTTP: accept() failure - {Error} ({Code}); retrying in {Delay} ms ({Suppressed} more since the last report)",
+                        e.Message, e.SocketErrorCode, (long)delay.TotalMilliseconds, suppressed),
+                    cancellationToken).ConfigureAwait(false);
+                if (!waited)
                 {
                     return null;
                 }

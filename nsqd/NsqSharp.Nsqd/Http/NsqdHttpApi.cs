@@ -38,8 +38,8 @@ internal sealed class NsqdHttpApi
             ["/channel/create"] = [("POST", CreateChannel)],
             ["/channel/delete"] = [("POST", DeleteChannel)],
             ["/channel/empty"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Empty()))],
-            ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Pause(); _server.Broker.SaveMetadata(); }))],
-            ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => { ch.Unpause(); _server.Broker.SaveMetadata(); }))],
+            ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Pause()))],
+            ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Unpause()))],
             ["/channel/seek"] = [("POST", Seek)],
             ["/debug/freememory"] = [("POST", FreeMemory)],
         };
@@ -162,7 +162,7 @@ internal sealed class NsqdHttpApi
             throw new HttpError(400, "MSG_EMPTY");
         }
 
-        var topic = TopicFromQuery(q);
+        var topic = await TopicFromQueryAsync(q).ConfigureAwait(false);
         long deferMs = 0;
         var deferText = q.Get("defer");
         if (deferText != null)
@@ -186,7 +186,7 @@ internal sealed class NsqdHttpApi
             throw new HttpError(413, "BODY_TOO_BIG");
         }
 
-        var topic = TopicFromQuery(q);
+        var topic = await TopicFromQueryAsync(q).ConfigureAwait(false);
         var binary = false;
         var binaryText = q.Get("binary");
         if (binaryText != null && !TryParseBoolParam(binaryText, out binary))
@@ -290,7 +290,7 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private Topic TopicFromQuery(GoQuery q, int? partitions = null)
+    private async Task<Topic> TopicFromQueryAsync(GoQuery q, int? partitions = null)
     {
         var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(name))
@@ -300,7 +300,7 @@ internal sealed class NsqdHttpApi
 
         try
         {
-            return _server.Broker.GetOrCreateTopic(name, partitions ?? _server.Options.TopicPartitions);
+            return await _server.Broker.GetOrCreateTopicAsync(name, partitions ?? _server.Options.TopicPartitions).ConfigureAwait(false);
         }
         catch (ObjectDisposedException)
         {
@@ -328,7 +328,7 @@ internal sealed class NsqdHttpApi
             partitions = p;
         }
 
-        var topic = TopicFromQuery(q, partitions);
+        var topic = await TopicFromQueryAsync(q, partitions).ConfigureAwait(false);
         if (partitions != null && topic.Partitions.Length != partitions)
         {
             // An existing topic keeps its partitions (changing them would move keys between partitions).
@@ -399,7 +399,11 @@ internal sealed class NsqdHttpApi
     private Task CreateChannel(HttpContext ctx, GoQuery q)
     {
         var (topic, channel) = ExistingTopicAndChannelArg(q);
-        topic.GetOrCreateChannel(channel);
+        if (topic.TryGetOrCreateChannel(channel) == null)
+        {
+            throw new HttpError(404, "TOPIC_NOT_FOUND"); // deleted while we looked it up
+        }
+
         return ReplyDurablyAsync(ctx);
     }
 

@@ -102,7 +102,7 @@ internal sealed record StatsSnapshot(string Health, long StartTime, TimeSpan Upt
             var partitions = new List<PartitionStats>();
             foreach (var log in topic.Partitions)
             {
-                partitions.Add(new PartitionStats(log.Partition, log.StartOffset, log.DurableOffset, log.SizeBytes));
+                partitions.Add(new PartitionStats(log.Partition, log.StartOffset, log.HighWatermark, log.SizeBytes));
             }
 
             topics.Add(new TopicStats(topic.Name, channels, topic.Depth, topic.MessageCount, topic.MessageBytes, topic.Paused, e2eCount,

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker;
 
 namespace NsqSharp.Nsqd.Lookup;
 
@@ -8,7 +9,7 @@ namespace NsqSharp.Nsqd.Lookup;
 /// <see cref="LookupPeer"/> per address keeps its own connection, queue and reconnect loop, so
 /// the broker's notifications never block and one slow lookupd cannot hold up another.
 /// </summary>
-public sealed class LookupRegistrar : IAsyncDisposable
+public sealed class LookupRegistrar : IControlPlane, IAsyncDisposable
 {
     private readonly NodeIdentity _self;
     private readonly Func<IReadOnlyList<(string Topic, string? Channel)>> _snapshot;

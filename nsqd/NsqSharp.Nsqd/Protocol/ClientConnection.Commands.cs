@@ -262,12 +262,12 @@ internal sealed partial class ClientConnection
         }
 
         Broker.Channel? channel = null;
-        for (var attempt = 0; attempt < 100 && channel == null; attempt++)
+        for (var attempt = 0; attempt < 3 && channel == null; attempt++)
         {
             Topic topic;
             try
             {
-                topic = _server.Broker.GetOrCreateTopic(topicName);
+                topic = await _server.Broker.GetOrCreateTopicAsync(topicName, _options.TopicPartitions, _closed.Token).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
@@ -279,13 +279,39 @@ internal sealed partial class ClientConnection
                 return new ProtocolError("E_SUB_FAILED", "SUB failed " + e.Message);
             }
 
-            var candidate = topic.GetOrCreateChannel(channelName);
+            var candidate = topic.TryGetOrCreateChannel(channelName);
+            if (candidate == null)
+            {
+                // The topic is being deleted (an ephemeral topic whose last consumer just left): wait until it is
+                // gone, then subscribe to it afresh.
+                try
+                {
+                    await topic.Deleted.WaitAsync(TimeSpan.FromSeconds(10), _closed.Token).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    return new ProtocolError("E_SUB_FAILED", "SUB failed topic is exiting");
+                }
+
+                continue;
+            }
+
             var error = candidate.AddClient(this, _options.MaxChannelConsumers);
             if (error != null)
             {
                 if (error == "channel is exiting")
                 {
-                    await Task.Delay(1).ConfigureAwait(false); // an ephemeral channel/topic being deleted: retry
+                    // An ephemeral channel (or its topic) going away with its last client: wait until it is gone, then
+                    // subscribe afresh. Awaited, bounded, no thread blocked.
+                    try
+                    {
+                        await candidate.Deleted.WaitAsync(TimeSpan.FromSeconds(10), _closed.Token).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException)
+                    {
+                        return new ProtocolError("E_SUB_FAILED", "SUB failed channel is exiting");
+                    }
+
                     continue;
                 }
 
@@ -480,7 +506,7 @@ internal sealed partial class ClientConnection
         Topic topic;
         try
         {
-            topic = TopicFor(topicName);
+            topic = await TopicForAsync(topicName).ConfigureAwait(false);
         }
         catch (ObjectDisposedException)
         {
@@ -509,7 +535,7 @@ internal sealed partial class ClientConnection
         return null;
     }
 
-    private Topic TopicFor(string name)
+    private async ValueTask<Topic> TopicForAsync(string name)
     {
         var last = _lastTopic;
         if (last != null && !last.IsDeleting && last.Name == name)
@@ -517,7 +543,7 @@ internal sealed partial class ClientConnection
             return last;
         }
 
-        var topic = _server.Broker.GetOrCreateTopic(name);
+        var topic = await _server.Broker.GetOrCreateTopicAsync(name, _options.TopicPartitions, _closed.Token).ConfigureAwait(false);
         _lastTopic = topic;
         return topic;
     }

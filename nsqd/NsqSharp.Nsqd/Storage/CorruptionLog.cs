@@ -13,6 +13,10 @@ internal enum CorruptionKind
 
     /// <summary>The batch at Position stored length Found; its CRC matched Expected bytes, so it was read whole.</summary>
     LengthRepaired,
+
+    /// <summary>The batch at Position stored leader epoch Found, below its predecessor's Expected (epochs only grow; the
+    /// field is not covered by the CRC): recovery ignores it for the leader-epoch cache, the records are intact.</summary>
+    EpochRegressed,
 }
 
 /// <summary>One damaged spot in a segment, as found by a <see cref="BatchWalker"/>.</summary>
@@ -82,6 +86,11 @@ internal sealed class CorruptionLog : ICorruptionSink
                 _logger.LogError(
                     "partition log segment {Path}: {Problem} at byte {Position}; skipped {Bytes} bytes to the next valid batch, {Lost}{More}",
                     segment.LogPath, c.Problem, c.Position, c.EndPosition - c.Position, lost, more);
+                break;
+            case CorruptionKind.EpochRegressed:
+                _logger.LogError(
+                    "partition log segment {Path}: {Problem} at byte {Position}: stored leader epoch {Stored} is below its predecessor's {Previous}; the epoch is ignored, nothing is lost{More}",
+                    segment.LogPath, c.Problem, c.Position, c.Found, c.Expected, more);
                 break;
             case CorruptionKind.BaseOffsetRepaired:
                 _logger.LogError(

@@ -5,7 +5,7 @@ using NsqSharp.Common;
 namespace NsqSharp.Nsqd.Storage;
 
 /// <summary>
-/// Byte layout of record batches (all integers little-endian). See the file comment of <see cref="PartitionLog"/>.
+/// Byte layout of record batches (all integers little-endian). See Storage/FORMAT.md.
 /// </summary>
 internal static class LogFormat
 {
@@ -86,7 +86,113 @@ internal static class LogFormat
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(batch[CrcPos..]);
         return Crc32C.Compute(batch[CrcStart..]) == stored;
     }
+
+    /// <summary>Overwrites the length field (not covered by the CRC).</summary>
+    public static void StampLength(Span<byte> batch, int length) => BinaryPrimitives.WriteInt32LittleEndian(batch[LengthPos..], length);
+
+    /// <summary>True when the batch holds exactly <paramref name="count"/> well-formed records filling it.</summary>
+    public static bool RecordsWellFormed(ReadOnlySpan<byte> batch, int count)
+    {
+        var reader = new RecordReader(batch, count);
+        int end = BatchHeaderSize;
+        while (reader.MoveNext(out int bodyStart, out int bodyLength, out _, out _, out _, out _, out _))
+        {
+            end = bodyStart + bodyLength;
+        }
+
+        return reader.Index == count && end == batch.Length;
+    }
+
+    /// <summary>
+    /// Checks batches received for a verbatim append (a follower's copy of its leader's log): every batch whole, with
+    /// magic, version, a plausible header, a matching CRC and well-formed records; base offsets continuous from batch to
+    /// batch; leader epochs not negative and never decreasing. Throws <see cref="InvalidDataException"/> naming the
+    /// first problem and its byte position.
+    /// </summary>
+    public static RawBatchSummary ValidateRawBatches(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            throw new InvalidDataException("no batches to append");
+        }
+
+        int position = 0;
+        int batches = 0;
+        long records = 0;
+        long firstOffset = 0;
+        long next = 0;
+        long firstEpoch = 0;
+        long epoch = 0;
+        while (position < bytes.Length)
+        {
+            int remaining = bytes.Length - position;
+            if (remaining < BatchHeaderSize)
+            {
+                throw Invalid(position, $"{remaining} trailing bytes, too short for a batch header");
+            }
+
+            var header = new BatchHeader(bytes.Slice(position, BatchHeaderSize));
+            if (header.MagicValue != Magic)
+            {
+                throw Invalid(position, $"bad magic 0x{header.MagicValue:X4}");
+            }
+
+            if (header.VersionValue != Version)
+            {
+                throw Invalid(position, $"unsupported batch version {header.VersionValue}");
+            }
+
+            if (!header.IsPlausible(remaining))
+            {
+                throw Invalid(position, $"implausible header (length {header.Length}, {header.Count} records, base offset {header.BaseOffset}, {remaining} bytes left)");
+            }
+
+            ReadOnlySpan<byte> batch = bytes.Slice(position, header.Length);
+            if (!CrcMatches(batch))
+            {
+                throw Invalid(position, "CRC mismatch");
+            }
+
+            if (!RecordsWellFormed(batch, header.Count))
+            {
+                throw Invalid(position, "malformed records");
+            }
+
+            if (header.LeaderEpoch < 0)
+            {
+                throw Invalid(position, $"negative leader epoch {header.LeaderEpoch}");
+            }
+
+            if (batches == 0)
+            {
+                firstOffset = header.BaseOffset;
+                firstEpoch = header.LeaderEpoch;
+            }
+            else if (header.BaseOffset != next)
+            {
+                throw Invalid(position, $"base offset {header.BaseOffset} does not continue the previous batch (expected {next})");
+            }
+            else if (header.LeaderEpoch < epoch)
+            {
+                throw Invalid(position, $"leader epoch {header.LeaderEpoch} is below the previous batch's {epoch}");
+            }
+
+            epoch = header.LeaderEpoch;
+            next = header.BaseOffset + header.Count;
+            records += header.Count;
+            batches++;
+            position += header.Length;
+        }
+
+        return new RawBatchSummary(firstOffset, next, checked((int)records), batches, firstEpoch, epoch);
+    }
+
+    private static InvalidDataException Invalid(int position, string problem) =>
+        new($"raw batches: {problem} at byte {position}");
 }
+
+/// <summary>What <see cref="LogFormat.ValidateRawBatches"/> found: offsets [FirstOffset, NextOffset) in Batches batches.</summary>
+internal readonly record struct RawBatchSummary(long FirstOffset, long NextOffset, int Records, int Batches, long FirstEpoch, long LastEpoch);
 
 /// <summary>Parsed fixed part of a batch header.</summary>
 internal readonly struct BatchHeader

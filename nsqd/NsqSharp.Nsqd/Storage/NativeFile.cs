@@ -5,7 +5,7 @@ namespace NsqSharp.Nsqd.Storage;
 
 /// <summary>
 /// The few durability primitives .NET does not expose directly: fdatasync on a file and fsync on a directory
-/// (needed after create/rename/unlink so the directory entry itself survives a power loss).
+/// (needed after create/rename/unlink so the directory entry itself survives a power loss); plus a full pread.
 /// </summary>
 internal static partial class NativeFile
 {
@@ -41,6 +41,24 @@ internal static partial class NativeFile
         }
 
         RandomAccess.FlushToDisk(handle);
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or end of file (pread); returns bytes read.</summary>
+    public static int ReadFully(SafeFileHandle handle, Span<byte> buffer, long position)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = RandomAccess.Read(handle, buffer[total..], position + total);
+            if (n <= 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
     }
 
     /// <summary>fsyncs a directory so entries created, renamed or removed in it are durable. No-op off Linux.</summary>

@@ -17,6 +17,21 @@ public enum SyncMode
     Interval,
 }
 
+/// <summary>
+/// Which bound of a <see cref="PartitionLog"/> a reader stays below (Kafka's fetch isolation). Both are offsets one past
+/// the last readable record; HighWatermark &lt;= LogEnd always.
+/// </summary>
+public enum LogBound
+{
+    /// <summary>Committed data: what consumers may read and what acknowledgements wait for. Standalone it follows
+    /// <see cref="LogEnd"/>; in a replicated partition the leader advances it as the in-sync replicas catch up.</summary>
+    HighWatermark,
+
+    /// <summary>Everything appended and synced per <see cref="PartitionLogOptions.SyncMode"/>: what a leader serves to its
+    /// followers' fetches (and, on a follower, what it has copied).</summary>
+    LogEnd,
+}
+
 /// <summary>Tuning and retention for one <see cref="PartitionLog"/>.</summary>
 public sealed class PartitionLogOptions
 {
@@ -59,6 +74,19 @@ public sealed class PartitionLogOptions
     /// <summary>The open-file budget shared with other logs (nsqd: one per node, --max-open-segments);
     /// null = <see cref="SegmentHandleCache.Shared"/>.</summary>
     public SegmentHandleCache? HandleCache { get; init; }
+
+    /// <summary>The dedicated threads that run this log's writer (group commits, fsyncs, rolls, truncations), shared
+    /// with other logs; null = <see cref="LogWriterPool.Shared"/>.</summary>
+    public LogWriterPool? WriterPool { get; init; }
+
+    /// <summary>
+    /// True (default, standalone): the writer advances the high watermark with the log end, so readers and
+    /// acknowledgements wait only for the local write (and fsync). False: the owner (a replication leader or follower)
+    /// advances it with <see cref="PartitionLog.AdvanceHighWatermark"/>; appends then complete only once the high
+    /// watermark passes their last offset (Kafka's acks=all), and the high watermark starts at the log's start offset
+    /// after Open (the owner restores it).
+    /// </summary>
+    public bool HighWatermarkFollowsLogEnd { get; init; } = true;
 
     internal void Validate()
     {

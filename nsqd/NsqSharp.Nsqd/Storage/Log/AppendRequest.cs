@@ -2,8 +2,25 @@ using System.Threading.Tasks.Sources;
 
 namespace NsqSharp.Nsqd.Storage;
 
+/// <summary>What a queued <see cref="AppendRequest"/> asks the writer to do.</summary>
+internal enum AppendKind
+{
+    /// <summary>One batch encoded by the log (offsets and epoch stamped by the writer).</summary>
+    Batch,
+
+    /// <summary>Batches copied verbatim from a leader (offsets and epochs kept; <see cref="AppendRequest.FirstOffset"/>
+    /// must continue the log).</summary>
+    Raw,
+
+    /// <summary>fsync everything before it.</summary>
+    Flush,
+
+    /// <summary>Truncate the log at <see cref="AppendRequest.FirstOffset"/>.</summary>
+    Truncate,
+}
+
 /// <summary>
-/// One queued append (a whole encoded batch in a pooled buffer) or flush, and the awaitable its caller waits on.
+/// One queued append (whole batches in a pooled buffer), flush or truncation, and the awaitable its caller waits on.
 /// Pooled per log: the object goes back to the pool when the caller has read its result.
 /// </summary>
 internal sealed class AppendRequest : IValueTaskSource<AppendResult>, IValueTaskSource
@@ -17,18 +34,27 @@ internal sealed class AppendRequest : IValueTaskSource<AppendResult>, IValueTask
         _core = new ManualResetValueTaskSourceCore<AppendResult> { RunContinuationsAsynchronously = true };
     }
 
-    /// <summary>Encoded batch (rented from ArrayPool; returned by the writer once written). Null for a flush.</summary>
+    public AppendKind Kind { get; set; }
+
+    /// <summary>Encoded batches (rented from ArrayPool; returned by the writer once written). Null for a flush or truncation.</summary>
     public byte[]? Buffer { get; set; }
 
     public int Length { get; set; }
 
+    /// <summary>Records in <see cref="Buffer"/>.</summary>
     public int Count { get; set; }
 
-    /// <summary>Offset assigned by the writer.</summary>
+    /// <summary>Batch: assigned by the writer. Raw: the first batch's base offset. Truncate: the offset to truncate at.</summary>
     public long FirstOffset { get; set; }
 
-    /// <summary>A flush marker rather than a batch.</summary>
-    public bool IsFlush { get; set; }
+    /// <summary>Raw: the first batch's leader epoch (none below the log's latest epoch is accepted).</summary>
+    public long FirstEpoch { get; set; }
+
+    /// <summary>Set by the writer when this request is refused on its own (nothing of it written).</summary>
+    public Exception? Error { get; set; }
+
+    /// <summary>Offset after the request's last record.</summary>
+    public long EndOffset => FirstOffset + Count;
 
     public short Version => _core.Version;
 

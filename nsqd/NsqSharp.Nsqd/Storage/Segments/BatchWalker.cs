@@ -19,7 +19,9 @@ namespace NsqSharp.Nsqd.Storage;
 /// <item>A batch whose CRC matches the bytes up to the next valid batch is intact but for its length field: it is
 /// read with the corrected length (reported, nothing lost).</item>
 /// </list>
-/// Results are valid until the next <see cref="MoveNext"/>; the walker reads through a pooled window.
+/// Results are valid until the next <see cref="MoveNext"/>; the walker reads through a pooled window. A walk that a
+/// truncation overtook (its <see cref="ReadGeneration"/> is no longer current) may meet bytes that are gone or
+/// rewritten: it reports nothing and remembers nothing, and its caller discards what it read.
 /// </summary>
 internal sealed class BatchWalker : IDisposable
 {
@@ -31,6 +33,7 @@ internal sealed class BatchWalker : IDisposable
     private readonly long _limit;
     private readonly long _upperBound;
     private readonly ICorruptionSink? _sink;
+    private readonly ReadGeneration _generation;
     private readonly OffsetIndexEntry[] _anchors;
     private readonly int _anchorCount;
     private int _nextAnchor;
@@ -54,9 +57,11 @@ internal sealed class BatchWalker : IDisposable
     /// <param name="useAnchors">Re-anchor at the segment's index entries (false while recovery rebuilds them).</param>
     /// <param name="sink">Receives every damaged spot the walk passes.</param>
     /// <param name="readAhead">Bytes to read when the window must move (at least what the next batch needs).</param>
+    /// <param name="generation">The log's read generation when the reader started (default: recovery, always current).</param>
     public BatchWalker(LogSegment segment, SafeFileHandle handle, long limit, long startPosition, long startOffset,
-        long upperBound, bool useAnchors, ICorruptionSink? sink, int readAhead)
+        long upperBound, bool useAnchors, ICorruptionSink? sink, int readAhead, ReadGeneration generation = default)
     {
+        _generation = generation;
         _segment = segment;
         _handle = handle;
         _limit = limit;
@@ -160,7 +165,11 @@ internal sealed class BatchWalker : IDisposable
         else
         {
             next = Scan(_segment.ResyncHint(damaged) ?? damaged + 1, out long scannedTo);
-            _segment.RememberResync(damaged, next >= 0 ? next : scannedTo);
+            if (_generation.IsCurrent)
+            {
+                _segment.RememberResync(damaged, next >= 0 ? next : scannedTo);
+            }
+
             if (next >= 0 && TryRepairLength(damaged, next - damaged, out BatchHeader repaired))
             {
                 Report(new Corruption(CorruptionKind.LengthRepaired, damaged, next,
@@ -259,7 +268,13 @@ internal sealed class BatchWalker : IDisposable
         return _upperBound;
     }
 
-    private void Report(in Corruption corruption) => _sink?.Report(_segment, corruption);
+    private void Report(in Corruption corruption)
+    {
+        if (_generation.IsCurrent)
+        {
+            _sink?.Report(_segment, corruption);
+        }
+    }
 
     /// <summary>Null when a valid batch starts at <paramref name="position"/>; otherwise what is wrong.</summary>
     private string? Check(long position, out BatchHeader header)
@@ -287,7 +302,7 @@ internal sealed class BatchWalker : IDisposable
             return "CRC mismatch";
         }
 
-        return LogSegment.RecordsWellFormed(batch, header.Count) ? null : "malformed records";
+        return LogFormat.RecordsWellFormed(batch, header.Count) ? null : "malformed records";
     }
 
     /// <summary>True when the bytes [position, position + length) form a valid batch whose length field alone is wrong.</summary>
@@ -309,7 +324,7 @@ internal sealed class BatchWalker : IDisposable
 
         ReadOnlySpan<byte> batch = Window(position, (int)length);
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(batch[LogFormat.CrcPos..]);
-        return Crc32C.Compute(batch[LogFormat.CrcStart..]) == stored && LogSegment.RecordsWellFormed(batch, header.Count);
+        return Crc32C.Compute(batch[LogFormat.CrcStart..]) == stored && LogFormat.RecordsWellFormed(batch, header.Count);
     }
 
     /// <summary>First position at or after <paramref name="from"/> where a valid batch starts, or -1.</summary>
@@ -368,7 +383,7 @@ internal sealed class BatchWalker : IDisposable
         }
 
         _bufferStart = position;
-        _bufferLength = LogSegment.ReadFully(_handle, _buffer.AsSpan(0, want), position);
+        _bufferLength = NativeFile.ReadFully(_handle, _buffer.AsSpan(0, want), position);
         return _bufferLength >= length;
     }
 
