@@ -38,6 +38,15 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableCounter("nsqd_channel_timed_out", () => PerChannel(c => c.TimeoutCount), description: "In-flight timeouts since start");
         _meter.CreateObservableGauge("nsqd_channel_read_ahead_bytes", () => PerChannel(c => c.ReadAheadBytesNow), description: "Body bytes read ahead in memory, waiting for a consumer");
         _meter.CreateObservableCounter("nsqd_channel_fill_errors", () => PerChannel(c => c.FillErrorCount), description: "Failed reads of a channel's fill loop (each logged and retried)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoints", () => PerChannel(c => c.CheckpointLockTime.Count), description: "Cursor checkpoints taken (each holds the channel lock once)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_lock_seconds", () => PerChannelSeconds(c => c.CheckpointLockTime.SumSeconds), description: "Time the cursor checkpoints held the channel lock, in all");
+        _meter.CreateObservableGauge("nsqd_channel_checkpoint_lock_last_seconds", () => PerChannelSeconds(c => c.CheckpointLockTime.LastSeconds), description: "Time the last cursor checkpoint held the channel lock");
+        _meter.CreateObservableGauge("nsqd_channel_checkpoint_lock_max_seconds", () => PerChannelSeconds(c => c.CheckpointLockTime.MaxSeconds), description: "Longest time a cursor checkpoint held the channel lock since start");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_seconds", () => PerChannelSeconds(c => c.CheckpointStepTime.SumSeconds), description: "Time the cursor checkpoint steps took in all (lock, applying ops off the lock, writing, fsync)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_ops", () => PerChannel(c => c.CheckpointOpsCount), description: "Cursor changes (ops) made durable by checkpoints");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_snapshots", () => PerChannel(c => c.CheckpointSnapshotCount), description: "Cursor snapshots written (the ops file compacted)");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_copies", () => PerChannel(c => c.Checkpointer?.Copies ?? 0), description: "Checkpoints that copied a small pending set under the lock instead of applying more ops than that");
+        _meter.CreateObservableCounter("nsqd_channel_checkpoint_resyncs", () => PerChannel(c => c.Checkpointer?.Resyncs ?? 0), description: "Cursor op buffer overflows (the checkpoint then copied the live state under the lock once)");
         _meter.CreateObservableGauge("nsqd_clients", () => (long)_server.Clients.Count, description: "Connected TCP clients");
         _meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, description: "Resident set size");
         _meter.CreateObservableCounter("process_cpu_seconds", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, description: "CPU time used");
@@ -62,6 +71,18 @@ public sealed class NsqdMetrics : IDisposable
             {
                 yield return new Measurement<long>(value(log), new KeyValuePair<string, object?>("topic", topic.Name),
                     new KeyValuePair<string, object?>("partition", log.Partition));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> PerChannelSeconds(Func<Broker.Channel, double> value)
+    {
+        foreach (var topic in _server.Broker.Topics)
+        {
+            foreach (var channel in topic.Channels)
+            {
+                yield return new Measurement<double>(value(channel), new KeyValuePair<string, object?>("topic", topic.Name),
+                    new KeyValuePair<string, object?>("channel", channel.Name));
             }
         }
     }

@@ -529,7 +529,7 @@ public sealed class Broker : IAsyncDisposable
         foreach (var channel in topic.Channels)
         {
             channel.ProcessTimers();
-            if (tick % 10 == 0)
+            if (tick % 10 == 0 || channel.CheckpointDue)
             {
                 channel.CheckpointIfDirty();
             }

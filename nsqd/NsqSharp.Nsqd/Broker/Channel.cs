@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker.Cursors;
 
 namespace NsqSharp.Nsqd.Broker;
 
@@ -24,8 +25,8 @@ public sealed class Channel
     private long _messageCount;
     private long _requeueCount;
     private long _timeoutCount;
-    private bool _dirty = true;
     private bool _deleting;
+    private ChannelCheckpointer? _checkpointer;
 
     internal Channel(Topic topic, string name, ChannelCursor[]? cursors, NsqdOptions options, ILogger logger)
     {
@@ -39,6 +40,7 @@ public sealed class Channel
         Time = options.Time;
         E2ELatency = new LatencyQuantiles(options.E2EProcessingLatencyWindowTime, options.Time);
         Cursors = cursors ?? [];
+        Ops = new CursorOpBuffer(recording: !IsEphemeral && !topic.IsEphemeral);
     }
 
     public Topic Topic { get; }
@@ -56,6 +58,31 @@ public sealed class Channel
     internal object Sync { get; } = new();
 
     internal ChannelCursor[] Cursors { get; set; }
+
+    /// <summary>The cursors' ops since the last checkpoint step (guarded by Sync). Not recording for ephemeral channels.</summary>
+    internal CursorOpBuffer Ops { get; }
+
+    /// <summary>Null for ephemeral channels (not persisted).</summary>
+    internal ChannelCheckpointer? Checkpointer => _checkpointer;
+
+    /// <summary>Sync held: the channel is being deleted (no checkpoint may write).</summary>
+    internal bool IsDeletingLocked => _deleting;
+
+    /// <summary>
+    /// Receives the cursor ops in batches after each checkpoint step (see <see cref="ICursorOpSink"/>): the seam for
+    /// replicating cursors to followers. Null (nothing) in standalone mode and for ephemeral channels.
+    /// </summary>
+    public ICursorOpSink? CursorOpSink
+    {
+        get => _checkpointer?.Sink;
+        set
+        {
+            if (_checkpointer != null)
+            {
+                _checkpointer.Sink = value;
+            }
+        }
+    }
 
     internal int MaxPending { get; }
 
@@ -99,6 +126,18 @@ public sealed class Channel
     public long TimeoutCount => Interlocked.Read(ref _timeoutCount);
 
     public IChannelConsumer[] Clients => Volatile.Read(ref _clients);
+
+    /// <summary>How long the checkpoint step held the channel lock (last and longest; /metrics).</summary>
+    public DurationStats CheckpointLockTime { get; } = new();
+
+    /// <summary>How long whole checkpoint steps took (lock, applying the ops to the copy, writing, fsync; /metrics).</summary>
+    public DurationStats CheckpointStepTime { get; } = new();
+
+    /// <summary>Cursor ops made durable since start (/metrics).</summary>
+    public long CheckpointOpsCount => _checkpointer?.OpsPersisted ?? 0;
+
+    /// <summary>Cursor snapshots written since start (/metrics).</summary>
+    public long CheckpointSnapshotCount => _checkpointer?.SnapshotsWritten ?? 0;
 
     internal string CheckpointPath => Path.Combine(Topic.Directory, "channels", Topic.EscapeFileName(Name) + ".cursor");
 
@@ -196,7 +235,6 @@ public sealed class Channel
                 cursor.ReleaseClient(client);
             }
 
-            _dirty = true;
             deleteNow = IsEphemeral && next.Length == 0 && !_deleting;
         }
 
@@ -237,7 +275,6 @@ public sealed class Channel
                             if (cursor.MarkInFlight(delivery, client, Time.MonotonicMs(), timeoutMs, out attempts))
                             {
                                 _nextTake = index + 1;
-                                _dirty = true;
                                 return true;
                             }
                         }
@@ -330,7 +367,6 @@ public sealed class Channel
             }
 
             error = cursor.Finish(id.Offset, client, out timestampNs);
-            _dirty |= error == null;
         }
 
         if (error == null && timestampNs > 0)
@@ -349,7 +385,6 @@ public sealed class Channel
             var error = cursor == null ? "ID not in flight" : cursor.Requeue(id.Offset, client, delayMs);
             if (error == null)
             {
-                _dirty = true;
                 Interlocked.Increment(ref _requeueCount);
             }
 
@@ -384,7 +419,6 @@ public sealed class Channel
             if (timedOut > 0)
             {
                 Interlocked.Add(ref _timeoutCount, timedOut);
-                _dirty = true;
             }
 
             if (_released.Count > 0)
@@ -432,8 +466,6 @@ public sealed class Channel
                     cursor.MoveTo(Topic.ResolvePosition(cursor.Log, position), dropInFlight, released);
                 }
             }
-
-            _dirty = true;
         }
 
         foreach (var client in released)
@@ -481,42 +513,74 @@ public sealed class Channel
         }
     }
 
-    /// <summary>Writes the cursor checkpoint if anything changed since the last one. Ephemeral channels are not persisted.</summary>
-    internal void CheckpointIfDirty()
+    /// <summary>
+    /// Called by the broker at start: the checkpointer's copy of the state is the live cursors' (as restored from
+    /// <paramref name="loaded"/>, or new). A snapshot is due first unless the files on disk already say exactly that.
+    /// </summary>
+    internal void InitializeCheckpoints(CursorFiles? files, CursorFiles.Loaded? loaded)
     {
         if (IsEphemeral || Topic.IsEphemeral)
         {
             return;
         }
 
-        var states = new List<ChannelCheckpoint.PartitionState>(Cursors.Length);
+        files ??= new CursorFiles(CheckpointPath);
+        CursorState live;
         lock (Sync)
         {
-            if (!_dirty || _deleting)
-            {
-                return;
-            }
+            live = CaptureStateLocked();
+        }
 
-            _dirty = false;
+        var upToDate = loaded?.State != null && files.CanAppend && loaded.State.SameAs(live);
+        _checkpointer = new ChannelCheckpointer(this, files, live, needsSnapshot: !upToDate, _logger);
+    }
+
+    /// <summary>Sync held: a copy of the live cursors' durable state (O(pending)), into <paramref name="into"/> if given
+    /// (its dictionaries are reused).</summary>
+    internal CursorState CaptureStateLocked(CursorState? into = null)
+    {
+        var state = into ?? new CursorState();
+        foreach (var cursor in Cursors)
+        {
+            cursor.CaptureState(state.Partition(cursor.Partition));
+        }
+
+        return state;
+    }
+
+    /// <summary>Sync held: pending messages over all cursors.</summary>
+    internal int PendingCountLocked
+    {
+        get
+        {
+            var count = 0;
             foreach (var cursor in Cursors)
             {
-                var entries = new List<CheckpointEntry>();
-                cursor.Snapshot(entries, out var nextRead);
-                states.Add(new ChannelCheckpoint.PartitionState(cursor.Partition, nextRead, entries));
+                count += cursor.Pending.Count;
             }
-        }
 
+            return count;
+        }
+    }
+
+    /// <summary>
+    /// The op buffer is a quarter full: checkpoint before the one-second tick, so a channel with a deep pending set and
+    /// millions of ops a second never overflows into a copy under the lock. Read without the lock (a hint).
+    /// </summary>
+    internal bool CheckpointDue => _checkpointer != null && Ops.Count >= Ops.MaxOps / 4;
+
+    /// <summary>
+    /// Makes the cursor changes since the last call durable (see <see cref="ChannelCheckpointer"/>): under the channel
+    /// lock only the op buffer is swapped. Ephemeral channels are not persisted.
+    /// </summary>
+    internal void CheckpointIfDirty()
+    {
         try
         {
-            ChannelCheckpoint.Write(CheckpointPath, states);
+            _checkpointer?.Checkpoint();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            lock (Sync)
-            {
-                _dirty = true;
-            }
-
             _logger.LogError(e, "channel {Topic}/{Channel}: checkpoint failed", Topic.Name, Name);
         }
     }
@@ -531,11 +595,6 @@ public sealed class Channel
             clients = _clients;
         }
 
-        if (!delete)
-        {
-            CheckpointIfDirty();
-        }
-
         _stop.Cancel();
         try
         {
@@ -543,6 +602,11 @@ public sealed class Channel
         }
         catch (OperationCanceledException)
         {
+        }
+
+        if (!delete)
+        {
+            CheckpointIfDirty(); // after the fill loops: nothing they read is left out
         }
 
         foreach (var cursor in Cursors)
@@ -557,14 +621,7 @@ public sealed class Channel
                 client.CloseForChannelDelete();
             }
 
-            try
-            {
-                File.Delete(CheckpointPath);
-            }
-            catch (IOException)
-            {
-            }
-
+            _checkpointer?.Delete();
             _deleted.TrySetResult();
         }
     }

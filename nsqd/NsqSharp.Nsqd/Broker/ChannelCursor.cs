@@ -1,3 +1,4 @@
+using NsqSharp.Nsqd.Broker.Cursors;
 using NsqSharp.Nsqd.Storage;
 
 namespace NsqSharp.Nsqd.Broker;
@@ -5,7 +6,9 @@ namespace NsqSharp.Nsqd.Broker;
 /// <summary>
 /// A channel's position in one partition log: the next offset to read, and every read-but-unacked
 /// offset (queued, in flight, deferred, requeued). All state is guarded by the owning channel's lock;
-/// the fill loop is the only code that reads the log.
+/// the fill loop is the only code that reads the log. Every change of the durable part of the state (next read,
+/// pending offsets, attempts, in flight, due time) is also recorded as a <see cref="CursorOp"/> in the channel's op
+/// buffer, in the same lock: that stream is what the checkpoint persists and replication will ship.
 /// </summary>
 internal sealed class ChannelCursor
 {
@@ -19,6 +22,9 @@ internal sealed class ChannelCursor
     private readonly Queue<long> _requeued = new();
     private readonly Queue<Delivery> _ready = new();
     private readonly Action _onData;
+    private int _rereading; // 1 while the fill loop re-reads a requeued message (out of _requeued, not yet queued)
+    private readonly CursorOpBuffer _ops;
+    private readonly int _partition;
 
     public ChannelCursor(Channel channel, PartitionLog log, long nextRead)
     {
@@ -26,6 +32,8 @@ internal sealed class ChannelCursor
         Log = log;
         NextRead = nextRead;
         _onData = FillSignal.Set;
+        _ops = channel.Ops;
+        _partition = log.Partition;
     }
 
     /// <summary>Starts waking the fill loop when the log advances (channel start).</summary>
@@ -53,8 +61,8 @@ internal sealed class ChannelCursor
 
     public int QueuedCount { get; private set; }
 
-    /// <summary>Messages waiting for a client: unread in the log + queued + requeued.</summary>
-    public long Depth => Math.Max(0, Log.HighWatermark - NextRead) + QueuedCount + _requeued.Count;
+    /// <summary>Messages waiting for a client: unread in the log + queued + requeued (one may be being re-read).</summary>
+    public long Depth => Math.Max(0, Log.HighWatermark - NextRead) + QueuedCount + _requeued.Count + _rereading;
 
     public long AckFloor
     {
@@ -118,11 +126,29 @@ internal sealed class ChannelCursor
                 }
 
                 generation = Generation;
+                _rereading = 1;
             }
 
-            var found = Log.TryRead(offset, LogBound.HighWatermark, out var record);
+            bool found;
+            LogRecord record;
+            try
+            {
+                found = Log.TryRead(offset, LogBound.HighWatermark, out record);
+            }
+            catch
+            {
+                lock (_channel.Sync)
+                {
+                    _rereading = 0;
+                    _requeued.Enqueue(offset); // still requeued: the retried fill loop reads it again
+                }
+
+                throw;
+            }
+
             lock (_channel.Sync)
             {
+                _rereading = 0;
                 ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
                 if (generation != Generation || System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.Requeued)
                 {
@@ -133,6 +159,7 @@ internal sealed class ChannelCursor
                 {
                     // Deleted by the hard size limit: nothing left to deliver, so it counts as acked.
                     Pending.Remove(offset);
+                    _ops.Add(CursorOp.Finish(_partition, offset));
                     continue;
                 }
 
@@ -166,12 +193,21 @@ internal sealed class ChannelCursor
         Log.Read(from, maxMessages, Math.Min(maxBytes, ReadBatchBytes), LogBound.HighWatermark, _readBatch);
         lock (_channel.Sync)
         {
+            if (NextRead != from)
+            {
+                // Moved while reading: read again from the new position (a seek back would otherwise skip what lies
+                // between it and this batch).
+                _readBatch.Clear();
+                return true;
+            }
+
             if (_readBatch.Count == 0)
             {
                 // Skipped by retention: jump to the oldest retained message.
-                if (NextRead == from && from < Log.StartOffset)
+                if (from < Log.StartOffset)
                 {
                     NextRead = Log.StartOffset;
+                    _ops.Add(CursorOp.Read(_partition, NextRead, NextRead));
                     return true;
                 }
 
@@ -179,41 +215,80 @@ internal sealed class ChannelCursor
             }
 
             var nowMs = _channel.Time.UnixMs();
+            long runStart = -1;
+            long runEnd = -1;
             foreach (var record in _readBatch)
             {
-                QueueFresh(record, nowMs);
+                if (record.Offset < NextRead)
+                {
+                    continue; // not past the next read offset (cannot happen: reads start at it)
+                }
+
+                if (record.Offset != runEnd)
+                {
+                    RecordRead(runStart, runEnd); // a gap (retention, a damaged batch): a new run
+                    runStart = record.Offset;
+                }
+
+                runEnd = record.Offset + 1;
+                if (QueueFresh(record, nowMs))
+                {
+                    RecordRead(runStart, runEnd);
+                    _ops.Add(CursorOp.Defer(_partition, record.Offset, record.DeliverAtMs));
+                    runStart = runEnd;
+                }
             }
+
+            RecordRead(runStart, runEnd);
         }
 
         _readBatch.Clear();
         return true;
     }
 
-    /// <summary>Channel lock held: a record read ahead becomes pending (queued, or deferred until its DPUB due time).</summary>
-    private void QueueFresh(in LogRecord record, long nowMs)
+    /// <summary>Channel lock held: offsets [from, to) became pending (one op per contiguous run, not per message).</summary>
+    private void RecordRead(long from, long to)
     {
-        if (record.Offset < NextRead)
+        if (to > from)
         {
-            return; // the cursor was moved while this batch was being read
+            _ops.Add(CursorOp.Read(_partition, from, to));
+        }
+    }
+
+    /// <summary>Channel lock held: a record read ahead becomes pending (queued, or deferred until its DPUB due time:
+    /// true).</summary>
+    private bool QueueFresh(in LogRecord record, long nowMs)
+    {
+        NextRead = record.Offset + 1;
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Pending, record.Offset, out var exists);
+        if (exists)
+        {
+            // Kept in flight across a seek back: still pending. Replacing it would leave the in-flight count off by
+            // one and fail its FIN; instead the FIN requeues it, so the replay still delivers it again. (Restored or
+            // requeued ones are delivered again anyway.)
+            if (entry.State == PendingState.InFlight)
+            {
+                entry.ReplayAfter = true;
+            }
+
+            return false;
         }
 
-        NextRead = record.Offset + 1;
         _channel.CountEntered();
-        var entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
+        entry = new PendingMessage { TimestampNs = record.TimestampNs, Generation = Generation };
         if (record.DeliverAtMs > nowMs)
         {
             entry.State = PendingState.Deferred;
             entry.Due = record.DeliverAtMs;
-            Pending[record.Offset] = entry;
             _deferredByDue.Enqueue(record.Offset, entry.Due);
             DeferredCount++;
-            return;
+            return true;
         }
 
         entry.State = PendingState.Queued;
-        Pending[record.Offset] = entry;
         QueuedCount++;
         EnqueueReady(new Delivery(Partition, record.Offset, record.TimestampNs, record.Body, Generation));
+        return false;
     }
 
     /// <summary>Channel lock held: appends to the ready queue, counts the read-ahead and wakes idle consumers.</summary>
@@ -237,6 +312,7 @@ internal sealed class ChannelCursor
         }
 
         entry.State = PendingState.InFlight;
+        entry.ReplayAfter = false; // this delivery is the replay
         entry.Owner = client;
         entry.Attempts = entry.Attempts == ushort.MaxValue ? ushort.MaxValue : (ushort)(entry.Attempts + 1);
         entry.DeliveredAt = nowTicks;
@@ -245,21 +321,40 @@ internal sealed class ChannelCursor
         QueuedCount--;
         InFlightCount++;
         attempts = entry.Attempts;
+        _ops.Add(CursorOp.Deliver(_partition, delivery.Offset));
         return true;
     }
 
     public string? Finish(long offset, IChannelConsumer client, out long timestampNs)
     {
         timestampNs = 0;
-        var error = CheckOwned(offset, client);
-        if (error != null)
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(Pending, offset);
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) || entry.State != PendingState.InFlight)
         {
-            return error;
+            return "ID not in flight";
         }
 
-        timestampNs = Pending[offset].TimestampNs;
-        Pending.Remove(offset);
+        if (!ReferenceEquals(entry.Owner, client))
+        {
+            return "client does not own message";
+        }
+
+        timestampNs = entry.TimestampNs;
         InFlightCount--;
+        if (entry.ReplayAfter)
+        {
+            // A seek back passed over it while it was in flight: finished, and due again for the replay.
+            entry.ReplayAfter = false;
+            entry.State = PendingState.Requeued;
+            entry.Owner = null;
+            _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
+            FillSignal.Set();
+            return null;
+        }
+
+        Pending.Remove(offset);
+        _ops.Add(CursorOp.Finish(_partition, offset));
         if (Pending.Count == _channel.MaxPending - 1)
         {
             FillSignal.Set(); // the fill loop stops reading ahead at the pending limit; this FIN reopened it
@@ -285,11 +380,13 @@ internal sealed class ChannelCursor
             entry.Due = _channel.Time.UnixMs() + delayMs;
             _deferredByDue.Enqueue(offset, entry.Due);
             DeferredCount++;
+            _ops.Add(CursorOp.Defer(_partition, offset, entry.Due));
         }
         else
         {
             entry.State = PendingState.Requeued;
             _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
             FillSignal.Set();
         }
 
@@ -340,6 +437,7 @@ internal sealed class ChannelCursor
                     entry.State = PendingState.Requeued;
                     entry.Owner = null;
                     InFlightCount--;
+                    _ops.Add(CursorOp.Requeue(_partition, offset));
                 }
             }
 
@@ -371,6 +469,7 @@ internal sealed class ChannelCursor
             entry.Owner = null;
             InFlightCount--;
             _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
             timedOut++;
         }
 
@@ -387,6 +486,7 @@ internal sealed class ChannelCursor
             entry.State = PendingState.Requeued;
             DeferredCount--;
             _requeued.Enqueue(offset);
+            _ops.Add(CursorOp.Requeue(_partition, offset));
             due++;
         }
 
@@ -455,16 +555,22 @@ internal sealed class ChannelCursor
         DeferredCount = 0;
         QueuedCount = 0;
         NextRead = Math.Clamp(offset, Log.StartOffset, Log.HighWatermark);
+        _ops.Add(CursorOp.Move(_partition, NextRead, dropInFlight));
         FillSignal.Set();
     }
 
-    /// <summary>Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued.</summary>
-    public void Restore(long nextRead, IReadOnlyList<CheckpointEntry> entries)
+    /// <summary>
+    /// Restores checkpointed state (see ChannelCheckpoint): in-flight and queued come back requeued (in offset order),
+    /// deferred ones keep their due time. Offsets no longer in the log are dropped. (Pending offsets at or past the
+    /// next read offset are messages kept in flight across a seek back; reading skips them.)
+    /// </summary>
+    public void Restore(long nextRead, Dictionary<long, CursorEntryState> entries)
     {
         NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.HighWatermark));
-        foreach (var e in entries)
+        var requeued = new List<long>();
+        foreach (var (offset, e) in entries)
         {
-            if (e.Offset >= NextRead || e.Offset < Log.StartOffset)
+            if (offset < Log.StartOffset || offset >= Log.HighWatermark)
             {
                 continue;
             }
@@ -474,25 +580,47 @@ internal sealed class ChannelCursor
             {
                 entry.State = PendingState.Deferred;
                 entry.Due = e.DueMs;
-                _deferredByDue.Enqueue(e.Offset, e.DueMs);
+                _deferredByDue.Enqueue(offset, e.DueMs);
                 DeferredCount++;
             }
             else
             {
                 entry.State = PendingState.Requeued;
-                _requeued.Enqueue(e.Offset);
+                requeued.Add(offset);
             }
 
-            Pending[e.Offset] = entry;
+            Pending[offset] = entry;
+        }
+
+        requeued.Sort();
+        foreach (var offset in requeued)
+        {
+            _requeued.Enqueue(offset);
         }
     }
 
-    public void Snapshot(List<CheckpointEntry> into, out long nextRead)
+    /// <summary>Channel lock held: the durable part of this cursor's state, copied (O(pending)).</summary>
+    public void CaptureState(PartitionCursorState into)
     {
-        nextRead = NextRead;
+        into.NextRead = NextRead;
+        if (into.Pending.EnsureCapacity(0) > 4 * Math.Max(Pending.Count, 1024))
+        {
+            into.ResetPending(Pending.Count); // clearing a dictionary costs its capacity: do not reuse a huge one
+        }
+        else
+        {
+            into.Pending.Clear();
+        }
+
+        into.Pending.EnsureCapacity(Pending.Count);
         foreach (var (offset, entry) in Pending)
         {
-            into.Add(new CheckpointEntry(offset, entry.Attempts, entry.State == PendingState.Deferred ? entry.Due : 0));
+            into.Pending.Add(offset, new CursorEntryState
+            {
+                Attempts = entry.Attempts,
+                InFlight = entry.State == PendingState.InFlight,
+                DueMs = entry.State == PendingState.Deferred ? entry.Due : 0,
+            });
         }
     }
 

@@ -23,6 +23,9 @@ public struct PendingMessage
 {
     public PendingState State;
     public ushort Attempts;
+
+    /// <summary>In flight while a seek back read past it: its FIN requeues it (the replay delivers it again).</summary>
+    public bool ReplayAfter;
     public int Generation;
     public IChannelConsumer? Owner;
 

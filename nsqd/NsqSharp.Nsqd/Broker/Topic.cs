@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker.Cursors;
 using NsqSharp.Nsqd.Storage;
 
 namespace NsqSharp.Nsqd.Broker;
@@ -159,7 +160,7 @@ public sealed class Topic
             }
 
             var start = position ?? (_everHadChannel ? StartPosition.Newest : StartPosition.Oldest);
-            channel = CreateChannel(name, start, restore: null);
+            channel = CreateChannel(name, start, files: null, restore: null);
             _channels[name] = channel;
             _everHadChannel = true;
         }
@@ -172,26 +173,28 @@ public sealed class Topic
     /// <summary>Recreates a channel from metadata at startup, restoring its checkpointed cursors.</summary>
     internal void RestoreChannel(string name, bool paused)
     {
-        List<ChannelCheckpoint.PartitionState>? saved = null;
-        var path = Path.Combine(Directory, "channels", EscapeFileName(name) + ".cursor");
-        try
-        {
-            saved = ChannelCheckpoint.Read(path);
-        }
-        catch (InvalidDataException e)
+        var files = new CursorFiles(Path.Combine(Directory, "channels", EscapeFileName(name) + ".cursor"));
+        var saved = files.Load();
+        if (saved.Error != null)
         {
             // Redeliver from the oldest retained message rather than lose anything.
-            _logger.LogError(e, "topic {Topic}: channel {Channel} checkpoint unreadable, restarting it from the oldest message", Name, name);
+            _logger.LogError("topic {Topic}: channel {Channel} checkpoint unreadable ({Error}), restarting it from the oldest message", Name, name, saved.Error);
+        }
+        else if (saved.Ops.TornBytes > 0)
+        {
+            _logger.LogWarning("topic {Topic}: channel {Channel}: {Bytes} bytes at the end of the cursor ops file were torn or damaged and ignored (their changes are redone)",
+                Name, name, saved.Ops.TornBytes);
         }
 
-        var channel = CreateChannel(name, StartPosition.Oldest, saved);
+        files.AcceptLoaded(saved);
+        var channel = CreateChannel(name, StartPosition.Oldest, files, saved);
         channel.SetPausedQuietly(paused);
         _channels[name] = channel;
         _everHadChannel = true;
         channel.Start();
     }
 
-    private Channel CreateChannel(string name, StartPosition start, List<ChannelCheckpoint.PartitionState>? restore)
+    private Channel CreateChannel(string name, StartPosition start, CursorFiles? files, CursorFiles.Loaded? restore)
     {
         var channel = new Channel(this, name, null, _broker.Options, _logger);
         var cursors = new ChannelCursor[Partitions.Length];
@@ -199,19 +202,14 @@ public sealed class Topic
         {
             var log = Partitions[i];
             cursors[i] = new ChannelCursor(channel, log, ResolvePosition(log, start));
-            if (restore != null)
+            if (restore?.State != null && restore.State.TryGetPartition(log.Partition, out var saved))
             {
-                foreach (var p in restore)
-                {
-                    if (p.Partition == log.Partition)
-                    {
-                        cursors[i].Restore(p.NextRead, p.Entries);
-                    }
-                }
+                cursors[i].Restore(saved.NextRead, saved.Pending);
             }
         }
 
         channel.Cursors = cursors;
+        channel.InitializeCheckpoints(files, restore);
         return channel;
     }
 
