@@ -94,7 +94,7 @@ public sealed partial class EtcdMetadataStore
                     }
 
                     events.Add(new WatchEvent(e.Type == Mvccpb.Event.Types.EventType.Put ? WatchEventKind.Put : WatchEventKind.Delete,
-                        e.Kv.Key.ToStringUtf8(), e.Kv.Value.Memory, e.Kv.ModRevision));
+                        e.Kv.Key.ToStringUtf8(), e.Kv.Value.Memory, e.Kv.ModRevision, e.Kv.CreateRevision));
                 }
 
                 // Events of one response share the revision of the txn that made them; the header says how far the

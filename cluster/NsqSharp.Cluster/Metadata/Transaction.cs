@@ -44,6 +44,9 @@ public sealed record Condition(string Key, ConditionTarget Target, ConditionOper
     /// <summary>The key was last changed at exactly <paramref name="revision"/> (0: the key does not exist).</summary>
     public static Condition ModRevisionIs(string key, long revision) => new(key, ConditionTarget.ModRevision, ConditionOperator.Equal, revision, default);
 
+    /// <summary>The key exists and was created at exactly <paramref name="revision"/> (a campaign's fence: re-created is not the same).</summary>
+    public static Condition CreatedAt(string key, long revision) => new(key, ConditionTarget.CreateRevision, ConditionOperator.Equal, revision, default);
+
     /// <summary>The key does not exist.</summary>
     public static Condition Absent(string key) => new(key, ConditionTarget.CreateRevision, ConditionOperator.Equal, 0, default);
 
