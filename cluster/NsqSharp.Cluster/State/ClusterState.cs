@@ -33,6 +33,7 @@ public sealed record PartitionState(
     [property: JsonPropertyName("replicas")] IReadOnlyList<string> Replicas,
     [property: JsonPropertyName("isr")] IReadOnlyList<string> Isr)
 {
+    [JsonIgnore]
     public bool IsOffline => Leader is null;
 }
 
