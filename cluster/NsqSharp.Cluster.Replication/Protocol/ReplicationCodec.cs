@@ -1,0 +1,230 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace NsqSharp.Cluster.Replication.Protocol;
+
+/// <summary>
+/// Encoding of the replica fetch protocol: after the 4-byte magic "  R1" on nsqd's TCP port, frames of
+/// [int32 size][byte type][body], big-endian like NSQ's V2; strings as [uint16 length][UTF-8]. A fetch response's
+/// batches are the rest of its frame, exactly as the leader's log stores them.
+/// </summary>
+public static class ReplicationCodec
+{
+    /// <summary>The connection's first four bytes (V2 clients send "  V2").</summary>
+    public static ReadOnlySpan<byte> Magic => "  R1"u8;
+
+    /// <summary>Largest frame either side accepts: the largest fetch plus headers.</summary>
+    public const int MaxFrameBytes = MaxFetchBytes + 1024;
+
+    /// <summary>Largest batch payload a fetch returns (a request asking more is capped to this).</summary>
+    public const int MaxFetchBytes = 32 * 1024 * 1024;
+
+    private const int MaxStringBytes = 1024;
+
+    public static async Task WriteAsync(Stream stream, FetchRequest r, CancellationToken ct)
+    {
+        var body = new Writer(64 + r.Topic.Length + r.ReplicaId.Length);
+        body.String(r.Topic).Int32(r.Partition).String(r.ReplicaId).Int64(r.LeaderEpoch).Int64(r.FetchOffset).Int32(r.MaxBytes).Int32(r.MaxWaitMs);
+        await WriteFrameAsync(stream, ReplicationMessageType.FetchRequest, body.Written, default, ct).ConfigureAwait(false);
+    }
+
+    public static async Task WriteAsync(Stream stream, FetchResponse r, CancellationToken ct)
+    {
+        var body = new Writer(48);
+        body.Int16((short)r.Error).Int64(r.LeaderEpoch).Int64(r.HighWatermark).Int64(r.LogStart).Int64(r.LogEnd);
+        await WriteFrameAsync(stream, ReplicationMessageType.FetchResponse, body.Written, r.Batches, ct).ConfigureAwait(false);
+    }
+
+    public static async Task WriteAsync(Stream stream, EpochEndRequest r, CancellationToken ct)
+    {
+        var body = new Writer(48 + r.Topic.Length + r.ReplicaId.Length);
+        body.String(r.Topic).Int32(r.Partition).String(r.ReplicaId).Int64(r.LeaderEpoch).Int64(r.Epoch);
+        await WriteFrameAsync(stream, ReplicationMessageType.EpochEndRequest, body.Written, default, ct).ConfigureAwait(false);
+    }
+
+    public static async Task WriteAsync(Stream stream, EpochEndResponse r, CancellationToken ct)
+    {
+        var body = new Writer(24);
+        body.Int16((short)r.Error).Int64(r.Epoch).Int64(r.EndOffset);
+        await WriteFrameAsync(stream, ReplicationMessageType.EpochEndResponse, body.Written, default, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads one frame: its type and body (a buffer of exactly the body's size). Null at a clean end of stream
+    /// before a frame; InvalidDataException for a bad size or a truncated frame.
+    /// </summary>
+    public static async Task<(ReplicationMessageType Type, byte[] Body)?> ReadFrameAsync(Stream stream, CancellationToken ct)
+    {
+        var header = new byte[5];
+        int read = await ReadAtLeastAsync(stream, header, ct).ConfigureAwait(false);
+        if (read == 0)
+        {
+            return null;
+        }
+
+        if (read < header.Length)
+        {
+            throw new InvalidDataException("replication frame truncated in its header");
+        }
+
+        int size = BinaryPrimitives.ReadInt32BigEndian(header);
+        if (size < 1 || size > MaxFrameBytes)
+        {
+            throw new InvalidDataException($"replication frame size {size} out of range");
+        }
+
+        var body = new byte[size - 1];
+        if (await ReadAtLeastAsync(stream, body, ct).ConfigureAwait(false) < body.Length)
+        {
+            throw new InvalidDataException("replication frame truncated");
+        }
+
+        return ((ReplicationMessageType)header[4], body);
+    }
+
+    public static FetchRequest ReadFetchRequest(ReadOnlySpan<byte> body)
+    {
+        var r = new Reader(body);
+        var result = new FetchRequest(r.String(), r.Int32(), r.String(), r.Int64(), r.Int64(), r.Int32(), r.Int32());
+        r.End();
+        return result;
+    }
+
+    public static FetchResponse ReadFetchResponse(ReadOnlyMemory<byte> body)
+    {
+        var r = new Reader(body.Span);
+        var error = (ReplicationError)r.Int16();
+        long epoch = r.Int64(), hw = r.Int64(), start = r.Int64(), end = r.Int64();
+        return new FetchResponse(error, epoch, hw, start, end, body[r.Position..]);
+    }
+
+    public static EpochEndRequest ReadEpochEndRequest(ReadOnlySpan<byte> body)
+    {
+        var r = new Reader(body);
+        var result = new EpochEndRequest(r.String(), r.Int32(), r.String(), r.Int64(), r.Int64());
+        r.End();
+        return result;
+    }
+
+    public static EpochEndResponse ReadEpochEndResponse(ReadOnlySpan<byte> body)
+    {
+        var r = new Reader(body);
+        var result = new EpochEndResponse((ReplicationError)r.Int16(), r.Int64(), r.Int64());
+        r.End();
+        return result;
+    }
+
+    private static async Task WriteFrameAsync(Stream stream, ReplicationMessageType type, ReadOnlyMemory<byte> body, ReadOnlyMemory<byte> tail, CancellationToken ct)
+    {
+        var header = new byte[5];
+        BinaryPrimitives.WriteInt32BigEndian(header, 1 + body.Length + tail.Length);
+        header[4] = (byte)type;
+        await stream.WriteAsync(header, ct).ConfigureAwait(false);
+        await stream.WriteAsync(body, ct).ConfigureAwait(false);
+        if (!tail.IsEmpty)
+        {
+            await stream.WriteAsync(tail, ct).ConfigureAwait(false);
+        }
+
+        await stream.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ReadAtLeastAsync(Stream stream, byte[] buffer, CancellationToken ct) =>
+        await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+
+    private sealed class Writer(int capacity)
+    {
+        private byte[] _buffer = new byte[capacity];
+        private int _length;
+
+        public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
+
+        public Writer String(string value)
+        {
+            int count = Encoding.UTF8.GetByteCount(value);
+            if (count > MaxStringBytes)
+            {
+                throw new ArgumentException($"string of {count} bytes is too long for the replication protocol");
+            }
+
+            Int16((short)count);
+            Encoding.UTF8.GetBytes(value, Grow(count));
+            return this;
+        }
+
+        public Writer Int16(short v)
+        {
+            BinaryPrimitives.WriteInt16BigEndian(Grow(2), v);
+            return this;
+        }
+
+        public Writer Int32(int v)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(Grow(4), v);
+            return this;
+        }
+
+        public Writer Int64(long v)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(Grow(8), v);
+            return this;
+        }
+
+        private Span<byte> Grow(int count)
+        {
+            if (_length + count > _buffer.Length)
+            {
+                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + count));
+            }
+
+            var span = _buffer.AsSpan(_length, count);
+            _length += count;
+            return span;
+        }
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+
+        public int Position { get; private set; }
+
+        public string String()
+        {
+            int count = (ushort)Int16();
+            if (count > MaxStringBytes)
+            {
+                throw new InvalidDataException($"string of {count} bytes in a replication frame");
+            }
+
+            var text = Encoding.UTF8.GetString(Take(count));
+            return text;
+        }
+
+        public short Int16() => BinaryPrimitives.ReadInt16BigEndian(Take(2));
+
+        public int Int32() => BinaryPrimitives.ReadInt32BigEndian(Take(4));
+
+        public long Int64() => BinaryPrimitives.ReadInt64BigEndian(Take(8));
+
+        public readonly void End()
+        {
+            if (Position != _data.Length)
+            {
+                throw new InvalidDataException($"{_data.Length - Position} unexpected bytes at the end of a replication frame");
+            }
+        }
+
+        private ReadOnlySpan<byte> Take(int count)
+        {
+            if (Position + count > _data.Length)
+            {
+                throw new InvalidDataException("replication frame too short");
+            }
+
+            var span = _data.Slice(Position, count);
+            Position += count;
+            return span;
+        }
+    }
+}
