@@ -109,6 +109,8 @@ public sealed class NsqdOptions
     public PartitionLogOptions ToLogOptions(bool ephemeral, SegmentHandleCache? handles = null) => new()
     {
         HandleCache = handles,
+        // Replicated: the partition's leader advances the high watermark as its ISR catches up (acks wait for it).
+        HighWatermarkFollowsLogEnd = !Replicated || ephemeral,
         SegmentBytes = MaxBytesPerFile,
         SyncMode = ephemeral ? SyncMode.Interval : SyncEvery > 0 ? SyncMode.EveryN : SyncMode.EveryAppend,
         SyncEvery = SyncEvery > 0 ? SyncEvery : 2500,
@@ -117,6 +119,13 @@ public sealed class NsqdOptions
         RetentionBytes = RetentionBytes,
         HardLimitBytes = HardLimitBytes,
     };
+
+    /// <summary>Cluster mode: partitions are replicated, their high watermark owned by the cluster agent and their
+    /// roles in <see cref="Broker.Broker.Roles"/>. Set by the host when --etcd-endpoints is given.</summary>
+    public bool Replicated { get; init; }
+
+    /// <summary>Cluster mode: how long a publish waits for the in-sync replicas before it fails (E_NOT_ENOUGH_REPLICAS).</summary>
+    public TimeSpan ReplicatedAckTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Validates cross-field rules; returns an error text or null.</summary>
     public string? Validate()

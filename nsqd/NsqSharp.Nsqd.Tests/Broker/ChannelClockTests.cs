@@ -152,5 +152,9 @@ public sealed class ChannelClockTests
         public void CloseForChannelDelete()
         {
         }
+
+        public void CloseForLeadershipLoss(string error)
+        {
+        }
     }
 }

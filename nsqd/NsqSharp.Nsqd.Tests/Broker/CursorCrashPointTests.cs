@@ -424,5 +424,9 @@ public sealed class CursorCrashPointTests
         public void CloseForChannelDelete()
         {
         }
+
+        public void CloseForLeadershipLoss(string error)
+        {
+        }
     }
 }

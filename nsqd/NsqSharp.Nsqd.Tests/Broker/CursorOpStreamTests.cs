@@ -518,5 +518,9 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         public void CloseForChannelDelete()
         {
         }
+
+        public void CloseForLeadershipLoss(string error)
+        {
+        }
     }
 }

@@ -162,5 +162,9 @@ public sealed class RetentionTests
         public void CloseForChannelDelete()
         {
         }
+
+        public void CloseForLeadershipLoss(string error)
+        {
+        }
     }
 }

@@ -41,6 +41,18 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Receives topic/channel create/delete events and answers known-channel queries (lookupd registrar, cluster agent); null when alone.</summary>
     public IControlPlane? ControlPlane { get; set; }
 
+    /// <summary>Cluster mode: which local partitions lead (set before <see cref="Start"/>); null standalone.</summary>
+    public IPartitionRoles? Roles { get; set; }
+
+    /// <summary>Cluster mode: the agent changed a local partition's role (wakes its cursors, drops subscribers it lost).</summary>
+    public void OnPartitionRoleChanged(string topic, int partition)
+    {
+        if (TryGetTopic(topic, out var t))
+        {
+            t.OnPartitionRoleChanged(partition);
+        }
+    }
+
     /// <summary>Null when healthy; otherwise why (e.g. a failed disk write), reported by /ping and /stats.</summary>
     public string? Health
     {
@@ -200,13 +212,16 @@ public sealed class Broker : IAsyncDisposable
     /// Gets or creates a topic with partitions 0..partitions-1 (an existing topic is returned as it is, whatever its
     /// partition count: the caller compares). PUB and SUB create topics with --topic-partitions (1 by default).
     /// A re-create racing a delete of the same name waits for the delete (its logs share the directory).
-    /// In-process callers only: request paths use <see cref="GetOrCreateTopicAsync"/>, which waits without blocking.
+    /// In-process callers only: request paths use <see cref="GetOrCreateTopicAsync(string, int, CancellationToken)"/>, which waits without blocking.
     /// </summary>
     public Topic GetOrCreateTopic(string name, int partitions)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(partitions, NsqdOptions.MaxPartitions);
+        var ids = DensePartitions(partitions);
         while (true)
         {
-            var topic = TryGetOrCreateTopic(name, partitions, out var deletion);
+            var topic = TryGetOrCreateTopic(name, ids, out var deletion);
             if (topic != null)
             {
                 return topic;
@@ -222,11 +237,28 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>As <see cref="GetOrCreateTopic(string, int)"/>; completes synchronously unless a delete of the name is under way.</summary>
     public ValueTask<Topic> GetOrCreateTopicAsync(string name, int partitions, CancellationToken ct = default)
     {
-        var topic = TryGetOrCreateTopic(name, partitions, out var deletion);
-        return topic != null ? new ValueTask<Topic>(topic) : AwaitDeletionThenCreateAsync(name, partitions, deletion!, ct);
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(partitions, NsqdOptions.MaxPartitions);
+        return GetOrCreateTopicAsync(name, DensePartitions(partitions), ct);
     }
 
-    private async ValueTask<Topic> AwaitDeletionThenCreateAsync(string name, int partitions, Task deletion, CancellationToken ct)
+    /// <summary>
+    /// Gets or creates a topic holding exactly the given partition ids (cluster mode: the partitions the cluster
+    /// state assigns to this node, sparse in general). An existing topic is returned as it is: the caller compares.
+    /// </summary>
+    public ValueTask<Topic> GetOrCreateTopicAsync(string name, int[] partitionIds, CancellationToken ct = default)
+    {
+        if (partitionIds.Length == 0 || partitionIds.Any(id => id < 0 || id >= NsqdOptions.MaxPartitions) || partitionIds.Distinct().Count() != partitionIds.Length)
+        {
+            throw new ArgumentException($"invalid partition ids [{string.Join(",", partitionIds)}]", nameof(partitionIds));
+        }
+
+        var ids = partitionIds.Order().ToArray();
+        var topic = TryGetOrCreateTopic(name, ids, out var deletion);
+        return topic != null ? new ValueTask<Topic>(topic) : AwaitDeletionThenCreateAsync(name, ids, deletion!, ct);
+    }
+
+    private async ValueTask<Topic> AwaitDeletionThenCreateAsync(string name, int[] partitions, Task deletion, CancellationToken ct)
     {
         while (true)
         {
@@ -256,10 +288,8 @@ public sealed class Broker : IAsyncDisposable
     /// a delete is made under the same lock the delete takes, so a create can never open the logs of a topic whose
     /// files are still being closed.
     /// </summary>
-    private Topic? TryGetOrCreateTopic(string name, int partitions, out Task? deletion)
+    private Topic? TryGetOrCreateTopic(string name, int[] partitions, out Task? deletion)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(partitions, NsqdOptions.MaxPartitions);
         deletion = null;
         if (_topics.TryGetValue(name, out var topic))
         {
@@ -280,7 +310,7 @@ public sealed class Broker : IAsyncDisposable
 
             deletion = null;
             ObjectDisposedException.ThrowIf(IsExiting, this);
-            topic = OpenTopic(name, DensePartitions(partitions));
+            topic = OpenTopic(name, partitions);
             _topics[name] = topic;
         }
 

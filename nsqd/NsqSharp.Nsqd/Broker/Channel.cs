@@ -263,7 +263,7 @@ public sealed class Channel
                     {
                         var index = (_nextTake + i) % cursors.Length;
                         var cursor = cursors[index];
-                        while (cursor.TryDequeueReady(out delivery))
+                        while (Topic.Delivers(cursor.Partition) && cursor.TryDequeueReady(out delivery)) // (a follower's copy: never)
                         {
                             OnReadyDequeued(delivery.Body.Length);
                             if (_fillWaitingForRoom && BelowRefillMark)
@@ -474,6 +474,26 @@ public sealed class Channel
         }
 
         WakeClients();
+    }
+
+    /// <summary>
+    /// Cluster mode: a partition's role changed. Its cursor looks again; when this node no longer leads it, every
+    /// subscriber is dropped with E_NOT_LEADER (what it holds in flight is requeued here and redelivered by the new
+    /// leader), so clients look the topic up again and reach the leader.
+    /// </summary>
+    internal void OnPartitionRoleChanged(int partition)
+    {
+        CursorFor(partition)?.FillSignal.Set();
+        if (Topic.Delivers(partition))
+        {
+            WakeClients();
+            return;
+        }
+
+        foreach (var client in Clients)
+        {
+            client.CloseForLeadershipLoss($"E_NOT_LEADER {Topic.Name} partition {partition} is led by another node");
+        }
     }
 
     internal void WakeClients()

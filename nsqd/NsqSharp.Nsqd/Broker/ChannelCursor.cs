@@ -91,7 +91,8 @@ internal sealed class ChannelCursor
     {
         while (!ct.IsCancellationRequested)
         {
-            if (TryFillRequeued() || TryFillFresh())
+            // A follower's copy (cluster mode) is read by nobody: the leader's cursor delivers.
+            if (_channel.Topic.Delivers(Partition) && (TryFillRequeued() || TryFillFresh()))
             {
                 continue;
             }

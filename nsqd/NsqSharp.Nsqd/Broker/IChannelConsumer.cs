@@ -13,4 +13,8 @@ public interface IChannelConsumer
 
     /// <summary>The channel is being deleted: close the connection.</summary>
     void CloseForChannelDelete();
+
+    /// <summary>This node stopped leading a partition the client consumes (cluster mode): send the error frame and
+    /// close, so the client looks the topic up again.</summary>
+    void CloseForLeadershipLoss(string error);
 }

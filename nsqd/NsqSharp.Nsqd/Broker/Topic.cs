@@ -95,20 +95,40 @@ public sealed class Topic
 
     public bool TryGetChannel(string name, out Channel channel) => _channels.TryGetValue(name, out channel!);
 
-    /// <summary>Appends one message; completes once it is durable (fsynced by default).</summary>
+    /// <summary>Appends one message; completes once it is durable (fsynced by default; in cluster mode, on the in-sync
+    /// replicas: <see cref="NotLeaderException"/> when no local partition leads, <see cref="NotEnoughReplicasException"/>
+    /// when the replicas do not confirm within the bound).</summary>
     public async ValueTask PublishAsync(ReadOnlyMemory<byte> body, long deferMs, CancellationToken ct = default)
     {
         var deliverAt = deferMs > 0 ? _broker.Options.Time.UnixMs() + deferMs : 0;
-        await PickPartition().AppendAsync(body, deliverAt, ct).ConfigureAwait(false);
+        var append = PickPartition().AppendAsync(body, deliverAt, ct);
+        if (_broker.Roles is null)
+        {
+            await append.ConfigureAwait(false); // standalone: the hot path stays allocation-free
+        }
+        else
+        {
+            await AwaitReplicatedAsync(append.AsTask()).ConfigureAwait(false);
+        }
+
         Interlocked.Increment(ref _messageCount);
         Interlocked.Add(ref _messageBytes, body.Length);
     }
 
-    /// <summary>Appends a batch atomically (MPUB); completes once it is durable.</summary>
+    /// <summary>Appends a batch atomically (MPUB); completes once it is durable (as <see cref="PublishAsync"/>).</summary>
     public async ValueTask PublishBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> bodies, long deferMs, CancellationToken ct = default)
     {
         var deliverAt = deferMs > 0 ? _broker.Options.Time.UnixMs() + deferMs : 0;
-        await PickPartition().AppendBatchAsync(bodies, deliverAt, ct).ConfigureAwait(false);
+        var append = PickPartition().AppendBatchAsync(bodies, deliverAt, ct);
+        if (_broker.Roles is null)
+        {
+            await append.ConfigureAwait(false);
+        }
+        else
+        {
+            await AwaitReplicatedAsync(append.AsTask()).ConfigureAwait(false);
+        }
+
         long bytes = 0;
         foreach (var b in bodies)
         {
@@ -119,15 +139,58 @@ public sealed class Topic
         Interlocked.Add(ref _messageBytes, bytes);
     }
 
+    private async Task AwaitReplicatedAsync(Task<AppendResult> append)
+    {
+        var bound = _broker.Options.ReplicatedAckTimeout;
+        try
+        {
+            await append.WaitAsync(bound, _broker.Options.Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // It may still be replicated later (a retry can duplicate it: at-least-once), but it is not acknowledged.
+            throw new NotEnoughReplicasException(Name, bound);
+        }
+    }
+
     private PartitionLog PickPartition()
     {
-        if (Partitions.Length == 1)
+        var partitions = Partitions;
+        var roles = _broker.Roles;
+        if (roles is null)
         {
-            return Partitions[0];
+            if (partitions.Length == 1)
+            {
+                return partitions[0];
+            }
+
+            return partitions[(int)((uint)Interlocked.Increment(ref _nextPartition) % (uint)partitions.Length)];
         }
 
-        var index = (int)((uint)Interlocked.Increment(ref _nextPartition) % (uint)Partitions.Length);
-        return Partitions[index];
+        // Cluster mode: round-robin over the local partitions that lead with a big enough ISR.
+        var start = (uint)Interlocked.Increment(ref _nextPartition);
+        for (var i = 0; i < partitions.Length; i++)
+        {
+            var log = partitions[(int)((start + (uint)i) % (uint)partitions.Length)];
+            if (roles.CanAcceptPublish(Name, log.Partition))
+            {
+                return log;
+            }
+        }
+
+        throw new NotLeaderException(Name);
+    }
+
+    /// <summary>Cluster mode: whether this node's copy of a partition may deliver (it leads it). Always true standalone.</summary>
+    internal bool Delivers(int partition) => _broker.Roles is not { } roles || roles.IsLeader(Name, partition);
+
+    /// <summary>Cluster mode: a local partition's role changed; channels re-check which of their cursors deliver.</summary>
+    internal void OnPartitionRoleChanged(int partition)
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.OnPartitionRoleChanged(partition);
+        }
     }
 
     /// <summary>Gets or creates a channel. New channels start per NSQ's rule unless a position is given.</summary>

@@ -515,6 +515,18 @@ internal sealed partial class ClientConnection : IChannelConsumer
 
     public void CloseForChannelDelete() => Abort();
 
+    public void CloseForLeadershipLoss(string error)
+    {
+        Output.WriteFrame(FrameType.Error, System.Text.Encoding.UTF8.GetBytes(error), flush: true);
+        _ = CloseAfterDrainAsync();
+    }
+
+    private async Task CloseAfterDrainAsync()
+    {
+        await DrainOutputAsync().ConfigureAwait(false);
+        Abort();
+    }
+
     private async Task DrainOutputAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
