@@ -1,11 +1,13 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 
 namespace NsqSharp.Testing;
 
 /// <summary>
-/// A real child process for integration tests: output captured (bounded), killed on dispose,
-/// and helpers to wait for an HTTP endpoint with a deadline.
+/// A real child process for tests: stdout and stderr captured (bounded; apart and merged), signals for fault
+/// injection (kill -9, SIGTERM, SIGSTOP/SIGCONT), killed with everything it started on dispose or when the test
+/// host exits. Servers on free ports are started through <see cref="ServerProcess"/>; this is the process below it.
 /// </summary>
 public sealed class ManagedProcess : IDisposable
 {
@@ -16,6 +18,8 @@ public sealed class ManagedProcess : IDisposable
     private static readonly HashSet<ManagedProcess> Live = [];
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
 
     static ManagedProcess()
     {
@@ -34,9 +38,10 @@ public sealed class ManagedProcess : IDisposable
         };
     }
 
-    private ManagedProcess(Process process)
+    private ManagedProcess(Process process, string description)
     {
         _process = process;
+        Description = description;
     }
 
     public int Pid => _process.Id;
@@ -45,24 +50,20 @@ public sealed class ManagedProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Everything the process wrote so far; once it has exited, all of it (the last lines included).</summary>
-    public string Output
-    {
-        get
-        {
-            if (_process.HasExited)
-            {
-                // A timed wait returns at exit, before the redirected streams are drained; the untimed one waits for
-                // their end, so the final lines (a FATAL before exit, say) are never missing.
-                _process.WaitForExit();
-            }
+    /// <summary>The command line, for messages.</summary>
+    public string Description { get; }
 
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    /// <summary>The process's standard input (close it to send EOF).</summary>
+    public StreamWriter StandardInput => _process.StandardInput;
+
+    /// <summary>Everything the process wrote to stdout and stderr so far; once it has exited, all of it.</summary>
+    public string Output => Captured(_output);
+
+    /// <summary>What it wrote to stdout alone (once it has exited, all of it).</summary>
+    public string Stdout => Captured(_stdout);
+
+    /// <summary>What it wrote to stderr alone (once it has exited, all of it).</summary>
+    public string Stderr => Captured(_stderr);
 
     public static ManagedProcess Start(string fileName, IEnumerable<string> args, string? workingDirectory = null,
         IDictionary<string, string>? environment = null)
@@ -89,9 +90,9 @@ public sealed class ManagedProcess : IDisposable
         }
 
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var managed = new ManagedProcess(process);
-        process.OutputDataReceived += (_, e) => managed.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => managed.Append(e.Data);
+        var managed = new ManagedProcess(process, string.Join(' ', [Path.GetFileName(fileName), .. psi.ArgumentList]));
+        process.OutputDataReceived += (_, e) => managed.Append(managed._stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => managed.Append(managed._stderr, e.Data);
         process.Start();
         lock (Live)
         {
@@ -103,37 +104,40 @@ public sealed class ManagedProcess : IDisposable
         return managed;
     }
 
-    /// <summary>Polls GET url until it answers 2xx, the process exits, or the timeout passes.</summary>
-    public async Task WaitForHttpAsync(string url, TimeSpan timeout)
+    /// <summary>
+    /// Runs a command to its end with stdin closed. Past the timeout it is killed (with what it started) and a
+    /// TimeoutException carries its output. The caller disposes the exited process.
+    /// </summary>
+    public static async Task<ManagedProcess> RunAsync(string fileName, IEnumerable<string> args, TimeSpan timeout,
+        string? workingDirectory = null)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        var process = Start(fileName, args, workingDirectory);
+        try
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"process exited with {_process.ExitCode} before {url} answered:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(url).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-
-            await Task.Delay(50).ConfigureAwait(false);
+            process.StandardInput.Close();
+            await process.WaitForExitAsync(timeout).ConfigureAwait(false);
+            return process;
         }
+        catch
+        {
+            process.Dispose();
+            throw;
+        }
+    }
 
-        throw new TimeoutException($"{url} did not answer within {timeout}:\n{Output}");
+    /// <summary>Waits for the exit and the end of its output; past the timeout kills it and throws with what it wrote.</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            KillHard();
+            throw new TimeoutException($"{Description} did not exit within {timeout}\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}");
+        }
     }
 
     public void Signal(int signal)
@@ -144,12 +148,27 @@ public sealed class ManagedProcess : IDisposable
         }
     }
 
+    /// <summary>SIGSTOP: the process freezes (no reads, no writes, no timers) until <see cref="Resume"/>.</summary>
+    public void Pause() => Signal(Native.SIGSTOP);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(Native.SIGCONT);
+
+    /// <summary>kill -9 of the process and everything it started; no chance to flush or checkpoint anything.</summary>
     public void KillHard()
     {
-        if (!_process.HasExited)
+        try
         {
-            _ = Native.Kill(_process.Id, Native.SIGKILL);
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
             _process.WaitForExit(10_000);
+        }
+        catch (Exception e) when (e is InvalidOperationException or Win32Exception)
+        {
+            // exited meanwhile
         }
     }
 
@@ -172,18 +191,26 @@ public sealed class ManagedProcess : IDisposable
             Live.Remove(this);
         }
 
-        try
-        {
-            KillHard();
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
+        KillHard();
         _process.Dispose();
     }
 
-    private void Append(string? line)
+    private string Captured(StringBuilder text)
+    {
+        if (_process.HasExited)
+        {
+            // A timed wait returns at exit, before the redirected streams are drained; the untimed one waits for
+            // their end, so the final lines (a FATAL before exit, say) are never missing.
+            _process.WaitForExit();
+        }
+
+        lock (_output)
+        {
+            return text.ToString();
+        }
+    }
+
+    private void Append(StringBuilder stream, string? line)
     {
         if (line == null)
         {
@@ -195,6 +222,11 @@ public sealed class ManagedProcess : IDisposable
             if (_output.Length < MaxCapturedChars)
             {
                 _output.AppendLine(line);
+            }
+
+            if (stream.Length < MaxCapturedChars)
+            {
+                stream.Append(line).Append('\n');
             }
         }
     }

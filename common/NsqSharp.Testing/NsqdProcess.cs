@@ -1,153 +1,85 @@
 namespace NsqSharp.Testing;
 
 /// <summary>
-/// Our nsqd as a real process on free 127.0.0.1 ports (TCP, HTTP and HTTPS, so a TLS-enabled nsqd
-/// never binds a public port) with its own data directory. Restartable on the same ports and data,
-/// so tests can kill -9 it and bring it back.
+/// Our nsqd (or upstream's, given its path) as a real process on free 127.0.0.1 ports (TCP, HTTP and HTTPS, so a
+/// TLS-enabled nsqd never binds a public port) with its own data directory. Ready once it listens on TCP and
+/// HTTP itself (and HTTPS with --tls-cert) and /ping answers with any status (with --tls-required plain HTTP says
+/// 403). Restartable on the same ports and data, so tests can kill -9 it and bring it back.
 /// </summary>
-public sealed class NsqdProcess : IDisposable
+public sealed class NsqdProcess : TypedServer
 {
-    private readonly IReadOnlyList<string> _extraArgs;
-    private readonly TempDirectory _data;
-    private readonly ProcessLimits? _limits;
-
-    private NsqdProcess(IReadOnlyList<string> extraArgs, ProcessLimits? limits)
+    private NsqdProcess(ServerProcess server, TempDirectory? data, string dataPath)
+        : base(server, data)
     {
-        _data = new TempDirectory("nsqd");
-        _extraArgs = extraArgs;
-        _limits = limits;
-        TcpPort = FreePort.Next();
-        HttpPort = FreePort.Next();
-        HttpsPort = FreePort.Next();
+        DataPath = dataPath;
     }
 
-    public int TcpPort { get; private set; }
+    public int TcpPort => Server.Ports[0];
 
-    public int HttpPort { get; private set; }
+    public int HttpPort => Server.Ports[1];
 
-    public int HttpsPort { get; private set; }
+    public int HttpsPort => Server.Ports[2];
 
-    public string DataPath => _data.Path;
+    public string TcpAddress => $"127.0.0.1:{TcpPort}";
 
-    public string HttpBase => $"http://127.0.0.1:{HttpPort}";
+    public string HttpAddress => $"127.0.0.1:{HttpPort}";
 
-    public ManagedProcess? Process { get; private set; }
+    public string HttpBase => $"http://{HttpAddress}";
 
-    public string Output => Process?.Output ?? "";
+    public string DataPath { get; }
 
-    public static Task<NsqdProcess> StartAsync(params string[] extraArgs) => StartAsync((IEnumerable<string>)extraArgs);
-
-    public static Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs) => StartAsync(extraArgs, limits: null);
+    public static Task<NsqdProcess> StartAsync(params string[] extraArgs) => StartAsync(extraArgs, limits: null);
 
     /// <summary>
-    /// Starts nsqd, with resource limits when given (see <see cref="ProcessLimits"/>), so tests can take it
-    /// to its descriptor or file-size limit without touching the test host's.
+    /// Starts nsqd with the extra flags. With limits, under those resource limits (see <see cref="ProcessLimits"/>),
+    /// so tests can take it to its descriptor or file-size limit without touching the test host's. With an
+    /// executable, that one (upstream's nsqd, say) instead of ours. With a data path, on that directory (left in
+    /// place on dispose) instead of a fresh one.
     /// </summary>
-    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits)
+    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits = null,
+        string? executable = null, string? dataPath = null)
     {
-        var nsqd = new NsqdProcess([.. extraArgs], limits);
-        try
+        IReadOnlyList<string> args = [.. extraArgs];
+        if (dataPath != null)
         {
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    await nsqd.RestartAsync().ConfigureAwait(false);
-                    return nsqd;
-                }
-                catch (InvalidOperationException) when (attempt < 3 && nsqd.Output.Contains("address already in use", StringComparison.Ordinal))
-                {
-                    // Another process took a port between our check and nsqd's bind: try fresh ones.
-                    nsqd.TcpPort = FreePort.Next();
-                    nsqd.HttpPort = FreePort.Next();
-                    nsqd.HttpsPort = FreePort.Next();
-                }
-            }
+            return new NsqdProcess(await ServerProcess.StartAsync(Spec(args, dataPath, limits, executable)).ConfigureAwait(false), null, dataPath);
         }
-        catch
-        {
-            nsqd.Dispose();
-            throw;
-        }
+
+        var (server, data) = await StartWithDataAsync("nsqd", path => Spec(args, path, limits, executable)).ConfigureAwait(false);
+        return new NsqdProcess(server, data, data.Path);
     }
 
-    /// <summary>Starts (again) on the same ports and data path and waits until it is listening.</summary>
-    public async Task RestartAsync()
+    /// <summary>How nsqd is started: ports [tcp, http, https].</summary>
+    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string dataPath, ProcessLimits? limits = null, string? executable = null) => new()
     {
-        Process?.Dispose();
-        var args = new List<string>
-        {
-            $"--tcp-address=127.0.0.1:{TcpPort}",
-            $"--http-address=127.0.0.1:{HttpPort}",
-            $"--https-address=127.0.0.1:{HttpsPort}",
-            "--broadcast-address=127.0.0.1",
-            $"--data-path={DataPath}",
-        };
-        args.AddRange(_extraArgs);
-        Process = _limits is { } limits ? limits.Start(RepoPaths.Executable("nsqd"), args) : ManagedProcess.Start(RepoPaths.Executable("nsqd"), args);
-        await WaitUntilListeningAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-    }
+        Name = "nsqd",
+        Executable = executable ?? RepoPaths.Executable("nsqd"),
+        PortCount = 3,
+        Arguments = ports =>
+        [
+            .. LoopbackArgs(ports[0], ports[1]),
+            $"--https-address=127.0.0.1:{ports[2]}",
+            $"--data-path={dataPath}",
+            .. extraArgs,
+        ],
+        Listens = ports => HasTls(extraArgs) ? ports : ports.Take(2),
+        Probe = ServerSpec.HttpProbe(1, "/ping"),
+        Limits = limits,
+    };
 
-    /// <summary>SIGKILL: no chance to flush or checkpoint anything.</summary>
-    public void Kill9() => Process?.KillHard();
-
-    /// <summary>
-    /// Waits until HTTP answers /ping with any status (with --tls-required plain HTTP says 403)
-    /// and the TCP port accepts connections.
-    /// </summary>
-    private async Task WaitUntilListeningAsync(TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        while (true)
-        {
-            if (Process!.HasExited)
-            {
-                throw new InvalidOperationException($"nsqd exited with {Process.ExitCode} during startup:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await probe.GetAsync(HttpBase + "/ping").ConfigureAwait(false);
-                using var tcp = new System.Net.Sockets.TcpClient();
-                await tcp.ConnectAsync("127.0.0.1", TcpPort).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Net.Sockets.SocketException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"nsqd did not start listening within {timeout}:\n{Output}");
-            }
-
-            await Task.Delay(50).ConfigureAwait(false);
-        }
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            Process?.Dispose();
-        }
-        finally
-        {
-            _data.Dispose();
-        }
-    }
+    private static bool HasTls(IEnumerable<string> args) =>
+        args.Any(a => a.TrimStart('-').StartsWith("tls-cert", StringComparison.Ordinal));
 }
 
 /// <summary>
-/// Resource limits for a test's nsqd, set by util-linux `prlimit`, which then execs nsqd (same pid).
+/// Resource limits for a test's server, set by util-linux `prlimit`, which then execs it (same pid).
 /// OpenFiles is RLIMIT_NOFILE. FileSizeBytes is RLIMIT_FSIZE: a write past it fails with EFBIG, the way a
 /// full disk fails a write; SIGXFSZ is ignored (by sh, inherited across exec) so the write fails instead of
 /// the process being killed, and the runtime's W^X double mapping (a memfd it grows) is turned off.
 /// </summary>
 public sealed record ProcessLimits(int OpenFiles = 0, long FileSizeBytes = 0)
 {
-    internal ManagedProcess Start(string executable, IReadOnlyList<string> args)
+    internal ManagedProcess Start(string executable, IReadOnlyList<string> args, IDictionary<string, string>? environment)
     {
         var prlimit = new List<string> { "prlimit" };
         if (OpenFiles > 0)
@@ -162,7 +94,12 @@ public sealed record ProcessLimits(int OpenFiles = 0, long FileSizeBytes = 0)
 
         prlimit.Add("--");
         var script = "trap '' XFSZ; exec " + string.Join(' ', prlimit) + " \"$0\" \"$@\"";
-        var environment = FileSizeBytes > 0 ? new Dictionary<string, string> { ["DOTNET_EnableWriteXorExecute"] = "0" } : null;
-        return ManagedProcess.Start("/bin/sh", ["-c", script, executable, .. args], environment: environment);
+        var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>());
+        if (FileSizeBytes > 0)
+        {
+            env["DOTNET_EnableWriteXorExecute"] = "0";
+        }
+
+        return ManagedProcess.Start("/bin/sh", ["-c", script, executable, .. args], environment: env);
     }
 }

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace NsqSharp.Testing;
 
 /// <summary>
-/// What a process holds right now, read from /proc (Linux): resident memory, open file descriptors and
-/// CPU time. Tests use it to prove a resource stays bounded, never to time an operation.
+/// What a process holds right now, read from /proc (Linux): resident memory, open file descriptors, CPU time
+/// and listening sockets. Tests use it to prove a resource stays bounded, never to time an operation.
 /// </summary>
 public static class ProcessResources
 {
@@ -34,6 +34,62 @@ public static class ProcessResources
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond);
+    }
+
+    /// <summary>
+    /// Whether the process itself holds a socket listening on the TCP port: a LISTEN entry of /proc/net/tcp{,6}
+    /// whose inode is one of the process's descriptors. Another process answering on the port does not count.
+    /// </summary>
+    public static bool ListensOn(int pid, int port)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        var hexPort = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
+        foreach (var table in (ReadOnlySpan<string>)["/proc/net/tcp", "/proc/net/tcp6"])
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ..."
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 9 && fields[3] == "0A" && fields[1].EndsWith(hexPort, StringComparison.Ordinal))
+                {
+                    inodes.Add($"socket:[{fields[9]}]");
+                }
+            }
+        }
+
+        if (inodes.Count == 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+            {
+                try
+                {
+                    if (new FileInfo(fd).LinkTarget is { } target && inodes.Contains(target))
+                    {
+                        return true;
+                    }
+                }
+                catch (IOException)
+                {
+                    // closed while we looked
+                }
+            }
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            // the process is gone
+        }
+
+        return false;
     }
 
     /// <summary>USER_HZ; 100 on every Linux configuration .NET supports.</summary>

@@ -203,7 +203,7 @@ public sealed class HttpApiTests
 
         var wrongMethod = await GetAsync(lookupd, "/topic/create?topic=x");
         Assert.Equal((HttpStatusCode.MethodNotAllowed, """{"message":"METHOD_NOT_ALLOWED"}"""), Strip(wrongMethod));
-        Assert.Contains("POST", wrongMethod.Response.Content.Headers.Allow);
+        Assert.Equal(["OPTIONS", "POST"], wrongMethod.Response.Content.Headers.Allow); // sorted with OPTIONS, as httprouter
         Assert.Equal(HttpStatusCode.MethodNotAllowed, (await PostAsync(lookupd, "/ping")).Status);
 
         using var noRedirect = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false })
@@ -213,6 +213,9 @@ public sealed class HttpApiTests
         var slash = await noRedirect.GetAsync("/topics/?x=1");
         Assert.Equal(HttpStatusCode.MovedPermanently, slash.StatusCode);
         Assert.Equal("/topics?x=1", slash.Headers.Location?.OriginalString);
+        var postSlash = await noRedirect.PostAsync("/topic/create/?topic=x", null);
+        Assert.Equal(HttpStatusCode.TemporaryRedirect, postSlash.StatusCode); // httprouter v1.3.0: 307 for every method but GET
+        Assert.Equal("/topic/create?topic=x", postSlash.Headers.Location?.OriginalString);
         var cased = await noRedirect.GetAsync("/PING");
         Assert.Equal(HttpStatusCode.MovedPermanently, cased.StatusCode);
         Assert.Equal("/ping", cased.Headers.Location?.OriginalString);

@@ -110,7 +110,7 @@ public class NsqdBenchTests(NsqdFixture fixture) : IClassFixture<NsqdFixture>
         // The broker is found through /proc by its listening port.
         if (OperatingSystem.IsLinux())
         {
-            Assert.Equal(fixture.Nsqd.Process!.Pid, Json.Integer(run, run.Json, "broker_pid"));
+            Assert.Equal(fixture.Nsqd.Process.Pid, Json.Integer(run, run.Json, "broker_pid"));
         }
     }
 }

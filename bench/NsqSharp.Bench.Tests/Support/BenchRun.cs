@@ -1,13 +1,12 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using NsqSharp.Testing;
 
 namespace NsqSharp.Bench.Tests.Support;
 
 /// <summary>
-/// One finished nsq_bench process. stdout and stderr are kept apart (ManagedProcess merges them),
-/// because the contract is about the last line of stdout only.
+/// One finished nsq_bench process. stdout and stderr are kept apart, because the contract is about the
+/// last line of stdout only.
 /// </summary>
 internal sealed record BenchRun(string[] Args, int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)
 {
@@ -47,87 +46,8 @@ internal sealed record BenchRun(string[] Args, int ExitCode, string Stdout, stri
     /// <summary>Runs nsq_bench to completion; on timeout kills it (and anything it started) and throws.</summary>
     public static async Task<BenchRun> RunAsync(TimeSpan timeout, params string[] args)
     {
-        var psi = new ProcessStartInfo(RepoPaths.Executable("nsq_bench"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        using var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
         var clock = Stopwatch.StartNew();
-        process.Start();
-        try
-        {
-            process.StandardInput.Close();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            using var cts = new CancellationTokenSource(timeout);
-            try
-            {
-                // Also waits for stdout/stderr to reach EOF, so the last line is in.
-                await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                Kill(process);
-                throw new TimeoutException($"nsq_bench {string.Join(' ', args)} did not exit within {timeout}\n--- stdout ---\n{Text(stdout)}\n--- stderr ---\n{Text(stderr)}");
-            }
-
-            return new BenchRun(args, process.ExitCode, Text(stdout), Text(stderr), clock.Elapsed);
-        }
-        finally
-        {
-            Kill(process);
-        }
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-    }
-
-    private static void Append(StringBuilder sb, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (sb)
-        {
-            if (sb.Length < 1 << 20)
-            {
-                sb.Append(line).Append('\n');
-            }
-        }
-    }
-
-    private static string Text(StringBuilder sb)
-    {
-        lock (sb)
-        {
-            return sb.ToString();
-        }
+        using var process = await ManagedProcess.RunAsync(RepoPaths.Executable("nsq_bench"), args, timeout, Path.GetTempPath()).ConfigureAwait(false);
+        return new BenchRun(args, process.ExitCode, process.Stdout, process.Stderr, clock.Elapsed);
     }
 }

@@ -1,17 +1,19 @@
+using NsqSharp.Testing;
+
 namespace NsqSharp.Client.Tests.Integration;
 
 /// <summary>One nsqd shared by the tests of a class (each test uses its own topic).</summary>
 public sealed class NsqdFixture : IAsyncLifetime
 {
-    private ServerProcess? _nsqd;
+    private NsqdProcess? _nsqd;
 
-    public ServerProcess Nsqd => _nsqd ?? throw new InvalidOperationException("nsqd is not built");
+    public NsqdProcess Nsqd => _nsqd ?? throw new InvalidOperationException("nsqd is not built");
 
     public async Task InitializeAsync()
     {
-        if (ServerProcess.NsqdPath != null)
+        if (TestServers.NsqdPath != null)
         {
-            _nsqd = await ServerProcess.StartNsqdAsync();
+            _nsqd = await TestServers.StartNsqdAsync();
         }
     }
 

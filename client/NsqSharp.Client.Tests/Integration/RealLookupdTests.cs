@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NsqSharp.Testing;
 
 namespace NsqSharp.Client.Tests.Integration;
@@ -11,8 +10,8 @@ public class RealLookupdTests
     [NsqlookupdFact]
     public async Task Consumer_discovers_nsqd_through_lookupd()
     {
-        await using var lookupd = await ServerProcess.StartNsqlookupdAsync();
-        await using var nsqd = await ServerProcess.StartNsqdAsync($"--lookupd-tcp-address={lookupd.TcpAddress}");
+        await using var lookupd = await TestServers.StartNsqlookupdAsync();
+        await using var nsqd = await TestServers.StartNsqdAsync($"--lookupd-tcp-address={lookupd.TcpAddress}");
         var topic = NsqdFixture.UniqueTopic("discover");
         await using (var producer = new Producer(nsqd.TcpAddress))
         {
@@ -35,49 +34,29 @@ public class RealLookupdTests
     [NsqdFact]
     public async Task To_nsq_and_nsq_tail_processes_move_lines_through_nsqd()
     {
-        await using var nsqd = await ServerProcess.StartNsqdAsync();
+        await using var nsqd = await TestServers.StartNsqdAsync();
         var topic = NsqdFixture.UniqueTopic("tools");
 
         // create the channel first so nothing published is lost to a channel that doesn't exist yet
-        var tail = Start("nsq_tail", $"-topic={topic}", "-channel=tail", $"-nsqd-tcp-address={nsqd.TcpAddress}", "-n", "3", "-print-topic");
+        using var tail = Start("nsq_tail", $"-topic={topic}", "-channel=tail", $"-nsqd-tcp-address={nsqd.TcpAddress}", "-n", "3", "-print-topic");
         await WaitForChannelAsync(nsqd, topic, "tail");
 
         using (var toNsq = Start("to_nsq", $"-topic={topic}", $"-nsqd-tcp-address={nsqd.TcpAddress}", "-delimiter=;", "-rate=100"))
         {
             await toNsq.StandardInput.WriteAsync("alpha;beta;;gamma");
             toNsq.StandardInput.Close();
-            await toNsq.WaitForExitAsync().WaitAsync(Wait);
+            await toNsq.WaitForExitAsync(Wait);
             Assert.Equal(0, toNsq.ExitCode);
         }
 
-        var output = await tail.StandardOutput.ReadToEndAsync().WaitAsync(Wait);
-        await tail.WaitForExitAsync().WaitAsync(Wait);
+        await tail.WaitForExitAsync(Wait);
         Assert.Equal(0, tail.ExitCode);
-        Assert.Equal($"{topic} | alpha\n{topic} | beta\n{topic} | gamma\n", output);
-        tail.Dispose();
+        Assert.Equal($"{topic} | alpha\n{topic} | beta\n{topic} | gamma\n", tail.Stdout);
     }
 
-    private static Process Start(string tool, params string[] args)
-    {
-        var psi = new ProcessStartInfo(RepoPaths.Executable(tool))
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
+    private static ManagedProcess Start(string tool, params string[] args) => ManagedProcess.Start(RepoPaths.Executable(tool), args);
 
-        var process = Process.Start(psi)!;
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitForProducerAsync(ServerProcess lookupd, string topic)
+    private static async Task WaitForProducerAsync(NsqlookupdProcess lookupd, string topic)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + Wait;
@@ -95,7 +74,7 @@ public class RealLookupdTests
         Assert.Fail("nsqd never registered the topic with nsqlookupd");
     }
 
-    private static async Task WaitForChannelAsync(ServerProcess nsqd, string topic, string channel)
+    private static async Task WaitForChannelAsync(NsqdProcess nsqd, string topic, string channel)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + Wait;

@@ -211,7 +211,7 @@ public class RealNsqdTests(NsqdFixture fixture) : IClassFixture<NsqdFixture>
     [NsqdFact]
     public async Task Server_error_codes_reach_the_caller_and_the_producer_recovers()
     {
-        await using var nsqd = await ServerProcess.StartNsqdAsync("--max-msg-size=100");
+        await using var nsqd = await TestServers.StartNsqdAsync("--max-msg-size=100");
         var topic = NsqdFixture.UniqueTopic("errors");
         await using var producer = new Producer(nsqd.TcpAddress);
         var error = await Assert.ThrowsAsync<NsqServerException>(() => producer.PublishAsync(topic, new byte[200]).AsTask().WaitAsync(Wait));
@@ -256,7 +256,7 @@ public class RealNsqdTests(NsqdFixture fixture) : IClassFixture<NsqdFixture>
             await File.WriteAllTextAsync(key, rsa.ExportPkcs8PrivateKeyPem());
         }
 
-        await using var nsqd = await ServerProcess.StartNsqdAsync($"--tls-cert={cert}", $"--tls-key={key}");
+        await using var nsqd = await TestServers.StartNsqdAsync($"--tls-cert={cert}", $"--tls-key={key}");
         var config = new NsqConfig { TlsV1 = true, TlsRootCaFile = certs.CaFile };
         var topic = NsqdFixture.UniqueTopic("tls");
         await using var producer = new Producer(nsqd.TcpAddress, config);

@@ -19,7 +19,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     public void MapRoutes(HttpRouter router)
     {
-        router.Handle("GET", "/ping", _ => new ValueTask<ApiResult>(ApiResult.Text("OK")));
+        router.Handle("GET", "/ping", _ => new ValueTask<ApiResult>(ApiResult.PlainText("OK")));
         router.Handle("GET", "/info", r => new ValueTask<ApiResult>(Info(r)));
         router.Handle("GET", "/debug", Debug);
         router.Handle("GET", "/lookup", Lookup);

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Http;
 using NsqSharp.Common.Net;
 
 namespace NsqSharp.Lookupd.Http;

@@ -19,13 +19,14 @@ public sealed class CorruptMetadataTests
             (await http.PostAsync($"{nsqd.HttpBase}/topic/create?topic=kept", null)).EnsureSuccessStatusCode();
         }
 
-        Assert.True(nsqd.Process!.Terminate(TimeSpan.FromSeconds(10)), "nsqd did not exit on SIGTERM");
+        Assert.True(nsqd.Process.Terminate(TimeSpan.FromSeconds(10)), "nsqd did not exit on SIGTERM");
         var path = Path.Combine(nsqd.DataPath, "nsqd.json");
         var corrupt = "{\"version\":\"1.3.0\",\"topics\":[{\"name\":\"kept\",\n"u8.ToArray();
         await File.WriteAllBytesAsync(path, corrupt);
 
-        await Assert.ThrowsAsync<InvalidOperationException>(nsqd.RestartAsync);
-        Assert.True(nsqd.Process!.HasExited);
+        var exited = await Assert.ThrowsAsync<ServerExitedException>(nsqd.RestartAsync);
+        Assert.Equal(1, exited.ExitCode);
+        Assert.True(nsqd.Process.HasExited);
         Assert.Equal(1, nsqd.Process.ExitCode);
 
         var lines = nsqd.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

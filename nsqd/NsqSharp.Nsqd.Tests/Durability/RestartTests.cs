@@ -21,7 +21,7 @@ public sealed class RestartTests
         (await http.PostAsync($"{nsqd.HttpBase}/pub?topic=later&defer=4000", new ByteArrayContent("deferred"u8.ToArray()))).EnsureSuccessStatusCode();
         (await http.PostAsync($"{nsqd.HttpBase}/pub?topic=later", new ByteArrayContent("now"u8.ToArray()))).EnsureSuccessStatusCode();
 
-        Assert.True(nsqd.Process!.Terminate(TimeSpan.FromSeconds(10)), "nsqd did not exit on SIGTERM");
+        Assert.True(nsqd.Process.Terminate(TimeSpan.FromSeconds(10)), "nsqd did not exit on SIGTERM");
         Assert.Equal(0, nsqd.Process.ExitCode);
         await nsqd.RestartAsync();
 
@@ -78,7 +78,7 @@ public sealed class RestartTests
         (await http.PostAsync($"{nsqd.HttpBase}/topic/create?topic=p", null)).EnsureSuccessStatusCode();
         (await http.PostAsync($"{nsqd.HttpBase}/channel/create?topic=p&channel=c", null)).EnsureSuccessStatusCode();
         (await http.PostAsync($"{nsqd.HttpBase}/channel/pause?topic=p&channel=c", null)).EnsureSuccessStatusCode();
-        Assert.True(nsqd.Process!.Terminate(TimeSpan.FromSeconds(10)));
+        Assert.True(nsqd.Process.Terminate(TimeSpan.FromSeconds(10)));
         await nsqd.RestartAsync();
         var stats = await http.GetStringAsync($"{nsqd.HttpBase}/stats?format=json&topic=p");
         Assert.Contains("\"channel_name\":\"c\"", stats, StringComparison.Ordinal);

@@ -65,7 +65,7 @@ public sealed class CorruptSegmentTests
         }
 
         Assert.Equal(200, (await nsqd.PostAsync($"/topic/unpause?topic={topic}")).Status);
-        Assert.True(nsqd.Process.Process!.Terminate(TimeSpan.FromSeconds(20)), "nsqd did not stop on SIGTERM");
+        Assert.True(nsqd.Process.Process.Terminate(TimeSpan.FromSeconds(20)), "nsqd did not stop on SIGTERM");
         return topic;
     }
 

@@ -27,7 +27,7 @@ public sealed class OperatorSoakTests(ITestOutputHelper output)
     {
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("NSQSHARP_SOAK_SECONDS"), out var s) && s > 0 ? s : 45;
         await using var nsqd = await NsqdInstance.StartAsync(["--msg-timeout=10s", "--max-channel-read-ahead-bytes=1048576"]);
-        var pid = nsqd.Process.Process!.Pid;
+        var pid = nsqd.Process.Process.Pid;
         var kept = Names.Unique("soak_kept");
         var churn = Enumerable.Range(0, 3).Select(i => Names.Unique($"soak_churn{i}")).ToArray();
         Assert.Equal(200, (await nsqd.PostAsync($"/topic/create?topic={kept}")).Status);
@@ -54,7 +54,7 @@ public sealed class OperatorSoakTests(ITestOutputHelper output)
             while (DateTime.UtcNow < deadline)
             {
                 await Task.Delay(1000);
-                Assert.False(nsqd.Process.Process!.HasExited, $"nsqd exited:\n{nsqd.Output}");
+                Assert.False(nsqd.Process.Process.HasExited, $"nsqd exited:\n{nsqd.Output}");
                 maxRss = Math.Max(maxRss, ProcessResources.RssBytes(pid));
                 using var pong = await ping.GetAsync(nsqd.HttpBase + "/ping"); // throws on a hang
                 Assert.True(pong.IsSuccessStatusCode, $"/ping answered {(int)pong.StatusCode}");

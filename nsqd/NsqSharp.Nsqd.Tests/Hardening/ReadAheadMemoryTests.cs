@@ -19,7 +19,7 @@ public sealed class ReadAheadMemoryTests
     public async Task StuckConsumerWithLargeMessagesKeepsMemoryBounded()
     {
         await using var nsqd = await NsqdInstance.StartAsync(["--max-channel-read-ahead-bytes=8388608", "--max-msg-size=1048576"]);
-        var pid = nsqd.Process.Process!.Pid;
+        var pid = nsqd.Process.Process.Pid;
         var topic = Names.Unique("bigmsg");
 
         // The stuck consumer: subscribed, ready for one message, never finishes it.

@@ -134,7 +134,7 @@ public sealed class WaitLoopTests
 
     private static async Task AssertIdleAsync(NsqdInstance nsqd, string state)
     {
-        var pid = nsqd.Process.Process!.Pid;
+        var pid = nsqd.Process.Process.Pid;
         await Task.Delay(500); // let start-up work and the last publishes settle
         var cpuBefore = ProcessResources.CpuTime(pid);
         var rssBefore = ProcessResources.RssBytes(pid);

@@ -146,7 +146,7 @@ public sealed class PartitionedTopicTests
             await nsqd.WaitForChannelAsync(topic, "ch", "in_flight_count", 0);
         }
 
-        Assert.True(nsqd.Process.Process!.Terminate(TimeSpan.FromSeconds(20)), "nsqd did not stop on SIGTERM");
+        Assert.True(nsqd.Process.Process.Terminate(TimeSpan.FromSeconds(20)), "nsqd did not stop on SIGTERM");
         await nsqd.Process.RestartAsync();
 
         Assert.Equal(3, (await nsqd.TopicStatsAsync(topic))!.Value.GetProperty("partitions").GetArrayLength());

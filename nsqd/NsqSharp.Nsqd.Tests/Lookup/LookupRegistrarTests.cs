@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using NsqSharp.Nsqd.Lookup;
+using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Nsqd.Tests.Lookup;
@@ -44,7 +45,7 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task RegistersSnapshotAndFollowsTopicAndChannelChanges()
     {
-        using var lookupd = await LookupdProcess.StartAsync();
+        using var lookupd = await NsqlookupdProcess.StartAsync();
         var broker = new FakeBroker();
         broker.Items[("existing", null)] = true;
         broker.Items[("withchan", "c1")] = true;
@@ -72,7 +73,7 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task ReRegistersEverythingAfterLookupdRestart()
     {
-        using var lookupd = await LookupdProcess.StartAsync();
+        using var lookupd = await NsqlookupdProcess.StartAsync();
         var broker = new FakeBroker();
         broker.Items[("t1", "c1")] = true;
         // PINGs far apart: a dropped connection must be noticed while idle, not at the next PING.
@@ -86,7 +87,7 @@ public sealed class LookupRegistrarTests
         registrar.Start();
         await Eventually.TrueAsync(async () => (await lookupd.ProducerPortsAsync("t1")).Count == 1, "first registration");
 
-        lookupd.Kill();
+        lookupd.Kill9();
         await Eventually.TrueAsync(() => Task.FromResult(!registrar.Peers[0].Connected), "disconnect noticed", seconds: 5);
         broker.Items[("t2", null)] = true; // created while the lookupd was down, and not announced
         await lookupd.RestartAsync();
@@ -100,7 +101,7 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task PingsKeepTheNodeActive()
     {
-        using var lookupd = await LookupdProcess.StartAsync("-inactive-producer-timeout=1s");
+        using var lookupd = await NsqlookupdProcess.StartAsync("-inactive-producer-timeout=1s");
         var broker = new FakeBroker();
         broker.Items[("alive", null)] = true;
         await using var registrar = NewRegistrar(broker, lookupd.TcpAddress);
@@ -119,8 +120,8 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task KnownChannelsComeFromEveryLookupdMinusEphemeral()
     {
-        using var a = await LookupdProcess.StartAsync();
-        using var b = await LookupdProcess.StartAsync();
+        using var a = await NsqlookupdProcess.StartAsync();
+        using var b = await NsqlookupdProcess.StartAsync();
         await a.PostAsync("/channel/create?topic=orders&channel=billing");
         await a.PostAsync("/channel/create?topic=orders&channel=tail%23ephemeral");
         await b.PostAsync("/channel/create?topic=orders&channel=audit");
@@ -138,7 +139,7 @@ public sealed class LookupRegistrarTests
         Assert.Empty(await registrar.GetKnownChannelsAsync("unknown", CancellationToken.None));
 
         // A dead lookupd costs at most the short timeout and the live one still answers.
-        b.Kill();
+        b.Kill9();
         var watch = Stopwatch.StartNew();
         var remaining = await registrar.GetKnownChannelsAsync("orders", CancellationToken.None);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
@@ -148,8 +149,8 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task SetAddressesConnectsNewAndDropsRemoved()
     {
-        using var a = await LookupdProcess.StartAsync();
-        using var b = await LookupdProcess.StartAsync();
+        using var a = await NsqlookupdProcess.StartAsync();
+        using var b = await NsqlookupdProcess.StartAsync();
         var broker = new FakeBroker();
         broker.Items[("moving", null)] = true;
         await using var registrar = NewRegistrar(broker, a.TcpAddress);
@@ -167,7 +168,7 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task QueueOverflowFallsBackToFullReRegistration()
     {
-        using var lookupd = await LookupdProcess.StartAsync();
+        using var lookupd = await NsqlookupdProcess.StartAsync();
         var broker = new FakeBroker();
         var options = new LookupRegistrarOptions
         {
@@ -193,7 +194,7 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task InvalidNamesAndAddressesNeverBreakRegistration()
     {
-        using var lookupd = await LookupdProcess.StartAsync();
+        using var lookupd = await NsqlookupdProcess.StartAsync();
         var broker = new FakeBroker();
         broker.Items[("bad name!", null)] = true;
         broker.Items[("good", "bad/channel")] = true;
@@ -212,7 +213,7 @@ public sealed class LookupRegistrarTests
     [Fact(Timeout = T)]
     public async Task DisposeUnregistersByClosingTheConnection()
     {
-        using var lookupd = await LookupdProcess.StartAsync();
+        using var lookupd = await NsqlookupdProcess.StartAsync();
         var broker = new FakeBroker();
         broker.Items[("bye", null)] = true;
         var registrar = NewRegistrar(broker, lookupd.TcpAddress);

@@ -137,7 +137,7 @@ public sealed class ConnectionLimitTests
             }
         }
 
-        Assert.False(nsqd.Process.Process!.HasExited, "nsqd died at the descriptor limit:\n" + Tail(nsqd.Output));
+        Assert.False(nsqd.Process.Process.HasExited, "nsqd died at the descriptor limit:\n" + Tail(nsqd.Output));
 
         // Once the clients are gone everything is served again.
         await Wait.UntilAsync(async () =>

@@ -17,7 +17,7 @@ public sealed class IdleMemoryTests
     public async Task IdleIdentifiedConnectionsCostLittleMemory()
     {
         await using var nsqd = await NsqdInstance.StartAsync([]);
-        var pid = nsqd.Process.Process!.Pid;
+        var pid = nsqd.Process.Process.Pid;
 
         // warm up the code paths and create the topic before the baseline
         await using (var warm = await nsqd.ConnectIdentifiedAsync())

@@ -16,113 +16,75 @@ internal sealed class NsqdHttpApi
 {
     private readonly NsqdServer _server;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, (string Method, Func<HttpContext, GoQuery, Task> Handler)[]> _routes;
+    private readonly HttpRouter _router;
 
     public NsqdHttpApi(NsqdServer server, ILogger logger)
     {
         _server = server;
         _logger = logger;
-        _routes = new(StringComparer.Ordinal)
+        _router = new HttpRouter(logger)
         {
-            ["/ping"] = [("GET", Ping), ("HEAD", Ping)],
-            ["/info"] = [("GET", Info)],
-            ["/pub"] = [("POST", Publish)],
-            ["/mpub"] = [("POST", MultiPublish)],
-            ["/stats"] = [("GET", Stats)],
-            ["/metrics"] = [("GET", Metrics)],
-            ["/topic/create"] = [("POST", CreateTopic)],
-            ["/topic/delete"] = [("POST", DeleteTopic)],
-            ["/topic/empty"] = [("POST", (c, q) => WithExistingTopic(c, q, validateName: true, t => t.Empty()))],
-            ["/topic/pause"] = [("POST", (c, q) => WithExistingTopic(c, q, validateName: false, t => t.Pause()))],
-            ["/topic/unpause"] = [("POST", (c, q) => WithExistingTopic(c, q, validateName: false, t => t.Unpause()))],
-            ["/channel/create"] = [("POST", CreateChannel)],
-            ["/channel/delete"] = [("POST", DeleteChannel)],
-            ["/channel/empty"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Empty()))],
-            ["/channel/pause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Pause()))],
-            ["/channel/unpause"] = [("POST", (c, q) => WithExistingChannel(c, q, ch => ch.Unpause()))],
-            ["/channel/seek"] = [("POST", Seek)],
-            ["/debug/freememory"] = [("POST", FreeMemory)],
+            // Kestrel's own request-body limit, met outside a body read of ours.
+            MapException = e => e is BadHttpRequestException ? ApiResult.Error(413, "MSG_TOO_BIG") : null,
         };
+        var r = _router;
+        r.Handle("GET", "/ping", Ping);
+        r.Handle("GET", "/info", Info);
+        // Upstream decorates /pub and /mpub without http_api.Log: publishes are not logged one by one.
+        r.Handle("POST", "/pub", Publish, log: false);
+        r.Handle("POST", "/mpub", MultiPublish, log: false);
+        r.Handle("GET", "/stats", Stats);
+        r.Handle("GET", "/metrics", Metrics);
+        r.Handle("POST", "/topic/create", CreateTopic);
+        r.Handle("POST", "/topic/delete", DeleteTopic);
+        r.Handle("POST", "/topic/empty", req => WithExistingTopic(req, validateName: true, t => t.Empty()));
+        r.Handle("POST", "/topic/pause", req => WithExistingTopic(req, validateName: false, t => t.Pause()));
+        r.Handle("POST", "/topic/unpause", req => WithExistingTopic(req, validateName: false, t => t.Unpause()));
+        r.Handle("POST", "/channel/create", CreateChannel);
+        r.Handle("POST", "/channel/delete", DeleteChannel);
+        r.Handle("POST", "/channel/empty", req => WithExistingChannel(req, ch => ch.Empty()));
+        r.Handle("POST", "/channel/pause", req => WithExistingChannel(req, ch => ch.Pause()));
+        r.Handle("POST", "/channel/unpause", req => WithExistingChannel(req, ch => ch.Unpause()));
+        r.Handle("POST", "/channel/seek", Seek);
+        r.Handle("GET", "/config/:opt", Config);
+        r.Handle("PUT", "/config/:opt", Config);
+        r.Handle("POST", "/debug/freememory", FreeMemory);
     }
 
     /// <summary>Port of the HTTPS listener, reported when plain HTTP is refused (--tls-required).</summary>
     public int HttpsPort { get; set; }
 
-    public async Task HandleAsync(HttpContext ctx)
+    public Task HandleAsync(HttpContext ctx)
     {
-        try
+        if (_server.Options.HttpTlsRequired && !ctx.Request.IsHttps)
         {
-            if (_server.Options.HttpTlsRequired && !ctx.Request.IsHttps)
-            {
-                var json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["message"] = "TLS_REQUIRED", ["https_port"] = HttpsPort });
-                await HttpReplies.Json(ctx, json, 403).ConfigureAwait(false);
-                return;
-            }
-
-            var path = ctx.Request.Path.Value ?? "/";
-            // httprouter's /config/:opt matches exactly one non-empty segment.
-            if (path.StartsWith("/config/", StringComparison.Ordinal) && path.Length > "/config/".Length && path.IndexOf('/', "/config/".Length) < 0)
-            {
-                await Config(ctx, path["/config/".Length..]).ConfigureAwait(false);
-                return;
-            }
-
-            if (!_routes.TryGetValue(path, out var methods))
-            {
-                // httprouter's RedirectTrailingSlash: 301 for GET, 307 otherwise.
-                if (path.Length > 1 && path.EndsWith('/') && _routes.ContainsKey(path.TrimEnd('/')))
-                {
-                    ctx.Response.StatusCode = ctx.Request.Method == "GET" ? 301 : 307;
-                    ctx.Response.Headers.Location = path.TrimEnd('/') + ctx.Request.QueryString.Value;
-                    return;
-                }
-
-                await HttpReplies.Error(ctx, 404, "NOT_FOUND").ConfigureAwait(false);
-                return;
-            }
-
-            foreach (var (method, handler) in methods)
-            {
-                if (method == ctx.Request.Method)
-                {
-                    var query = GoQuery.TryParse(ctx.Request.QueryString.Value, out var parsed) ? parsed : throw new HttpError(400, "INVALID_REQUEST");
-                    await handler(ctx, query).ConfigureAwait(false);
-                    return;
-                }
-            }
-
-            await HttpReplies.Error(ctx, 405, "METHOD_NOT_ALLOWED").ConfigureAwait(false);
+            // Upstream's ServeHTTP writes this before routing, byte for byte.
+            var json = System.Text.Encoding.UTF8.GetBytes($"{{\"message\": \"TLS_REQUIRED\", \"https_port\": {HttpsPort}}}");
+            return ApiResult.Json(json, 403).WriteAsync(ctx.Response);
         }
-        catch (HttpError e)
-        {
-            if (!ctx.Response.HasStarted)
-            {
-                await HttpReplies.Error(ctx, e.Status, e.Message, e.Detail).ConfigureAwait(false);
-            }
-        }
-        catch (BadHttpRequestException)
-        {
-            if (!ctx.Response.HasStarted)
-            {
-                await HttpReplies.Error(ctx, 413, "MSG_TOO_BIG").ConfigureAwait(false);
-            }
-        }
+
+        return _router.DispatchAsync(ctx);
     }
 
-    private Task Ping(HttpContext ctx, GoQuery q)
+    /// <summary>The query as Go's url.ParseQuery reads it, parsed where upstream's handler parses it.</summary>
+    private static GoQuery Query(HttpRequest request) =>
+        GoQuery.TryParse(request.QueryString.Value, out var query) ? query : throw new ApiException(400, "INVALID_REQUEST");
+
+    /// <summary>Upstream decorates /ping with PlainText: "OK" or 500 "NOK - error", no NSQ header.</summary>
+    private ValueTask<ApiResult> Ping(HttpRequest request)
     {
         var health = _server.Broker.Health;
-        return health == null ? HttpReplies.Text(ctx, "OK") : HttpReplies.Text(ctx, "NOK - " + health, 500);
+        return ValueTask.FromResult(health == null ? ApiResult.PlainText("OK") : ApiResult.PlainText("NOK - " + health, 500));
     }
 
     /// <summary>Upstream's POST /debug/freememory (debug.FreeOSMemory): a full, compacting GC that gives free memory back to the OS.</summary>
-    private static Task FreeMemory(HttpContext ctx, GoQuery q)
+    private static ValueTask<ApiResult> FreeMemory(HttpRequest request)
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        return HttpReplies.Empty(ctx);
+        return ValueTask.FromResult(ApiResult.Empty);
     }
 
-    private Task Info(HttpContext ctx, GoQuery q)
+    private ValueTask<ApiResult> Info(HttpRequest request)
     {
         var o = _server.Options;
         using var stream = new MemoryStream();
@@ -145,23 +107,24 @@ internal sealed class NsqdHttpApi
             w.WriteEndObject();
         }
 
-        return HttpReplies.Json(ctx, stream.ToArray());
+        return ValueTask.FromResult(ApiResult.Json(stream.ToArray()));
     }
 
-    private async Task Publish(HttpContext ctx, GoQuery q)
+    private async ValueTask<ApiResult> Publish(HttpRequest request)
     {
         var o = _server.Options;
-        if (ctx.Request.ContentLength > o.MaxMsgSize)
+        if (request.ContentLength > o.MaxMsgSize)
         {
-            throw new HttpError(413, "MSG_TOO_BIG");
+            throw new ApiException(413, "MSG_TOO_BIG");
         }
 
-        var body = await ReadBodyAsync(ctx, o.MaxMsgSize, "MSG_TOO_BIG").ConfigureAwait(false);
+        var body = await ReadBodyAsync(request, o.MaxMsgSize, "MSG_TOO_BIG").ConfigureAwait(false);
         if (body.Length == 0)
         {
-            throw new HttpError(400, "MSG_EMPTY");
+            throw new ApiException(400, "MSG_EMPTY");
         }
 
+        var q = Query(request);
         var topic = await TopicFromQueryAsync(q).ConfigureAwait(false);
         long deferMs = 0;
         var deferText = q.Get("defer");
@@ -170,22 +133,23 @@ internal sealed class NsqdHttpApi
             if (!long.TryParse(deferText, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out deferMs) ||
                 deferMs < 0 || deferMs > o.EffectiveMaxDeferTimeout.TotalMilliseconds)
             {
-                throw new HttpError(400, "INVALID_DEFER");
+                throw new ApiException(400, "INVALID_DEFER");
             }
         }
 
         await PublishOrFail("PUB", topic.Name, topic.PublishAsync(body, deferMs)).ConfigureAwait(false);
-        await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
+        return ApiResult.Text("OK");
     }
 
-    private async Task MultiPublish(HttpContext ctx, GoQuery q)
+    private async ValueTask<ApiResult> MultiPublish(HttpRequest request)
     {
         var o = _server.Options;
-        if (ctx.Request.ContentLength > o.MaxBodySize)
+        if (request.ContentLength > o.MaxBodySize)
         {
-            throw new HttpError(413, "BODY_TOO_BIG");
+            throw new ApiException(413, "BODY_TOO_BIG");
         }
 
+        var q = Query(request);
         var topic = await TopicFromQueryAsync(q).ConfigureAwait(false);
         var binary = false;
         var binaryText = q.Get("binary");
@@ -194,14 +158,14 @@ internal sealed class NsqdHttpApi
             binary = true; // upstream: an unrecognized value means binary (deprecated)
         }
 
-        var body = await ReadBodyAsync(ctx, o.MaxBodySize, "BODY_TOO_BIG").ConfigureAwait(false);
+        var body = await ReadBodyAsync(request, o.MaxBodySize, "BODY_TOO_BIG").ConfigureAwait(false);
         List<ReadOnlyMemory<byte>> messages;
         if (binary)
         {
             var error = MultiPublishParser.Parse(body, o.MaxMsgSize, o.MaxBodySize, out messages);
             if (error != null)
             {
-                throw new HttpError(413, error.Code[2..]);
+                throw new ApiException(413, error.Code[2..]);
             }
         }
         else
@@ -220,7 +184,7 @@ internal sealed class NsqdHttpApi
                 {
                     if (length > o.MaxMsgSize)
                     {
-                        throw new HttpError(413, "MSG_TOO_BIG");
+                        throw new ApiException(413, "MSG_TOO_BIG");
                     }
 
                     messages.Add(body.AsMemory(start, length));
@@ -235,7 +199,7 @@ internal sealed class NsqdHttpApi
             await PublishOrFail("MPUB", topic.Name, topic.PublishBatchAsync(messages, 0)).ConfigureAwait(false);
         }
 
-        await HttpReplies.Text(ctx, "OK").ConfigureAwait(false);
+        return ApiResult.Text("OK");
     }
 
     /// <summary>
@@ -251,17 +215,17 @@ internal sealed class NsqdHttpApi
         }
         catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
         {
-            throw new HttpError(503, "EXITING");
+            throw new ApiException(503, "EXITING");
         }
         catch (IOException e)
         {
             _logger.LogError("HTTP: {Command} to topic {Topic} failed: {Error}", command, topic, e.Message);
-            throw new HttpError(500, "INTERNAL_ERROR", $"{command} failed {e.Message}");
+            throw new ApiException(500, "INTERNAL_ERROR", $"{command} failed {e.Message}");
         }
     }
 
     /// <summary>Reads at most max bytes; one byte more means too big (upstream's LimitReader(max+1) trick).</summary>
-    private static async Task<byte[]> ReadBodyAsync(HttpContext ctx, long max, string tooBig)
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long max, string tooBig)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[64 * 1024];
@@ -270,11 +234,11 @@ internal sealed class NsqdHttpApi
             int read;
             try
             {
-                read = await ctx.Request.Body.ReadAsync(chunk).ConfigureAwait(false);
+                read = await request.Body.ReadAsync(chunk).ConfigureAwait(false);
             }
             catch (BadHttpRequestException)
             {
-                throw new HttpError(413, tooBig); // Kestrel's own body limit: still this endpoint's error
+                throw new ApiException(413, tooBig); // Kestrel's own body limit: still this endpoint's error
             }
 
             if (read == 0)
@@ -285,17 +249,17 @@ internal sealed class NsqdHttpApi
             buffer.Write(chunk, 0, read);
             if (buffer.Length > max)
             {
-                throw new HttpError(413, tooBig);
+                throw new ApiException(413, tooBig);
             }
         }
     }
 
     private async Task<Topic> TopicFromQueryAsync(GoQuery q, int? partitions = null)
     {
-        var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        var name = q.Get("topic") ?? throw new ApiException(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(name))
         {
-            throw new HttpError(400, "INVALID_TOPIC");
+            throw new ApiException(400, "INVALID_TOPIC");
         }
 
         try
@@ -304,17 +268,18 @@ internal sealed class NsqdHttpApi
         }
         catch (ObjectDisposedException)
         {
-            throw new HttpError(503, "EXITING");
+            throw new ApiException(503, "EXITING");
         }
         catch (IOException)
         {
-            throw new HttpError(500, "INTERNAL_ERROR");
+            throw new ApiException(500, "INTERNAL_ERROR");
         }
     }
 
     /// <summary>POST /topic/create?topic=T[&amp;partitions=P] (partitions: extension, 1..1024; default --topic-partitions).</summary>
-    private async Task CreateTopic(HttpContext ctx, GoQuery q)
+    private async ValueTask<ApiResult> CreateTopic(HttpRequest request)
     {
+        var q = Query(request);
         int? partitions = null;
         var text = q.Get("partitions");
         if (text != null)
@@ -322,7 +287,7 @@ internal sealed class NsqdHttpApi
             if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) ||
                 p < 1 || p > NsqdOptions.MaxPartitions)
             {
-                throw new HttpError(400, "INVALID_ARG_PARTITIONS");
+                throw new ApiException(400, "INVALID_ARG_PARTITIONS");
             }
 
             partitions = p;
@@ -332,117 +297,118 @@ internal sealed class NsqdHttpApi
         if (partitions != null && topic.Partitions.Length != partitions)
         {
             // An existing topic keeps its partitions (changing them would move keys between partitions).
-            throw new HttpError(409, "TOPIC_EXISTS_WITH_DIFFERENT_PARTITIONS");
+            throw new ApiException(409, "TOPIC_EXISTS_WITH_DIFFERENT_PARTITIONS");
         }
 
-        await ReplyDurablyAsync(ctx).ConfigureAwait(false);
+        return await ReplyDurablyAsync().ConfigureAwait(false);
     }
 
     /// <summary>Operator actions answer once nsqd.json holds their effect (its writes are coalesced, so this is cheap).</summary>
-    private async Task ReplyDurablyAsync(HttpContext ctx)
+    private async ValueTask<ApiResult> ReplyDurablyAsync()
     {
         await _server.Broker.SaveMetadataAsync().ConfigureAwait(false);
-        await HttpReplies.Empty(ctx).ConfigureAwait(false);
+        return ApiResult.Empty;
     }
 
-    private async Task DeleteTopic(HttpContext ctx, GoQuery q)
+    private async ValueTask<ApiResult> DeleteTopic(HttpRequest request)
     {
-        var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        var name = Query(request).Get("topic") ?? throw new ApiException(400, "MISSING_ARG_TOPIC");
         if (!await _server.Broker.DeleteTopicAsync(name).ConfigureAwait(false))
         {
-            throw new HttpError(404, "TOPIC_NOT_FOUND");
+            throw new ApiException(404, "TOPIC_NOT_FOUND");
         }
 
-        await ReplyDurablyAsync(ctx).ConfigureAwait(false);
+        return await ReplyDurablyAsync().ConfigureAwait(false);
     }
 
     /// <summary>Upstream validates the name only for /topic/empty; pause/unpause just look the topic up (404).</summary>
-    private Task WithExistingTopic(HttpContext ctx, GoQuery q, bool validateName, Action<Topic> action)
+    private ValueTask<ApiResult> WithExistingTopic(HttpRequest request, bool validateName, Action<Topic> action)
     {
-        var name = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        var name = Query(request).Get("topic") ?? throw new ApiException(400, "MISSING_ARG_TOPIC");
         if (validateName && !NsqNames.IsValidTopicName(name))
         {
-            throw new HttpError(400, "INVALID_TOPIC");
+            throw new ApiException(400, "INVALID_TOPIC");
         }
 
         if (!_server.Broker.TryGetTopic(name, out var topic))
         {
-            throw new HttpError(404, "TOPIC_NOT_FOUND");
+            throw new ApiException(404, "TOPIC_NOT_FOUND");
         }
 
         action(topic);
-        return ReplyDurablyAsync(ctx);
+        return ReplyDurablyAsync();
     }
 
     private (Topic Topic, string Channel) ExistingTopicAndChannelArg(GoQuery q)
     {
-        var topicName = q.Get("topic") ?? throw new HttpError(400, "MISSING_ARG_TOPIC");
+        var topicName = q.Get("topic") ?? throw new ApiException(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(topicName))
         {
-            throw new HttpError(400, "INVALID_ARG_TOPIC");
+            throw new ApiException(400, "INVALID_ARG_TOPIC");
         }
 
-        var channelName = q.Get("channel") ?? throw new HttpError(400, "MISSING_ARG_CHANNEL");
+        var channelName = q.Get("channel") ?? throw new ApiException(400, "MISSING_ARG_CHANNEL");
         if (!NsqNames.IsValidChannelName(channelName))
         {
-            throw new HttpError(400, "INVALID_ARG_CHANNEL");
+            throw new ApiException(400, "INVALID_ARG_CHANNEL");
         }
 
         if (!_server.Broker.TryGetTopic(topicName, out var topic))
         {
-            throw new HttpError(404, "TOPIC_NOT_FOUND");
+            throw new ApiException(404, "TOPIC_NOT_FOUND");
         }
 
         return (topic, channelName);
     }
 
-    private Task CreateChannel(HttpContext ctx, GoQuery q)
+    private ValueTask<ApiResult> CreateChannel(HttpRequest request)
     {
-        var (topic, channel) = ExistingTopicAndChannelArg(q);
+        var (topic, channel) = ExistingTopicAndChannelArg(Query(request));
         if (topic.TryGetOrCreateChannel(channel) == null)
         {
-            throw new HttpError(404, "TOPIC_NOT_FOUND"); // deleted while we looked it up
+            throw new ApiException(404, "TOPIC_NOT_FOUND"); // deleted while we looked it up
         }
 
-        return ReplyDurablyAsync(ctx);
+        return ReplyDurablyAsync();
     }
 
-    private async Task DeleteChannel(HttpContext ctx, GoQuery q)
+    private async ValueTask<ApiResult> DeleteChannel(HttpRequest request)
     {
-        var (topic, channel) = ExistingTopicAndChannelArg(q);
+        var (topic, channel) = ExistingTopicAndChannelArg(Query(request));
         if (!await topic.DeleteChannelAsync(channel).ConfigureAwait(false))
         {
-            throw new HttpError(404, "CHANNEL_NOT_FOUND");
+            throw new ApiException(404, "CHANNEL_NOT_FOUND");
         }
 
-        await ReplyDurablyAsync(ctx).ConfigureAwait(false);
+        return await ReplyDurablyAsync().ConfigureAwait(false);
     }
 
-    private Task WithExistingChannel(HttpContext ctx, GoQuery q, Action<Broker.Channel> action)
+    private ValueTask<ApiResult> WithExistingChannel(HttpRequest request, Action<Broker.Channel> action)
     {
-        var (topic, name) = ExistingTopicAndChannelArg(q);
+        var (topic, name) = ExistingTopicAndChannelArg(Query(request));
         if (!topic.TryGetChannel(name, out var channel))
         {
-            throw new HttpError(404, "CHANNEL_NOT_FOUND");
+            throw new ApiException(404, "CHANNEL_NOT_FOUND");
         }
 
         action(channel);
-        return ReplyDurablyAsync(ctx);
+        return ReplyDurablyAsync();
     }
 
     /// <summary>Replay: POST /channel/seek?topic=&amp;channel=&amp;to=oldest|newest|offset|timestamp[&amp;value=N].</summary>
-    private Task Seek(HttpContext ctx, GoQuery q)
+    private ValueTask<ApiResult> Seek(HttpRequest request)
     {
         // Topic and channel arguments are checked first, as for every other /channel/* endpoint.
+        var q = Query(request);
         var (topic, name) = ExistingTopicAndChannelArg(q);
-        var to = q.Get("to") ?? throw new HttpError(400, "MISSING_ARG_TO");
+        var to = q.Get("to") ?? throw new ApiException(400, "MISSING_ARG_TO");
         long value = 0;
         if (to is "offset" or "timestamp")
         {
-            var text = q.Get("value") ?? throw new HttpError(400, "MISSING_ARG_VALUE");
+            var text = q.Get("value") ?? throw new ApiException(400, "MISSING_ARG_VALUE");
             if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value))
             {
-                throw new HttpError(400, "INVALID_ARG_VALUE");
+                throw new ApiException(400, "INVALID_ARG_VALUE");
             }
         }
 
@@ -452,7 +418,7 @@ internal sealed class NsqdHttpApi
             "newest" => StartPosition.Newest,
             "offset" => new StartPosition(StartPositionKind.Offset, value),
             "timestamp" => new StartPosition(StartPositionKind.Timestamp, value),
-            _ => throw new HttpError(400, "INVALID_ARG_TO"),
+            _ => throw new ApiException(400, "INVALID_ARG_TO"),
         };
         int? partition = null;
         var partitionText = q.Get("partition");
@@ -460,12 +426,12 @@ internal sealed class NsqdHttpApi
         {
             if (!int.TryParse(partitionText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p))
             {
-                throw new HttpError(400, "INVALID_ARG_PARTITION");
+                throw new ApiException(400, "INVALID_ARG_PARTITION");
             }
 
             if (!topic.TryGetPartition(p, out _))
             {
-                throw new HttpError(404, "PARTITION_NOT_FOUND");
+                throw new ApiException(404, "PARTITION_NOT_FOUND");
             }
 
             partition = p;
@@ -473,15 +439,16 @@ internal sealed class NsqdHttpApi
 
         if (!topic.TryGetChannel(name, out var channel))
         {
-            throw new HttpError(404, "CHANNEL_NOT_FOUND");
+            throw new ApiException(404, "CHANNEL_NOT_FOUND");
         }
 
         channel.MoveTo(position, partition);
-        return HttpReplies.Empty(ctx);
+        return ValueTask.FromResult(ApiResult.Empty);
     }
 
-    private async Task Stats(HttpContext ctx, GoQuery q)
+    private ValueTask<ApiResult> Stats(HttpRequest request)
     {
+        var q = Query(request);
         var format = q.Get("format") ?? "text";
         var topic = q.Get("topic");
         var channel = q.Get("channel");
@@ -489,28 +456,23 @@ internal sealed class NsqdHttpApi
             IncludeClients: !TryParseBoolParam(q.Get("include_clients") ?? "", out var clients) || clients,
             IncludeMemory: !TryParseBoolParam(q.Get("include_mem") ?? "", out var mem) || mem);
         var snapshot = StatsSnapshot.Take(_server, filter);
-        if (format == "json")
-        {
-            await HttpReplies.Json(ctx, StatsJson.Write(snapshot)).ConfigureAwait(false);
-        }
-        else
-        {
-            await HttpReplies.Text(ctx, StatsText.Write(snapshot)).ConfigureAwait(false);
-        }
+        return ValueTask.FromResult(format == "json" ? ApiResult.Json(StatsJson.Write(snapshot)) : ApiResult.Text(StatsText.Write(snapshot)));
     }
 
-    private Task Metrics(HttpContext ctx, GoQuery q) =>
-        HttpReplies.Bytes(ctx, Common.Metrics.PrometheusExporter.ContentType, _server.Metrics.Scrape());
+    private ValueTask<ApiResult> Metrics(HttpRequest request) =>
+        ValueTask.FromResult(ApiResult.Bytes(Common.Metrics.PrometheusExporter.ContentType, System.Text.Encoding.UTF8.GetBytes(_server.Metrics.Scrape())));
 
-    private async Task Config(HttpContext ctx, string option)
+    /// <summary>GET and PUT /config/:opt (upstream doConfig: no query parsing).</summary>
+    private async ValueTask<ApiResult> Config(HttpRequest request)
     {
+        var option = (string)request.RouteValues["opt"]!;
         var o = _server.Options;
-        if (ctx.Request.Method == "PUT")
+        if (request.Method == "PUT")
         {
-            var body = await ReadBodyAsync(ctx, o.MaxMsgSize, "INVALID_VALUE").ConfigureAwait(false);
+            var body = await ReadBodyAsync(request, o.MaxMsgSize, "INVALID_VALUE").ConfigureAwait(false);
             if (body.Length == 0)
             {
-                throw new HttpError(413, "INVALID_VALUE");
+                throw new ApiException(413, "INVALID_VALUE");
             }
 
             switch (option)
@@ -523,7 +485,7 @@ internal sealed class NsqdHttpApi
                     }
                     catch (JsonException)
                     {
-                        throw new HttpError(400, "INVALID_VALUE");
+                        throw new ApiException(400, "INVALID_VALUE");
                     }
 
                     o.LookupdTcpAddresses = addresses ?? [];
@@ -533,22 +495,18 @@ internal sealed class NsqdHttpApi
                     var level = System.Text.Encoding.UTF8.GetString(body).Trim();
                     if (_server.SetLogLevel == null || !_server.SetLogLevel(level))
                     {
-                        throw new HttpError(400, "INVALID_VALUE");
+                        throw new ApiException(400, "INVALID_VALUE");
                     }
 
                     o.LogLevel = level.ToLowerInvariant();
                     break;
                 default:
-                    throw new HttpError(400, "INVALID_OPTION");
+                    throw new ApiException(400, "INVALID_OPTION");
             }
         }
-        else if (ctx.Request.Method != "GET")
-        {
-            throw new HttpError(405, "METHOD_NOT_ALLOWED");
-        }
 
-        var value = ConfigValues.Get(o, option) ?? throw new HttpError(400, "INVALID_OPTION");
-        await HttpReplies.Json(ctx, value).ConfigureAwait(false);
+        var value = ConfigValues.Get(o, option) ?? throw new ApiException(400, "INVALID_OPTION");
+        return ApiResult.Json(value);
     }
 
     /// <summary>Upstream http.go boolParams: only "true", "1", "false" and "0" are understood.</summary>
