@@ -559,7 +559,12 @@ public sealed class Channel
 
             try
             {
-                File.Delete(CheckpointPath);
+                if (File.Exists(CheckpointPath))
+                {
+                    // Durably: a cursor file still there after a power loss would restore the channel.
+                    File.Delete(CheckpointPath);
+                    Storage.NativeFile.FlushDirectory(Path.GetDirectoryName(CheckpointPath)!);
+                }
             }
             catch (IOException)
             {
