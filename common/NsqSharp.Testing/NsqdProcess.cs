@@ -8,12 +8,13 @@ namespace NsqSharp.Testing;
 public sealed class NsqdProcess : IDisposable
 {
     private readonly IReadOnlyList<string> _extraArgs;
-    private readonly TempDirectory _data;
+    private readonly TempDirectory? _data;
     private readonly ProcessLimits? _limits;
 
-    private NsqdProcess(IReadOnlyList<string> extraArgs, ProcessLimits? limits)
+    private NsqdProcess(IReadOnlyList<string> extraArgs, ProcessLimits? limits, string? dataPath = null)
     {
-        _data = new TempDirectory("nsqd");
+        _data = dataPath is null ? new TempDirectory("nsqd") : null;
+        DataPath = dataPath ?? _data!.Path;
         _extraArgs = extraArgs;
         _limits = limits;
         TcpPort = FreePort.Next();
@@ -27,7 +28,8 @@ public sealed class NsqdProcess : IDisposable
 
     public int HttpsPort { get; private set; }
 
-    public string DataPath => _data.Path;
+    /// <summary>Its own temp directory (deleted on dispose), or the caller's (see <see cref="StartOnDataPathAsync"/>).</summary>
+    public string DataPath { get; }
 
     public string HttpBase => $"http://127.0.0.1:{HttpPort}";
 
@@ -39,13 +41,19 @@ public sealed class NsqdProcess : IDisposable
 
     public static Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs) => StartAsync(extraArgs, limits: null);
 
+    /// <summary>Starts nsqd on the caller's data path (which it may have to create), left in place on dispose.</summary>
+    public static Task<NsqdProcess> StartOnDataPathAsync(string dataPath, IEnumerable<string> extraArgs) =>
+        StartAsync(new NsqdProcess([.. extraArgs], limits: null, dataPath));
+
     /// <summary>
     /// Starts nsqd, with resource limits when given (see <see cref="ProcessLimits"/>), so tests can take it
     /// to its descriptor or file-size limit without touching the test host's.
     /// </summary>
-    public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits)
+    public static Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits) =>
+        StartAsync(new NsqdProcess([.. extraArgs], limits));
+
+    private static async Task<NsqdProcess> StartAsync(NsqdProcess nsqd)
     {
-        var nsqd = new NsqdProcess([.. extraArgs], limits);
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -134,7 +142,7 @@ public sealed class NsqdProcess : IDisposable
         }
         finally
         {
-            _data.Dispose();
+            _data?.Dispose();
         }
     }
 }
