@@ -11,6 +11,16 @@ using Xunit.Abstractions;
 namespace NsqSharp.Nsqd.Tests.PowerLoss;
 
 /// <summary>
+/// The power-loss tests run alone: their filesystem, nsqd and five flat-out producers saturate a small machine, which
+/// would squeeze the timing-sensitive tests running beside them (and their own time bounds).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PowerLossCollection
+{
+    public const string Name = "power loss";
+}
+
+/// <summary>
 /// Acknowledged means durable, even across a power cut (a kill -9 cannot show a missing fsync: the page cache
 /// survives the process). nsqd runs with its data path on a <see cref="PowerLossDisk"/>; producers publish with acks
 /// (TCP PUB and MPUB, HTTP /pub and /mpub) and every acknowledged message is recorded; the power is cut at a random
@@ -19,6 +29,7 @@ namespace NsqSharp.Nsqd.Tests.PowerLoss;
 /// producer sent, byte for byte. The same scenario with acknowledgement before fsync (--sync-every) must lose
 /// acknowledged messages, which shows the test can fail.
 /// </summary>
+[Collection(PowerLossCollection.Name)]
 public sealed class PowerLossTests(ITestOutputHelper output)
 {
     private const string Topic = "powerloss";
