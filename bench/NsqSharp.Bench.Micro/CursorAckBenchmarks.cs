@@ -93,5 +93,9 @@ public class CursorAckBenchmarks
         public void CloseForChannelDelete()
         {
         }
+
+        public void CloseForLeadershipLoss(string error)
+        {
+        }
     }
 }

@@ -30,6 +30,10 @@ public sealed class NsqdProcess : TypedServer
 
     public static Task<NsqdProcess> StartAsync(params string[] extraArgs) => StartAsync(extraArgs, limits: null);
 
+    /// <summary>Starts nsqd on the caller's data path (which it may have to create), left in place on dispose.</summary>
+    public static Task<NsqdProcess> StartOnDataPathAsync(string dataPath, IEnumerable<string> extraArgs) =>
+        StartAsync(extraArgs, dataPath: dataPath);
+
     /// <summary>
     /// Starts nsqd with the extra flags. With limits, under those resource limits (see <see cref="ProcessLimits"/>),
     /// so tests can take it to its descriptor or file-size limit without touching the test host's. With an

@@ -1,3 +1,4 @@
+using NsqSharp.Testing;
 using NsqSharp.Cluster.Controller;
 using NsqSharp.Cluster.Coordination;
 using NsqSharp.Cluster.Metadata;
@@ -17,8 +18,8 @@ public sealed class ClusterControllerTests
     [Fact(Timeout = 90_000)]
     public async Task ADeadLeaderIsReplacedFromTheIsrWithTheEpochBumped_AndANewControllerTakesOver()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         var writer = new ClusterStateWriter(store, Keys);
         var leases = new Dictionary<string, IStoreLease>();
         foreach (var id in new[] { "n1", "n2", "n3" })
@@ -72,8 +73,8 @@ public sealed class ClusterControllerTests
     [Fact(Timeout = 90_000)]
     public async Task WithNoLiveIsrMemberThePartitionGoesOffline_AndReturnsWithItsIsrMember()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         var writer = new ClusterStateWriter(store, Keys);
         await using var n1 = await store.GrantLeaseAsync(TimeSpan.FromSeconds(10));
         var n2 = await store.GrantLeaseAsync(TimeSpan.FromSeconds(10));

@@ -1,3 +1,4 @@
+using NsqSharp.Testing;
 using NsqSharp.Cluster.Coordination;
 using NsqSharp.Cluster.Metadata;
 using Xunit;
@@ -11,9 +12,9 @@ public sealed class LeaderElectionTests
     [Fact(Timeout = 60_000)]
     public async Task OneCandidateWins_TheNextWinsWhenItResigns_WithAHigherTerm()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var storeA = new EtcdMetadataStore(etcd.Endpoint);
-        await using var storeB = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var storeA = new EtcdMetadataStore(etcd.ClientUrl);
+        await using var storeB = new EtcdMetadataStore(etcd.ClientUrl);
         var keys = new ClusterKeys("t");
         await using var leaseA = await storeA.GrantLeaseAsync(TimeSpan.FromSeconds(10));
         await using var leaseB = await storeB.GrantLeaseAsync(TimeSpan.FromSeconds(10));
@@ -35,9 +36,9 @@ public sealed class LeaderElectionTests
     [Fact(Timeout = 60_000)]
     public async Task ADeposedLeadersFencedWritesFail_EvenBeforeItNoticesItLost()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var storeA = new EtcdMetadataStore(etcd.Endpoint);
-        await using var storeB = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var storeA = new EtcdMetadataStore(etcd.ClientUrl);
+        await using var storeB = new EtcdMetadataStore(etcd.ClientUrl);
         var keys = new ClusterKeys("t");
         var leaseA = await storeA.GrantLeaseAsync(TimeSpan.FromSeconds(10));
         await using var leaseB = await storeB.GrantLeaseAsync(TimeSpan.FromSeconds(10));

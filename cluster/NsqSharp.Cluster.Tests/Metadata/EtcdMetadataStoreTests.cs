@@ -14,8 +14,8 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task PutGetAndPrefixReadsCarryRevisions()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         var r1 = await store.PutAsync("/c/nodes/a", Utf8("A"));
         var r2 = await store.PutAsync("/c/nodes/b", Utf8("B"));
         await store.PutAsync("/c/nodesX", Utf8("not under the prefix"));
@@ -40,8 +40,8 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task CompareAndSwapAppliesOnlyAtTheExpectedRevision()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         var create = await store.TransactAsync(new Transaction().If(Condition.Absent("/k")).Then(Operation.Put("/k", "v1")));
         Assert.True(create.Succeeded);
         var again = await store.TransactAsync(new Transaction().If(Condition.Absent("/k")).Then(Operation.Put("/k", "other")).Else(Operation.Get("/k")));
@@ -61,8 +61,8 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task ConcurrentCompareAndSwapIncrementsLoseNoUpdate()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         await store.PutAsync("/counter", Utf8("0"));
         const int writers = 4, each = 25;
         var conflicts = 0;
@@ -89,8 +89,8 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task LeasedKeysVanishWhenTheLeaseIsRevoked()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         await using var lease = await store.GrantLeaseAsync(TimeSpan.FromSeconds(5));
         await store.PutAsync("/c/nodes/n1", Utf8("alive"), lease.Id);
         Assert.Equal(lease.Id, (await store.GetAsync("/c/nodes/n1")).Single!.LeaseId);
@@ -102,8 +102,8 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task KeptAliveLeaseOutlivesItsTtl_AndIsLostWhenEtcdStopsAnswering()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint, requestTimeout: TimeSpan.FromSeconds(1));
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl, requestTimeout: TimeSpan.FromSeconds(1));
         await using var lease = await store.GrantLeaseAsync(TimeSpan.FromSeconds(2));
         await store.PutAsync("/held", Utf8("x"), lease.Id);
 
@@ -122,8 +122,8 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task WatchSeesEveryChangeOnceInOrder_AcrossAnEtcdRestart()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         var start = (await store.GetPrefixAsync("/w/")).Revision;
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(50));
         var seen = new List<WatchEvent>();
@@ -149,7 +149,7 @@ public sealed class EtcdMetadataStoreTests
         }
 
         await store.PutAsync("/other", Utf8("not watched"));
-        etcd.Kill();
+        etcd.Kill9();
         await etcd.RestartAsync();
         for (int i = 20; i < 40; i++)
         {
@@ -170,14 +170,14 @@ public sealed class EtcdMetadataStoreTests
     [Fact(Timeout = 60_000)]
     public async Task WatchFromCompactedHistoryThrowsCompacted()
     {
-        await using var etcd = await TestEtcd.StartAsync();
-        await using var store = new EtcdMetadataStore(etcd.Endpoint);
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
         var first = await store.PutAsync("/h/a", Utf8("1"));
         var last = await store.PutAsync("/h/a", Utf8("2"));
         using (var http = new HttpClient())
         {
             // etcd 3.4's v3 JSON gateway: compact history up to the last revision.
-            using var response = await http.PostAsJsonAsync($"{etcd.Endpoint}/v3/kv/compaction", new { revision = last.ToString(), physical = true });
+            using var response = await http.PostAsJsonAsync($"{etcd.ClientUrl}/v3/kv/compaction", new { revision = last.ToString(), physical = true });
             response.EnsureSuccessStatusCode();
         }
 

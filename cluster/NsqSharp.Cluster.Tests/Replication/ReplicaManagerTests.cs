@@ -25,15 +25,15 @@ public sealed class ReplicaManagerTests
     [Fact(Timeout = 120_000)]
     public async Task APartitionReplicatesToItsIsr_AndSurvivesItsLeadersDeathWithEveryAckedMessage()
     {
-        await using var etcd = await TestEtcd.StartAsync();
+        await using var etcd = await EtcdProcess.StartAsync();
         using var dir = new TempDirectory("nsqsharp-rm");
         var nodes = new Dictionary<string, TestNode>();
         foreach (var id in new[] { "n1", "n2", "n3" })
         {
-            nodes[id] = await TestNode.StartAsync(id, etcd.Endpoint, Path.Combine(dir.Path, id));
+            nodes[id] = await TestNode.StartAsync(id, etcd.ClientUrl, Path.Combine(dir.Path, id));
         }
 
-        await using var controllerStore = new EtcdMetadataStore(etcd.Endpoint);
+        await using var controllerStore = new EtcdMetadataStore(etcd.ClientUrl);
         await using var watcher = new ClusterWatcher(controllerStore, Keys);
         await watcher.StartAsync(CancellationToken.None);
         await watcher.WaitForAsync(v => v.Nodes.Count == 3, CancellationToken.None).WaitAsync(Bound);

@@ -82,7 +82,7 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Restores topics, channels and cursors from the data path and starts housekeeping.</summary>
     public void Start()
     {
-        Directory.CreateDirectory(DataPath);
+        NativeFile.CreateDirectory(DataPath);
         var ephemeralRoot = Path.Combine(DataPath, "ephemeral");
         if (Directory.Exists(ephemeralRoot))
         {
@@ -386,7 +386,17 @@ public sealed class Broker : IAsyncDisposable
         var directory = ephemeral
             ? Path.Combine(DataPath, "ephemeral", Topic.EscapeFileName(name))
             : Path.Combine(DataPath, "topics", Topic.EscapeFileName(name));
-        Directory.CreateDirectory(Path.Combine(directory, "channels"));
+        if (ephemeral)
+        {
+            Directory.CreateDirectory(Path.Combine(directory, "channels"));
+        }
+        else
+        {
+            // Durably (topics/, the topic's directory, channels/): the topic's messages are acknowledged only once
+            // fsynced, and an fsynced file is lost all the same if a directory above it is.
+            NativeFile.CreateDirectory(Path.Combine(directory, "channels"));
+        }
+
         var logs = new PartitionLog[partitionIds.Length];
         var logger = _loggerFactory.CreateLogger("nsqd.storage");
         var handles = LazyInitializer.EnsureInitialized(ref _segmentHandles, () => new SegmentHandleCache(Options.MaxOpenSegments));
@@ -421,7 +431,8 @@ public sealed class Broker : IAsyncDisposable
             await topic.StopAsync(delete: true).ConfigureAwait(false);
             try
             {
-                Directory.Delete(topic.Directory, recursive: true);
+                // The parent is fsynced too: a topic directory still there after a power loss would be restored.
+                NativeFile.DeleteDirectory(topic.Directory);
             }
             catch (IOException e)
             {

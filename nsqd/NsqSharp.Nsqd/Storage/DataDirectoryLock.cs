@@ -28,7 +28,7 @@ public sealed class DataDirectoryLock : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(dataPath);
         string directory = System.IO.Path.GetFullPath(dataPath);
-        Directory.CreateDirectory(directory);
+        NativeFile.CreateDirectory(directory);
         string path = System.IO.Path.Combine(directory, FileName);
         var inUse = new IOException($"--data-path={directory} in use (possibly by another instance of nsqd)");
         SafeFileHandle handle;

@@ -94,6 +94,45 @@ internal static partial class NativeFile
     }
 
     /// <summary>
+    /// Directory.CreateDirectory, durably: the entry of every directory it creates is fsynced into that directory's
+    /// parent. A new directory is an entry in its parent like a new file: until the parent is fsynced a power loss can
+    /// take it, and with it everything written under it, fsynced or not. Costs nothing when the directory exists.
+    /// </summary>
+    public static void CreateDirectory(string directory)
+    {
+        var missing = new List<string>();
+        for (string? d = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)); d is not null && !Directory.Exists(d); d = Path.GetDirectoryName(d))
+        {
+            missing.Add(d);
+        }
+
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(directory);
+        foreach (string created in missing)
+        {
+            if (Path.GetDirectoryName(created) is { } parent)
+            {
+                FlushDirectory(parent);
+            }
+        }
+    }
+
+    /// <summary>Deletes a directory and everything in it, then fsyncs its parent so the deletion survives a power loss.</summary>
+    public static void DeleteDirectory(string directory)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        Directory.Delete(full, recursive: true);
+        if (Path.GetDirectoryName(full) is { } parent)
+        {
+            FlushDirectory(parent);
+        }
+    }
+
+    /// <summary>
     /// open(O_RDWR | O_CREAT) without .NET's own advisory locking (File.OpenHandle takes a shared flock for any
     /// FileShare but None, which would make a second opener fail before it can even try the exclusive lock).
     /// </summary>

@@ -129,22 +129,40 @@ public sealed class CursorFiles
     /// <summary>Removes both files (channel deleted).</summary>
     public void Delete()
     {
-        TryDelete(OpsPath);
-        TryDelete(SnapshotPath);
+        bool deleted = TryDelete(OpsPath) | TryDelete(SnapshotPath);
         CanAppend = false;
+        if (deleted)
+        {
+            try
+            {
+                // Durably: a cursor file still there after a power loss would restore the deleted channel.
+                Storage.NativeFile.FlushDirectory(Path.GetDirectoryName(SnapshotPath)!);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
-    private static void TryDelete(string path)
+    private static bool TryDelete(string path)
     {
         try
         {
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
             File.Delete(path);
+            return true;
         }
         catch (IOException)
         {
+            return false;
         }
         catch (UnauthorizedAccessException)
         {
+            return false;
         }
     }
 }

@@ -28,7 +28,7 @@ public sealed partial class PartitionLog
 
         try
         {
-            CreateDirectoryDurably(directory);
+            NativeFile.CreateDirectory(directory);
             LogSegment.TryDelete(Path.Combine(directory, ".lock")); // left by versions that locked every partition
             foreach (string tmp in System.IO.Directory.EnumerateFiles(directory, "*.tmp"))
             {
@@ -82,30 +82,6 @@ public sealed partial class PartitionLog
             }
 
             throw;
-        }
-    }
-
-    /// <summary>Creates missing directories and fsyncs each new entry's parent so the path survives a power loss.</summary>
-    private static void CreateDirectoryDurably(string directory)
-    {
-        var missing = new List<string>();
-        for (string? d = directory; d is not null && !System.IO.Directory.Exists(d); d = Path.GetDirectoryName(d))
-        {
-            missing.Add(d);
-        }
-
-        if (missing.Count == 0)
-        {
-            return;
-        }
-
-        System.IO.Directory.CreateDirectory(directory);
-        foreach (string created in missing)
-        {
-            if (Path.GetDirectoryName(created) is { } parent)
-            {
-                NativeFile.FlushDirectory(parent);
-            }
         }
     }
 

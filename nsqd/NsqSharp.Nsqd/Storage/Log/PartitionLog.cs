@@ -216,12 +216,7 @@ public sealed partial class PartitionLog : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (System.IO.Directory.Exists(directory))
         {
-            System.IO.Directory.Delete(directory, recursive: true);
-            string? parent = Path.GetDirectoryName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
-            if (parent is not null && System.IO.Directory.Exists(parent))
-            {
-                NativeFile.FlushDirectory(parent);
-            }
+            NativeFile.DeleteDirectory(directory);
         }
     }
 
