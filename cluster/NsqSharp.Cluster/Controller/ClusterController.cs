@@ -67,10 +67,17 @@ public sealed class ClusterController(IMetadataStore store, ClusterWatcher watch
             {
                 break;
             }
-            catch (Exception e) when (e is MetadataStoreUnavailableException or OperationCanceledException)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 _logger.LogWarning("controller: {Reason}; campaigning again", e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
             }
         }
     }

@@ -142,8 +142,9 @@ public sealed class Leadership : IAsyncDisposable
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || linked.IsCancellationRequested)
         {
+            // Stopped (disposed or the term ended): nothing to report.
         }
         catch (WatchCompactedException)
         {

@@ -33,7 +33,12 @@ public sealed partial class EtcdMetadataStore
                     },
                 }, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (!ct.IsCancellationRequested && e is RpcException or HttpRequestException or InvalidOperationException or IOException)
+            catch (Exception) when (ct.IsCancellationRequested)
+            {
+                call.Dispose(); // cancelled while starting: gRPC reports that as an RpcException (Cancelled)
+                break;
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException or InvalidOperationException or IOException)
             {
                 call.Dispose();
                 _logger.LogDebug(e, "etcd watch of {Prefix} could not start; retrying", prefix);

@@ -118,9 +118,14 @@ public sealed class ClusterWatcher : IAsyncDisposable
                 _logger.LogWarning("cluster state history compacted at {Revision}: reading it again", e.CompactRevision);
                 revision = await RetryAsync(LoadAsync, ct).ConfigureAwait(false);
             }
-            catch (MetadataStoreUnavailableException e)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                _logger.LogWarning("cluster state watch: {Reason}", e.Message);
+                return;
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                // Never stop following: a watcher that dies silently would freeze the node's view of the cluster.
+                _logger.LogWarning("cluster state watch: {Reason}; resuming from revision {Revision}", e.Message, revision);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
             }
         }
