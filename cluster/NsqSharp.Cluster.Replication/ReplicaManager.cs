@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using NsqSharp.Cluster.Replication.Follower;
 using NsqSharp.Cluster.Replication.Leader;
 using NsqSharp.Cluster.State;
+using NsqSharp.Nsqd.Broker;
 
 namespace NsqSharp.Cluster.Replication;
 
@@ -13,7 +14,7 @@ namespace NsqSharp.Cluster.Replication;
 /// leader's proposed ISR with a compare-and-swap on the partition's mod revision, only while the state still names
 /// it leader in its epoch, and uses an ISR only once written. Serves fetches (<see cref="IReplicaLookup"/>).
 /// </summary>
-public sealed class ReplicaManager : IReplicaLookup, IAsyncDisposable
+public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisposable
 {
     private readonly ClusterWatcher _watcher;
     private readonly ClusterStateWriter _writer;
@@ -53,6 +54,10 @@ public sealed class ReplicaManager : IReplicaLookup, IAsyncDisposable
             return _replicas.TryGetValue((topic, partition), out var r) ? r.Role : ReplicaRole.None;
         }
     }
+
+    public bool IsLeader(string topic, int partition) => FindLeader(topic, partition) is not null;
+
+    public bool CanAcceptPublish(string topic, int partition) => FindLeader(topic, partition) is { HasEnoughReplicas: true };
 
     public PartitionLeader? FindLeader(string topic, int partition)
     {
@@ -168,7 +173,8 @@ public sealed class ReplicaManager : IReplicaLookup, IAsyncDisposable
                     await current.StopAsync().ConfigureAwait(false);
                 }
 
-                var log = await _logs.GetOrCreateAsync(topic.Name, partition.Partition, ct).ConfigureAwait(false);
+                var local = topic.Partitions.Values.Where(p => p.State.Replicas.Contains(_selfId)).Select(p => p.Partition).ToArray();
+                var log = await _logs.GetOrCreateAsync(topic.Name, partition.Partition, local, ct).ConfigureAwait(false);
                 var next = Start(topic.Name, partition.Partition, log, state, topic.Config?.MinIsr ?? 1, view);
                 lock (_lock)
                 {

@@ -137,7 +137,7 @@ public sealed class ReplicaManagerTests
             return _manager.FindLeader(topic, partition)!.Log;
         }
 
-        public ValueTask<PartitionLog> GetOrCreateAsync(string topic, int partition, CancellationToken ct) =>
+        public ValueTask<PartitionLog> GetOrCreateAsync(string topic, int partition, IReadOnlyList<int> localPartitions, CancellationToken ct) =>
             ValueTask.FromResult(_logs.GetOrAdd((topic, partition), k => PartitionLog.Open(Path.Combine(_dataPath, k.Item1 + "-" + k.Item2), k.Item2,
                 new PartitionLogOptions { HighWatermarkFollowsLogEnd = false }, NullLogger.Instance)));
 
