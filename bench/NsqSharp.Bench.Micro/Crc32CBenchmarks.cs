@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using NsqSharp.Nsqd.Storage;
 using NsqSharp.Common;
 
 namespace NsqSharp.Bench.Micro;

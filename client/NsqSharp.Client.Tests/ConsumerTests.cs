@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using NsqSharp.Client.Tests.Fakes;
 
 namespace NsqSharp.Client.Tests;
@@ -361,7 +360,7 @@ public class ConsumerTests
     }
 
     [Fact]
-    public void Names_are_validated() 
+    public void Names_are_validated()
     {
         Assert.Throws<ArgumentException>(() => new Consumer("bad topic", "c"));
         Assert.Throws<ArgumentException>(() => new Consumer("t", new string('c', 65)));

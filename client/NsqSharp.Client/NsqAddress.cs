@@ -61,7 +61,7 @@ internal readonly record struct NsqAddress(string Host, int Port)
             return true;
         }
 
-        return IPEndPoint.TryParse(text, out endPoint!) ;
+        return IPEndPoint.TryParse(text, out endPoint!);
     }
 
     public override string ToString() =>

@@ -1,6 +1,5 @@
 using NsqSharp.Common.Protocol;
 using NsqSharp.Hosting;
-using NsqSharp.Tools;
 using NsqSharp.Tools.Tail;
 
 // nsq_tail: consume NSQ topics and print message bodies to stdout (flags as upstream nsq 1.3.0).

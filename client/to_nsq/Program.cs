@@ -1,6 +1,5 @@
 using NsqSharp.Common.Protocol;
 using NsqSharp.Hosting;
-using NsqSharp.Tools;
 using NsqSharp.Tools.ToNsq;
 
 // to_nsq: publish stdin, split on a delimiter, to an NSQ topic (flags as upstream nsq 1.3.0).

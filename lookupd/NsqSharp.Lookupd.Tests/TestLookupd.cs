@@ -1,5 +1,3 @@
-using System.Net.Http;
-using NsqSharp.Lookupd;
 using NsqSharp.Lookupd.Registry;
 
 namespace NsqSharp.Lookupd.Tests;

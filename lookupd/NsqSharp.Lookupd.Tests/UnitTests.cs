@@ -1,4 +1,3 @@
-using NsqSharp.Lookupd.Http;
 using NsqSharp.Lookupd.Registry;
 using Xunit;
 

@@ -1,10 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using NsqSharp.Common.Protocol;
-using NsqSharp.Lookupd.Http;
 using NsqSharp.Common.Http;
 using NsqSharp.Common.Net;
+using NsqSharp.Common.Protocol;
+using NsqSharp.Lookupd.Http;
 using NsqSharp.Lookupd.Registry;
 using NsqSharp.Lookupd.Tcp;
 

@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Cli;
 using NsqSharp.Hosting;
-using NsqSharp.Lookupd;
 
 namespace NsqSharp.Lookupd.Host;
 

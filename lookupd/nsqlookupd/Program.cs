@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Protocol;
-using NsqSharp.Lookupd;
 using NsqSharp.Hosting;
+using NsqSharp.Lookupd;
 using NsqSharp.Lookupd.Host;
 
 // nsqlookupd: flags as upstream (single- or double-dash), SIGTERM/SIGINT stop it gracefully.

@@ -21,7 +21,13 @@ internal static class ScenarioCatalog
             "manytopics" => ThroughputRunner.RunAsync(ThroughputPlan.From("manytopics", Fill(new ManyTopicsOptions { Topics = o.Topics, Channels = 1 }, "sub_bench_many"))),
             "latency" => LatencyRunner.RunAsync(LatencyPlan.From(Common(new LatencyOptions
             {
-                Rate = o.Rate, BatchSize = 1, Warmup = "1s", DrainTimeout = "10s", Rdy = 2500, Timer = "sleep", OutputBufferSize = -1,
+                Rate = o.Rate,
+                BatchSize = 1,
+                Warmup = "1s",
+                DrainTimeout = "10s",
+                Rdy = 2500,
+                Timer = "sleep",
+                OutputBufferSize = -1,
             }, null))),
             _ => throw new FormatException($"unknown scenario \"{scenario}\" (known: {string.Join(", ", Names)})"),
         };

@@ -1,5 +1,3 @@
-using NsqSharp.Bench.Measure;
-
 namespace NsqSharp.Bench.Report;
 
 /// <summary>The plots of one run: throughput over time, broker CPU/RSS over time, latency percentile curves.</summary>

@@ -13,7 +13,7 @@ internal sealed class PendingResponse : IValueTaskSource
 {
     private const int PoolLimit = 1024;
     private static readonly ConcurrentQueue<PendingResponse> Pool = new();
-    private static int _pooled;
+    private static int s_pooled;
 
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _cancellation;
@@ -27,7 +27,7 @@ internal sealed class PendingResponse : IValueTaskSource
     {
         if (Pool.TryDequeue(out var item))
         {
-            Interlocked.Decrement(ref _pooled);
+            Interlocked.Decrement(ref s_pooled);
         }
         else
         {
@@ -110,13 +110,13 @@ internal sealed class PendingResponse : IValueTaskSource
         }
 
         _core.Reset();
-        if (Interlocked.Increment(ref _pooled) <= PoolLimit)
+        if (Interlocked.Increment(ref s_pooled) <= PoolLimit)
         {
             Pool.Enqueue(this);
         }
         else
         {
-            Interlocked.Decrement(ref _pooled);
+            Interlocked.Decrement(ref s_pooled);
         }
     }
 }

@@ -1,8 +1,8 @@
-using NsqSharp.Testing;
 using NsqSharp.Cluster.Controller;
 using NsqSharp.Cluster.Coordination;
 using NsqSharp.Cluster.Metadata;
 using NsqSharp.Cluster.State;
+using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Cluster.Tests.Controller;

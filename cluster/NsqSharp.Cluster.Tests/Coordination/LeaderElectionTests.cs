@@ -1,6 +1,6 @@
-using NsqSharp.Testing;
 using NsqSharp.Cluster.Coordination;
 using NsqSharp.Cluster.Metadata;
+using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Cluster.Tests.Coordination;

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Http;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Lookupd.Registry;
-using NsqSharp.Common.Http;
 
 namespace NsqSharp.Lookupd.Http;
 

@@ -3,8 +3,8 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using NsqSharp.Common.Protocol;
 using NsqSharp.Common.Net;
+using NsqSharp.Common.Protocol;
 using NsqSharp.Lookupd.Registry;
 
 namespace NsqSharp.Lookupd.Tcp;

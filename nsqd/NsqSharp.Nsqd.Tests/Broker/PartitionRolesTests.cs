@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using NsqSharp.Nsqd.Broker;
-using NsqSharp.Nsqd.Storage;
 using NsqSharp.Testing;
 using Xunit;
 using BrokerNode = NsqSharp.Nsqd.Broker.Broker;

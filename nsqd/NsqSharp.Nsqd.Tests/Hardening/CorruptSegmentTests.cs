@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using NsqSharp.Nsqd.Tests.Support;
-using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Nsqd.Tests.Hardening;

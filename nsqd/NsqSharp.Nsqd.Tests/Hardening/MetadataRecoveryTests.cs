@@ -1,5 +1,4 @@
 using NsqSharp.Nsqd.Tests.Support;
-using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Nsqd.Tests.Hardening;

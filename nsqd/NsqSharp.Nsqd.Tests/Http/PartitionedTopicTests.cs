@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using NsqSharp.Nsqd.Tests.Support;
-using NsqSharp.Testing;
 using Xunit;
 
 namespace NsqSharp.Nsqd.Tests.Http;

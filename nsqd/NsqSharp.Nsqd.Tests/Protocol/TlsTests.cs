@@ -1,5 +1,4 @@
 using System.Security.Cryptography.X509Certificates;
-using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Tests.Support;
 using Xunit;
 

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common;
 using NsqSharp.Nsqd.Storage;
 using NsqSharp.Testing;
 using Xunit;
 using static NsqSharp.Nsqd.Tests.Storage.StorageTestSupport;
-using NsqSharp.Common;
 
 namespace NsqSharp.Nsqd.Tests.Storage;
 

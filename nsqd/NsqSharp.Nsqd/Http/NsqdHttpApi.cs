@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Http;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
 using NsqSharp.Nsqd.Protocol;
-using NsqSharp.Common.Http;
 
 namespace NsqSharp.Nsqd.Http;
 
