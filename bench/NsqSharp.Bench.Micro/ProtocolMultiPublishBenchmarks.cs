@@ -1,5 +1,6 @@
-using System.Buffers.Binary;
+using System.Buffers;
 using BenchmarkDotNet.Attributes;
+using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Protocol;
 
 namespace NsqSharp.Bench.Micro;
@@ -22,15 +23,9 @@ public class ProtocolMultiPublishBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        const int size = 200;
-        _body = new byte[4 + (Messages * (4 + size))];
-        BinaryPrimitives.WriteInt32BigEndian(_body, Messages);
-        var at = 4;
-        for (var i = 0; i < Messages; i++)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(_body.AsSpan(at), size);
-            at += 4 + size;
-        }
+        var body = new ArrayBufferWriter<byte>();
+        MultiPublishBody.Write(body, Enumerable.Repeat((ReadOnlyMemory<byte>)new byte[200], Messages).ToArray());
+        _body = body.WrittenSpan.ToArray();
     }
 
     [Benchmark]

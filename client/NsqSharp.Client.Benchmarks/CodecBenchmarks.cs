@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
 using NsqSharp.Client.Protocol;
+using NsqSharp.Common.Protocol;
 
 namespace NsqSharp.Client.Benchmarks;
 
@@ -27,12 +27,8 @@ public class CodecBenchmarks
         _id = NsqMessageId.FromBytes("0123456789abcdef"u8);
 
         // 16 message frames back to back, as a read from nsqd would deliver them
-        var frame = new byte[8 + 26 + BodySize];
-        BinaryPrimitives.WriteInt32BigEndian(frame, 4 + 26 + BodySize);
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), 2);
-        BinaryPrimitives.WriteInt64BigEndian(frame.AsSpan(8), 1_700_000_000_000_000_000);
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(16), 1);
-        "0123456789abcdef"u8.CopyTo(frame.AsSpan(18));
+        var frame = new byte[MessageFrame.FrameLength(BodySize)];
+        MessageFrame.Write(frame, 1_700_000_000_000_000_000, 1, "0123456789abcdef"u8, new byte[BodySize]);
         _frames = Enumerable.Repeat(frame, 16).SelectMany(f => f).ToArray();
     }
 
@@ -56,7 +52,7 @@ public class CodecBenchmarks
     public int EncodeFinRdy()
     {
         _writer.ResetWrittenCount();
-        CommandWriter.WriteFin(_writer, _id);
+        CommandWriter.WriteFin(_writer, NsqMessageId.AsBytes(in _id));
         CommandWriter.WriteRdy(_writer, 2500);
         return _writer.WrittenCount;
     }
@@ -66,7 +62,7 @@ public class CodecBenchmarks
     {
         var buffer = new ReadOnlySequence<byte>(_frames);
         long total = 0;
-        while (FrameReader.TryReadFrame(ref buffer, 1 << 20, out _, out var data))
+        while (FrameReader.TryRead(ref buffer, 1 << 20, out _, out var data))
         {
             total += MessageDecoder.Decode(data).Body.Length;
         }

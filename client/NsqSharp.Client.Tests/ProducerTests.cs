@@ -260,6 +260,33 @@ public class ProducerTests
         Assert.Equal(server.Address, error.Address);
     }
 
+    [Fact]
+    public async Task A_malformed_frame_during_identify_fails_the_connect_as_a_protocol_error()
+    {
+        await using var server = new FakeNsqd();
+        await using var producer = new Producer(server.Address);
+        var connect = producer.ConnectAsync();
+        var client = await server.AcceptAsync();
+        await client.ExpectAsync("IDENTIFY");
+        await client.SendRawAsync([0, 0, 0, 3, 0, 0, 0, 0]); // size 3 cannot even hold the type
+        var error = await Assert.ThrowsAsync<NsqProtocolException>(() => connect.WaitAsync(Wait));
+        Assert.Contains("invalid frame size 3", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_malformed_frame_later_closes_the_connection_with_a_protocol_error()
+    {
+        await using var server = new FakeNsqd();
+        await using var producer = new Producer(server.Address);
+        var client = await ConnectAsync(producer, server);
+        var publish = producer.PublishAsync("t", "a").AsTask();
+        await client.ExpectAsync("PUB");
+        await client.SendRawAsync([0, 0, 0, 4, 0, 0, 0, 9]); // frame type 9 does not exist
+        var error = await Assert.ThrowsAsync<NsqConnectionException>(() => publish.WaitAsync(Wait));
+        var cause = Assert.IsType<NsqProtocolException>(error.InnerException);
+        Assert.Equal("unknown frame type 9", cause.Message);
+    }
+
     /// <summary>Connects the producer and returns the server side, handshake done.</summary>
     internal static async Task<FakeClient> ConnectAsync(Producer producer, FakeNsqd server)
     {

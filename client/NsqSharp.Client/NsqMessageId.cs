@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using NsqSharp.Common.Protocol;
 
@@ -13,13 +13,15 @@ public readonly record struct NsqMessageId
     /// <summary>Length of an id on the wire.</summary>
     public const int Length = 16;
 
-    private readonly ulong _high;
-    private readonly ulong _low;
+    // The 16 wire bytes as they are in memory (native reads), so the struct itself is the wire form and
+    // FIN/REQ/TOUCH write it without a copy to the stack (see AsBytes).
+    private readonly ulong _first;
+    private readonly ulong _second;
 
-    private NsqMessageId(ulong high, ulong low)
+    private NsqMessageId(ulong first, ulong second)
     {
-        _high = high;
-        _low = low;
+        _first = first;
+        _second = second;
     }
 
     /// <summary>Reads an id from exactly 16 bytes.</summary>
@@ -31,7 +33,7 @@ public readonly record struct NsqMessageId
             throw new ArgumentException($"a message id is {Length} bytes, got {bytes.Length}", nameof(bytes));
         }
 
-        return new NsqMessageId(BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]));
+        return new NsqMessageId(MemoryMarshal.Read<ulong>(bytes), MemoryMarshal.Read<ulong>(bytes[8..]));
     }
 
     /// <summary>Parses the 16-character text form (as printed by <see cref="ToString"/>).</summary>
@@ -61,9 +63,12 @@ public readonly record struct NsqMessageId
     /// <summary>Writes the 16 wire bytes into <paramref name="destination"/>.</summary>
     public void CopyTo(Span<byte> destination)
     {
-        BinaryPrimitives.WriteUInt64BigEndian(destination, _high);
-        BinaryPrimitives.WriteUInt64BigEndian(destination[8..], _low);
+        MemoryMarshal.Write(destination, in _first);
+        MemoryMarshal.Write(destination[8..], in _second);
     }
+
+    /// <summary>The 16 wire bytes of <paramref name="id"/>, in place.</summary>
+    internal static ReadOnlySpan<byte> AsBytes(in NsqMessageId id) => MemoryMarshal.AsBytes(new ReadOnlySpan<NsqMessageId>(in id));
 
     /// <summary>
     /// NsqSharp servers encode (partition, offset) in the id; this decodes them. Against upstream nsqd the

@@ -74,7 +74,7 @@ public sealed partial class Producer : IAsyncDisposable
     {
         ValidateTopic(topic);
         ValidateBody(body.Length);
-        return SendAsync((topic, body), 4 + topic.Length + 5 + body.Length,
+        return SendAsync((topic, body), CommandWriter.PubLength(topic, body.Length),
             static (w, s) => CommandWriter.WritePub(w, s.topic, s.body.Span), cancellationToken);
     }
 
@@ -113,7 +113,7 @@ public sealed partial class Producer : IAsyncDisposable
             ValidateBody(bodies[i].Length);
         }
 
-        var size = 5 + topic.Length + 5 + CommandWriter.MultiPublishBodyLength(bodies);
+        var size = CommandWriter.MpubLength(topic, bodies);
         if (size > int.MaxValue)
         {
             throw new ArgumentException("MPUB body exceeds 2 GiB", nameof(bodies));
@@ -145,7 +145,7 @@ public sealed partial class Producer : IAsyncDisposable
         ValidateBody(body.Length);
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         var ms = (long)delay.TotalMilliseconds;
-        return SendAsync((topic, ms, body), 5 + topic.Length + 22 + 4 + body.Length,
+        return SendAsync((topic, ms, body), CommandWriter.DpubMaxLength(topic, body.Length),
             static (w, s) => CommandWriter.WriteDpub(w, s.topic, s.ms, s.body.Span), cancellationToken);
     }
 

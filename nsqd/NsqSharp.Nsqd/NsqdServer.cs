@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -236,11 +235,7 @@ public sealed class NsqdServer : IAsyncDisposable
         }
 
         var text = ProtocolConstants.Utf8.GetBytes("E_TOO_MANY_CONNECTIONS refusing client, " + reason);
-        var frame = new byte[8 + text.Length];
-        BinaryPrimitives.WriteInt32BigEndian(frame, text.Length + 4);
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), (int)FrameType.Error);
-        text.CopyTo(frame, 8);
-        _refuser.Refuse(socket, frame, _stop.Token);
+        _refuser.Refuse(socket, FrameWriter.ToArray(FrameType.Error, text), _stop.Token);
     }
 
     internal void RemoveClient(ClientConnection client)

@@ -47,17 +47,7 @@ internal sealed class PacedPublisher
         _acked = acked;
         var body = new byte[size];
         Array.Fill(body, (byte)'a');
-        _bodyOffsets = new int[batchSize];
-        if (batchSize == 1)
-        {
-            _template = new byte[NsqCommands.PublishLength(topic, size)];
-            NsqCommands.WritePublish(_template, topic, body, out _bodyOffsets[0]);
-        }
-        else
-        {
-            _template = new byte[NsqCommands.MultiPublishLength(topic, batchSize, size)];
-            NsqCommands.WriteMultiPublish(_template, topic, batchSize, body, _bodyOffsets);
-        }
+        _template = CommandBytes.Publish(topic, batchSize, body, out _bodyOffsets);
 
         _sendBuffer = new byte[Math.Max(SendBufferSize, _template.Length + 4)];
     }
@@ -137,8 +127,8 @@ internal sealed class PacedPublisher
             if (_nopPending)
             {
                 _nopPending = false;
-                "NOP\n"u8.CopyTo(_sendBuffer.AsSpan(length));
-                length += 4;
+                CommandWriter.Nop.CopyTo(_sendBuffer.AsSpan(length));
+                length += CommandWriter.Nop.Length;
             }
 
             var span = _sendBuffer.AsSpan(0, length);

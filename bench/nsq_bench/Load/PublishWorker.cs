@@ -12,7 +12,7 @@ namespace NsqSharp.Bench.Load;
 internal sealed class PublishWorker(NsqConnection connection, byte[] command, int messagesPerCommand, int pipeline,
     WorkerCounters counters, int slot, RunControl control)
 {
-    private static readonly byte[] Nop = NsqCommands.Nop;
+    private static readonly byte[] Nop = CommandWriter.Nop.ToArray();
 
     public long FinishTimestamp { get; private set; }
 
@@ -73,7 +73,7 @@ internal sealed class PublishWorker(NsqConnection connection, byte[] command, in
         Heartbeat,
     }
 
-    private static ResponseKind NextResponse(FrameReader reader)
+    private static ResponseKind NextResponse(FrameBuffer reader)
     {
         if (!reader.TryRead(out var type, out var offset, out var length))
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using NsqSharp.Bench.Wire;
 using NsqSharp.Common.Protocol;
@@ -11,7 +12,7 @@ namespace NsqSharp.Bench.Load;
 internal sealed class SubscribeWorker(NsqConnection connection, string topic, string channel, int ready,
     WorkerCounters counters, int slot, RunControl control, IMessageSink? sink)
 {
-    private byte[] _out = new byte[connection.Reader.Capacity];
+    private readonly ArrayBufferWriter<byte> _out = new(connection.Reader.Capacity);
     private long _lastMessageTimestamp;
 
     public long LastMessageTimestamp => Volatile.Read(ref _lastMessageTimestamp);
@@ -23,13 +24,13 @@ internal sealed class SubscribeWorker(NsqConnection connection, string topic, st
     /// <summary>Subscribes; call before <see cref="RunControl.Start"/> so no message is missed.</summary>
     public async Task SubscribeAsync(CancellationToken ct)
     {
-        await connection.CommandAsync(NsqCommands.Subscribe(topic, channel), ct).ConfigureAwait(false);
+        await connection.CommandAsync(CommandBytes.Subscribe(topic, channel), ct).ConfigureAwait(false);
     }
 
     public async Task RunAsync()
     {
         await control.Started.ConfigureAwait(false);
-        await connection.SendAsync(NsqCommands.Ready(Math.Min(ready, connection.MaxRdyCount))).ConfigureAwait(false);
+        await connection.SendAsync(CommandBytes.Ready(Math.Min(ready, connection.MaxRdyCount))).ConfigureAwait(false);
         var reader = connection.Reader;
         try
         {
@@ -46,16 +47,16 @@ internal sealed class SubscribeWorker(NsqConnection connection, string topic, st
                 }
 
                 var now = System.Diagnostics.Stopwatch.GetTimestamp();
-                var outLength = Drain(reader, now, out var messages);
+                Drain(reader, now, out var messages);
                 if (messages > 0)
                 {
                     counters.Add(slot, messages);
                     Volatile.Write(ref _lastMessageTimestamp, now);
                 }
 
-                if (outLength > 0)
+                if (_out.WrittenCount > 0)
                 {
-                    await connection.SendAsync(_out.AsMemory(0, outLength)).ConfigureAwait(false);
+                    await connection.SendAsync(_out.WrittenMemory).ConfigureAwait(false);
                 }
             }
         }
@@ -65,29 +66,23 @@ internal sealed class SubscribeWorker(NsqConnection connection, string topic, st
         }
     }
 
-    /// <summary>Parses every complete frame; returns the bytes of FIN/NOP commands to send.</summary>
-    private int Drain(FrameReader reader, long now, out int messages)
+    /// <summary>Parses every complete frame; leaves the FIN/NOP commands to send in _out.</summary>
+    private void Drain(FrameBuffer reader, long now, out int messages)
     {
         messages = 0;
-        if (_out.Length < reader.Capacity)
-        {
-            _out = new byte[reader.Capacity];
-        }
-
-        var length = 0;
+        _out.ResetWrittenCount();
         while (reader.TryRead(out var type, out var offset, out var size))
         {
             var data = reader.Data(offset, size);
             switch (type)
             {
-                case FrameType.Message when size >= ProtocolConstants.MessageHeaderLength:
-                    length += NsqCommands.WriteFin(_out.AsSpan(length), data.Slice(10, MessageId.Length));
-                    sink?.OnMessage(data[ProtocolConstants.MessageHeaderLength..], now);
+                case FrameType.Message when size >= MessageFrame.HeaderLength:
+                    CommandWriter.WriteFin(_out, MessageFrame.Id(data));
+                    sink?.OnMessage(MessageFrame.Body(data), now);
                     messages++;
                     break;
                 case FrameType.Response when data.SequenceEqual(ProtocolConstants.Heartbeat):
-                    "NOP\n"u8.CopyTo(_out.AsSpan(length));
-                    length += 4;
+                    CommandWriter.WriteNop(_out);
                     break;
                 case FrameType.Error:
                     // E_FIN_FAILED & co are not fatal; a fatal one is followed by the close.
@@ -96,7 +91,5 @@ internal sealed class SubscribeWorker(NsqConnection connection, string topic, st
                     break;
             }
         }
-
-        return length;
     }
 }

@@ -100,7 +100,7 @@ internal static class ThroughputRunner
         // One command per topic, built once and shared read-only by every connection publishing to it.
         var body = new byte[plan.Size];
         Array.Fill(body, (byte)'a');
-        var commands = plan.Topics.Select(t => BuildPublish(t, plan.BatchSize, body)).ToArray();
+        var commands = plan.Topics.Select(t => CommandBytes.Publish(t, plan.BatchSize, body, out _)).ToArray();
 
         var opens = new List<Task<NsqConnection>>();
         for (var i = 0; i < plan.Writers; i++)
@@ -135,20 +135,6 @@ internal static class ThroughputRunner
         }
 
         await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(CancellationToken.None))).ConfigureAwait(false);
-    }
-
-    private static byte[] BuildPublish(string topic, int batchSize, byte[] body)
-    {
-        if (batchSize == 1)
-        {
-            var pub = new byte[NsqCommands.PublishLength(topic, body.Length)];
-            NsqCommands.WritePublish(pub, topic, body, out _);
-            return pub;
-        }
-
-        var command = new byte[NsqCommands.MultiPublishLength(topic, batchSize, body.Length)];
-        NsqCommands.WriteMultiPublish(command, topic, batchSize, body, []);
-        return command;
     }
 
     /// <summary>Samples until --runfor, a failed worker, or (reader) an idle backlog. True when stopped for idleness.</summary>

@@ -108,12 +108,10 @@ internal static class ResourcesRunner
         var workers = Enumerable.Range(0, concurrency).Select(async w =>
         {
             using var conn = await NsqConnection.OpenAsync(endpoint, new IdentifySettings($"resources-{w}"), 64 * 1024, CancellationToken.None).ConfigureAwait(false);
-            var buffer = new byte[256];
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
-                var length = NsqCommands.WritePublish(buffer, TopicName(i), body, out _);
-                await conn.CommandAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                await conn.CommandAsync(CommandBytes.Publish(TopicName(i), 1, body, out _)).ConfigureAwait(false);
                 progress.Report("topics", Interlocked.Increment(ref done), count);
             }
         }).ToList();
@@ -153,14 +151,13 @@ internal static class ResourcesRunner
     {
         var topic = "res_stuck_" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         using var consumer = await NsqConnection.OpenAsync(endpoint, new IdentifySettings("stuck-consumer"), 64 * 1024, CancellationToken.None).ConfigureAwait(false);
-        await consumer.CommandAsync(NsqCommands.Subscribe(topic, "stuck")).ConfigureAwait(false);
-        await consumer.SendAsync(NsqCommands.Ready(1)).ConfigureAwait(false);
+        await consumer.CommandAsync(CommandBytes.Subscribe(topic, "stuck")).ConfigureAwait(false);
+        await consumer.SendAsync(CommandBytes.Ready(1)).ConfigureAwait(false);
 
         using var producer = await NsqConnection.OpenAsync(endpoint, new IdentifySettings("stuck-producer"), 64 * 1024, CancellationToken.None).ConfigureAwait(false);
         var messages = Math.Max(1, bytes / size);
         var body = new byte[size];
-        var command = new byte[NsqCommands.PublishLength(topic, size)];
-        NsqCommands.WritePublish(command, topic, body, out _);
+        var command = CommandBytes.Publish(topic, 1, body, out _);
         for (long i = 0; i < messages; i++)
         {
             await producer.CommandAsync(command).ConfigureAwait(false);

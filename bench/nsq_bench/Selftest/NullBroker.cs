@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
+using NsqSharp.Common.Protocol;
 
 namespace NsqSharp.Bench.Selftest;
 
@@ -14,8 +14,9 @@ namespace NsqSharp.Bench.Selftest;
 internal sealed class NullBroker : IDisposable
 {
     private const int FramesPerChunk = 64;
-    private static readonly byte[] OkFrame = Frame(0, "OK"u8);
-    private static readonly byte[] IdentifyFrame = Frame(0, """{"max_rdy_count":2500,"version":"1.3.0","msg_timeout":60000}"""u8);
+    private static readonly byte[] OkFrame = FrameWriter.ToArray(FrameType.Response, ProtocolConstants.Ok);
+    private static readonly byte[] IdentifyFrame =
+        FrameWriter.ToArray(FrameType.Response, """{"max_rdy_count":2500,"version":"1.3.0","msg_timeout":60000}"""u8);
 
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
     private readonly byte[] _messageChunk;
@@ -24,17 +25,13 @@ internal sealed class NullBroker : IDisposable
 
     public NullBroker(int messageSize)
     {
-        var frameLength = 8 + 26 + messageSize;
+        var body = new byte[messageSize];
+        Array.Fill(body, (byte)'a');
+        var frameLength = MessageFrame.FrameLength(messageSize);
         _messageChunk = new byte[frameLength * FramesPerChunk];
         for (var i = 0; i < FramesPerChunk; i++)
         {
-            var frame = _messageChunk.AsSpan(i * frameLength, frameLength);
-            BinaryPrimitives.WriteInt32BigEndian(frame, frameLength - 4);
-            BinaryPrimitives.WriteInt32BigEndian(frame[4..], 2);
-            BinaryPrimitives.WriteInt64BigEndian(frame[8..], DateTime.UtcNow.Ticks);
-            BinaryPrimitives.WriteUInt16BigEndian(frame[16..], 1);
-            "0000000000000001"u8.CopyTo(frame[18..]);
-            frame[34..].Fill((byte)'a');
+            MessageFrame.Write(_messageChunk.AsSpan(i * frameLength), DateTime.UtcNow.Ticks, 1, "0000000000000001"u8, body);
         }
 
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -55,15 +52,6 @@ internal sealed class NullBroker : IDisposable
                 c.Dispose();
             }
         }
-    }
-
-    private static byte[] Frame(int type, ReadOnlySpan<byte> data)
-    {
-        var frame = new byte[8 + data.Length];
-        BinaryPrimitives.WriteInt32BigEndian(frame, data.Length + 4);
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), type);
-        data.CopyTo(frame.AsSpan(8));
-        return frame;
     }
 
     private void AcceptLoop()
@@ -146,31 +134,37 @@ internal sealed class NullBroker : IDisposable
 
         private void Execute(ReadOnlySpan<byte> line)
         {
-            if (line.StartsWith("FIN "u8))
+            var name = CommandReader.Name(line);
+            if (CommandReader.HasBody(name))
+            {
+                Skip(ReadSize()); // nothing is stored
+            }
+
+            if (name.SequenceEqual("FIN"u8))
             {
                 if (Interlocked.Decrement(ref _inFlight) <= Volatile.Read(ref _ready) - FramesPerChunk)
                 {
                     _room.Set();
                 }
             }
-            else if (line.StartsWith("MPUB "u8) || line.StartsWith("PUB "u8))
+            else if (name.SequenceEqual("PUB"u8) || name.SequenceEqual("MPUB"u8))
             {
-                Skip(ReadSize());
                 Send(OkFrame);
             }
-            else if (line.StartsWith("RDY"u8))
+            else if (name.SequenceEqual("RDY"u8))
             {
-                Volatile.Write(ref _ready, long.Parse(Encoding.ASCII.GetString(line[3..]).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+                CommandReader.SplitParams(line, out var count, out _);
+                CommandReader.TryParseBase10(count, out var ready);
+                Volatile.Write(ref _ready, (long)Math.Min(ready, long.MaxValue));
                 _room.Set();
             }
-            else if (line.StartsWith("SUB "u8))
+            else if (name.SequenceEqual("SUB"u8))
             {
                 Send(OkFrame);
                 new Thread(Stream) { IsBackground = true, Name = "null-broker-stream" }.Start();
             }
-            else if (line.SequenceEqual("IDENTIFY"u8))
+            else if (name.SequenceEqual("IDENTIFY"u8))
             {
-                Skip(ReadSize());
                 Send(IdentifyFrame);
             }
         }

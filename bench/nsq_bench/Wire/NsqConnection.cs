@@ -8,23 +8,23 @@ namespace NsqSharp.Bench.Wire;
 
 /// <summary>
 /// One raw TCP V2 connection: magic, IDENTIFY, then whatever the load loop drives. Owns the socket
-/// and a <see cref="FrameReader"/>; control-plane helpers (expect OK, answer heartbeats) live here,
+/// and a <see cref="FrameBuffer"/>; control-plane helpers (expect OK, answer heartbeats) live here,
 /// the hot loops use <see cref="Socket"/> and <see cref="Reader"/> directly.
 /// </summary>
 internal sealed class NsqConnection : IDisposable
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
-    private static readonly byte[] NopCommand = NsqCommands.Nop;
+    private static readonly byte[] NopCommand = CommandWriter.Nop.ToArray();
 
     private NsqConnection(Socket socket, int readBufferSize)
     {
         Socket = socket;
-        Reader = new FrameReader(readBufferSize);
+        Reader = new FrameBuffer(readBufferSize);
     }
 
     public Socket Socket { get; }
 
-    public FrameReader Reader { get; }
+    public FrameBuffer Reader { get; }
 
     /// <summary>The server's max_rdy_count from feature negotiation (2500 when it did not say).</summary>
     public int MaxRdyCount { get; private set; } = 2500;
@@ -39,7 +39,7 @@ internal sealed class NsqConnection : IDisposable
             timeout.CancelAfter(ConnectTimeout);
             await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
             await connection.SendAsync(ProtocolConstants.MagicV2.ToArray(), timeout.Token).ConfigureAwait(false);
-            await connection.SendAsync(NsqCommands.Identify(identify.ToJson()), timeout.Token).ConfigureAwait(false);
+            await connection.SendAsync(CommandBytes.Identify(identify.ToJson()), timeout.Token).ConfigureAwait(false);
             var response = await connection.ReadResponseAsync(timeout.Token).ConfigureAwait(false);
             connection.ApplyNegotiation(response);
             return connection;

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using NsqSharp.Common.Compression;
+using NsqSharp.Common.Protocol;
 
 namespace NsqSharp.Client.Tests.Fakes;
 
@@ -41,7 +42,7 @@ public sealed class FakeClient : IDisposable
     public async Task ReadMagicAsync(CancellationToken cancellationToken)
     {
         var magic = await ReadExactAsync(4, cancellationToken);
-        if (Encoding.ASCII.GetString(magic) != "  V2")
+        if (!magic.AsSpan().SequenceEqual(ProtocolConstants.MagicV2))
         {
             throw new IOException("bad magic");
         }
@@ -135,10 +136,10 @@ public sealed class FakeClient : IDisposable
     {
         using var cts = new CancellationTokenSource(timeout ?? TestTimeouts.Default);
         var line = await ReadLineAsync(cts.Token);
-        var parts = line.Split(' ');
+        var parts = CommandReader.Params(line);
         var name = parts[0];
         byte[]? body = null;
-        if (name is "IDENTIFY" or "AUTH" or "PUB" or "MPUB" or "DPUB")
+        if (CommandReader.HasBody(CommandReader.Name(line)))
         {
             var size = BinaryPrimitives.ReadInt32BigEndian(await ReadExactAsync(4, cts.Token));
             body = await ReadExactAsync(size, cts.Token);
@@ -180,30 +181,17 @@ public sealed class FakeClient : IDisposable
         }
     }
 
-    public Task SendResponseAsync(string text) => SendFrameAsync(0, Encoding.UTF8.GetBytes(text));
+    public Task SendResponseAsync(string text) => SendRawAsync(FrameWriter.ToArray(FrameType.Response, Encoding.UTF8.GetBytes(text)));
 
-    public Task SendErrorAsync(string text) => SendFrameAsync(1, Encoding.UTF8.GetBytes(text));
+    public Task SendErrorAsync(string text) => SendRawAsync(FrameWriter.ToArray(FrameType.Error, Encoding.UTF8.GetBytes(text)));
 
-    public Task SendMessageAsync(string id, ushort attempts, string body, long timestampNs = 1_700_000_000_000_000_000) =>
-        SendFrameAsync(2, EncodeMessage(id, attempts, Encoding.UTF8.GetBytes(body), timestampNs));
-
-    public static byte[] EncodeMessage(string id, ushort attempts, byte[] body, long timestampNs)
+    /// <summary>A message frame; a short <paramref name="id"/> is padded with '0' to 16 bytes.</summary>
+    public Task SendMessageAsync(string id, ushort attempts, string body, long timestampNs = 1_700_000_000_000_000_000)
     {
-        var data = new byte[26 + body.Length];
-        BinaryPrimitives.WriteInt64BigEndian(data, timestampNs);
-        BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(8), attempts);
-        Encoding.ASCII.GetBytes(id.PadRight(16, '0').AsSpan(0, 16), data.AsSpan(10));
-        body.CopyTo(data.AsSpan(26));
-        return data;
-    }
-
-    public async Task SendFrameAsync(int type, byte[] data)
-    {
-        var frame = new byte[8 + data.Length];
-        BinaryPrimitives.WriteInt32BigEndian(frame, data.Length + 4);
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), type);
-        data.CopyTo(frame.AsSpan(8));
-        await SendRawAsync(frame);
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var frame = new byte[MessageFrame.FrameLength(bytes.Length)];
+        MessageFrame.Write(frame, timestampNs, attempts, Encoding.ASCII.GetBytes(id.PadRight(16, '0')[..16]), bytes);
+        return SendRawAsync(frame);
     }
 
     public async Task SendRawAsync(byte[] bytes)
@@ -269,7 +257,7 @@ public sealed class FakeClient : IDisposable
 
     private bool Bool(string name) => Identify.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
 
-    private async Task<string> ReadLineAsync(CancellationToken cancellationToken)
+    private async Task<byte[]> ReadLineAsync(CancellationToken cancellationToken)
     {
         var line = new List<byte>();
         while (true)
@@ -282,7 +270,7 @@ public sealed class FakeClient : IDisposable
             var b = _buffer[_start++];
             if (b == (byte)'\n')
             {
-                return Encoding.UTF8.GetString(line.ToArray()).TrimEnd('\r');
+                return CommandReader.TrimCarriageReturn(line.ToArray()).ToArray();
             }
 
             line.Add(b);

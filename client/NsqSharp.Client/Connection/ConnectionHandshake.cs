@@ -95,15 +95,11 @@ internal static class ConnectionHandshake
     private static async Task<byte[]> ExpectResponseAsync(Stream stream, NsqConfig config, string step,
         CancellationToken cancellationToken)
     {
-        var header = new byte[FrameReader.HeaderLength];
         while (true)
         {
             try
             {
-                await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
-                var size = FrameReader.ReadHeader(header, config.MaxFrameSize, out var type);
-                var data = new byte[size - 4];
-                await stream.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+                var (type, data) = await FrameReader.ReadAsync(stream, config.MaxFrameSize, cancellationToken).ConfigureAwait(false);
                 switch (type)
                 {
                     case FrameType.Error:
@@ -120,6 +116,10 @@ internal static class ConnectionHandshake
             catch (EndOfStreamException e)
             {
                 throw new NsqConnectionException($"nsqd closed the connection during {step}", e);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new NsqProtocolException(e.Message, e);
             }
         }
     }

@@ -156,12 +156,12 @@ internal sealed class NsqConnection : IAsyncDisposable
 
     public bool SendRdy(long count) => SendControl(count, static (w, c) => CommandWriter.WriteRdy(w, c));
 
-    public bool SendFin(NsqMessageId id) => SendControl(id, static (w, i) => CommandWriter.WriteFin(w, i));
+    public bool SendFin(NsqMessageId id) => SendControl(id, static (w, i) => CommandWriter.WriteFin(w, NsqMessageId.AsBytes(in i)));
 
     public bool SendReq(NsqMessageId id, long delayMilliseconds) =>
-        SendControl((id, delayMilliseconds), static (w, s) => CommandWriter.WriteReq(w, s.id, s.delayMilliseconds));
+        SendControl((id, delayMilliseconds), static (w, s) => CommandWriter.WriteReq(w, NsqMessageId.AsBytes(in s.id), s.delayMilliseconds));
 
-    public bool SendTouch(NsqMessageId id) => SendControl(id, static (w, i) => CommandWriter.WriteTouch(w, i));
+    public bool SendTouch(NsqMessageId id) => SendControl(id, static (w, i) => CommandWriter.WriteTouch(w, NsqMessageId.AsBytes(in i)));
 
     public bool SendNop() => SendControl(0, static (w, _) => CommandWriter.WriteNop(w));
 
@@ -264,7 +264,7 @@ internal sealed class NsqConnection : IAsyncDisposable
                 var buffer = result.Buffer;
                 try
                 {
-                    while (FrameReader.TryReadFrame(ref buffer, _maxFrameSize, out var type, out var data))
+                    while (FrameReader.TryRead(ref buffer, _maxFrameSize, out var type, out var data))
                     {
                         Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                         switch (type)
@@ -307,6 +307,11 @@ internal sealed class NsqConnection : IAsyncDisposable
         catch (NsqException e)
         {
             failure = e;
+        }
+        catch (InvalidDataException e)
+        {
+            // A frame the codec rejects, or a corrupt snappy/deflate stream: either way nsqd broke the protocol.
+            failure = new NsqProtocolException(e.Message, e);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {

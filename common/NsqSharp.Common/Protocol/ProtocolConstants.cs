@@ -21,6 +21,9 @@ public static class ProtocolConstants
     public static ReadOnlySpan<byte> Ok => "OK"u8;
     public static ReadOnlySpan<byte> CloseWait => "CLOSE_WAIT"u8;
 
+    /// <summary>Frame header: int32 size (4 + data length) + int32 type.</summary>
+    public const int FrameHeaderLength = 4 + 4;
+
     /// <summary>Message frame header: int64 timestamp (ns) + uint16 attempts + 16-byte id.</summary>
     public const int MessageHeaderLength = 8 + 2 + MessageId.Length;
 

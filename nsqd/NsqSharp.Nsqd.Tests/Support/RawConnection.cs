@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -25,21 +26,26 @@ public sealed record NsqMessage(long TimestampNs, ushort Attempts, string Id, by
 
     public static NsqMessage Decode(byte[] data)
     {
-        Assert.True(data.Length >= 26, $"message frame too short ({data.Length} bytes)");
-        return new NsqMessage(BinaryPrimitives.ReadInt64BigEndian(data), BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(8)),
-            Encoding.ASCII.GetString(data, 10, 16), data[26..]);
+        Assert.True(data.Length >= MessageFrame.HeaderLength, $"message frame too short ({data.Length} bytes)");
+        var header = MessageFrame.Header(data);
+        return new NsqMessage(MessageFrame.Timestamp(header), MessageFrame.Attempts(header), Encoding.ASCII.GetString(MessageFrame.Id(header)),
+            MessageFrame.Body(data).ToArray());
     }
 }
 
 /// <summary>
-/// A raw TCP V2 socket for conformance tests: commands go out as bytes exactly as written, frames
-/// come back with a timeout on every read. A read that times out is kept pending (never cancelled)
+/// A raw TCP V2 socket for conformance tests: commands go out as bytes exactly as written (malformed ones
+/// too, so commands are not built with CommandWriter), frames come back through the shared FrameReader
+/// with a timeout on every read. A read that times out is kept pending (never cancelled)
 /// and handed to the next read, so "nothing arrives within X" checks do not corrupt the stream.
 /// Can upgrade to TLS, snappy and deflate like a client after IDENTIFY negotiation.
 /// </summary>
 public sealed class RawConnection : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest frame data accepted: above any --max-msg-size a test sets, below a corrupt size's gigabytes.</summary>
+    private const int MaxFrameData = 64 * 1024 * 1024;
 
     private readonly TcpClient _tcp;
     private Stream _transport;
@@ -116,23 +122,9 @@ public sealed class RawConnection : IAsyncDisposable
     /// <summary>An MPUB body: [int32 count]([int32 size][bytes])×count.</summary>
     public static byte[] MultiBody(IReadOnlyList<byte[]> messages)
     {
-        var size = 4;
-        foreach (var m in messages)
-        {
-            size += 4 + m.Length;
-        }
-
-        var body = new byte[size];
-        BinaryPrimitives.WriteInt32BigEndian(body, messages.Count);
-        var pos = 4;
-        foreach (var m in messages)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(body.AsSpan(pos), m.Length);
-            m.CopyTo(body, pos + 4);
-            pos += 4 + m.Length;
-        }
-
-        return body;
+        var body = new ArrayBufferWriter<byte>();
+        MultiPublishBody.Write(body, messages.Select(m => (ReadOnlyMemory<byte>)m).ToArray());
+        return body.WrittenSpan.ToArray();
     }
 
     public static byte[] Int32(int value)
@@ -334,17 +326,8 @@ public sealed class RawConnection : IAsyncDisposable
 
     private static async Task<Frame> ReadOneAsync(Stream stream)
     {
-        var header = new byte[8];
-        await stream.ReadExactlyAsync(header).ConfigureAwait(false);
-        var size = BinaryPrimitives.ReadInt32BigEndian(header);
-        if (size < 4 || size > 64 * 1024 * 1024)
-        {
-            throw new InvalidDataException($"bad frame size {size}");
-        }
-
-        var data = new byte[size - 4];
-        await stream.ReadExactlyAsync(data).ConfigureAwait(false);
-        return new Frame((FrameType)BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4)), data);
+        var (type, data) = await FrameReader.ReadAsync(stream, MaxFrameData, CancellationToken.None).ConfigureAwait(false);
+        return new Frame(type, data);
     }
 
     // ---- upgrades (after the negotiation JSON, before anything else) ----

@@ -14,8 +14,7 @@ internal sealed partial class ClientConnection
     private ValueTask<ProtocolError?> ExecuteAsync(ReadOnlyMemory<byte> line)
     {
         var span = line.Span;
-        var space = span.IndexOf((byte)' ');
-        var name = space < 0 ? span : span[..space];
+        var name = CommandReader.Name(span);
 
         if (name.SequenceEqual("IDENTIFY"u8))
         {
@@ -87,13 +86,6 @@ internal sealed partial class ClientConnection
 
     private static ValueTask<ProtocolError?> Fail(ProtocolError error) => new(error);
 
-    /// <summary>
-    /// Splits a command line on single spaces (as upstream's bytes.Split) into byte strings: one char per
-    /// byte (Latin-1), so valid names are the same ASCII text and an invalid one still has the client's
-    /// exact bytes to echo.
-    /// </summary>
-    private static string[] Params(ReadOnlyMemory<byte> line) => Encoding.Latin1.GetString(line.Span).Split(' ');
-
     private ProtocolError? Ready(ReadOnlySpan<byte> line)
     {
         var state = State;
@@ -111,8 +103,8 @@ internal sealed partial class ClientConnection
         var space = line.IndexOf((byte)' ');
         if (space >= 0)
         {
-            var arg = NextParam(line[(space + 1)..]);
-            if (!TryParseBase10(arg, out var parsed))
+            var arg = CommandReader.NextParam(line[(space + 1)..]);
+            if (!CommandReader.TryParseBase10(arg, out var parsed))
             {
                 return ProtocolError.Invalid(ProtocolError.Text("RDY could not parse count ", arg));
             }
@@ -138,7 +130,7 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("cannot FIN in current state");
         }
 
-        var parts = SplitParams(line, out var idBytes, out _);
+        var parts = CommandReader.SplitParams(line, out var idBytes, out _);
         if (parts < 2)
         {
             return ProtocolError.Invalid("FIN insufficient number of params");
@@ -168,7 +160,7 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("cannot REQ in current state");
         }
 
-        var parts = SplitParams(line, out var idBytes, out var timeoutBytes);
+        var parts = CommandReader.SplitParams(line, out var idBytes, out var timeoutBytes);
         if (parts < 3)
         {
             return ProtocolError.Invalid("REQ insufficient number of params");
@@ -179,7 +171,7 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("invalid message ID");
         }
 
-        if (!TryParseBase10(timeoutBytes, out var parsed))
+        if (!CommandReader.TryParseBase10(timeoutBytes, out var parsed))
         {
             return ProtocolError.Invalid(ProtocolError.Text("REQ could not parse timeout ", timeoutBytes));
         }
@@ -206,7 +198,7 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("cannot TOUCH in current state");
         }
 
-        var parts = SplitParams(line, out var idBytes, out _);
+        var parts = CommandReader.SplitParams(line, out var idBytes, out _);
         if (parts < 2)
         {
             return ProtocolError.Invalid("TOUCH insufficient number of params");
@@ -237,7 +229,7 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("cannot SUB with heartbeats disabled");
         }
 
-        var p = Params(line);
+        var p = CommandReader.Params(line.Span);
         if (p.Length < 3)
         {
             return ProtocolError.Invalid("SUB insufficient number of parameters");
@@ -369,7 +361,7 @@ internal sealed partial class ClientConnection
 
     private async ValueTask<ProtocolError?> PublishAsync(ReadOnlyMemory<byte> line)
     {
-        var p = Params(line);
+        var p = CommandReader.Params(line.Span);
         if (p.Length < 2)
         {
             return ProtocolError.Invalid("PUB insufficient number of parameters");
@@ -405,7 +397,7 @@ internal sealed partial class ClientConnection
 
     private async ValueTask<ProtocolError?> DeferredPublishAsync(ReadOnlyMemory<byte> line)
     {
-        var p = Params(line);
+        var p = CommandReader.Params(line.Span);
         if (p.Length < 3)
         {
             return ProtocolError.Invalid("DPUB insufficient number of parameters");
@@ -418,7 +410,7 @@ internal sealed partial class ClientConnection
         }
 
         var timeoutBytes = Encoding.Latin1.GetBytes(p[2]);
-        if (!TryParseBase10(timeoutBytes, out var parsed))
+        if (!CommandReader.TryParseBase10(timeoutBytes, out var parsed))
         {
             return ProtocolError.Invalid(ProtocolError.Text("DPUB could not parse timeout ", timeoutBytes));
         }
@@ -457,7 +449,7 @@ internal sealed partial class ClientConnection
 
     private async ValueTask<ProtocolError?> MultiPublishAsync(ReadOnlyMemory<byte> line)
     {
-        var p = Params(line);
+        var p = CommandReader.Params(line.Span);
         if (p.Length < 2)
         {
             return ProtocolError.Invalid("MPUB insufficient number of parameters");
@@ -577,61 +569,5 @@ internal sealed partial class ClientConnection
         return state.IsAllowed(topic, channel)
             ? null
             : new ProtocolError("E_UNAUTHORIZED", ProtocolError.Text($"AUTH failed for {command} on ", [.. GoQuote.Quote(topic), (byte)' ', .. GoQuote.Quote(channel)]));
-    }
-
-    /// <summary>Counts space-separated params and returns the 2nd and 3rd without allocating (FIN/REQ/TOUCH hot path).</summary>
-    private static int SplitParams(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> second, out ReadOnlySpan<byte> third)
-    {
-        second = default;
-        third = default;
-        var count = 1;
-        var rest = line;
-        var space = rest.IndexOf((byte)' ');
-        while (space >= 0)
-        {
-            rest = rest[(space + 1)..];
-            count++;
-            var next = NextParam(rest);
-            if (count == 2)
-            {
-                second = next;
-            }
-            else if (count == 3)
-            {
-                third = next;
-            }
-
-            space = rest.IndexOf((byte)' ');
-        }
-
-        return count;
-    }
-
-    private static ReadOnlySpan<byte> NextParam(ReadOnlySpan<byte> rest)
-    {
-        var space = rest.IndexOf((byte)' ');
-        return space < 0 ? rest : rest[..space];
-    }
-
-    /// <summary>
-    /// Upstream's ByteToBase10: digits only (no sign), so "-1" is a parse error and "" is 0; the value is a
-    /// uint64 that wraps on overflow as Go's does, so 20-digit counts get upstream's range errors, not a
-    /// parse error.
-    /// </summary>
-    private static bool TryParseBase10(ReadOnlySpan<byte> digits, out ulong value)
-    {
-        value = 0;
-        foreach (var b in digits)
-        {
-            if (b is < (byte)'0' or > (byte)'9')
-            {
-                value = 0;
-                return false;
-            }
-
-            value = unchecked((value * 10) + (ulong)(b - '0'));
-        }
-
-        return true;
     }
 }

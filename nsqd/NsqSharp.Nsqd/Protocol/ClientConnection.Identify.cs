@@ -269,7 +269,7 @@ internal sealed partial class ClientConnection
             return ProtocolError.Invalid("cannot AUTH in current state");
         }
 
-        if (Params(line).Length != 1)
+        if (CommandReader.Params(line.Span).Length != 1)
         {
             return ProtocolError.Invalid("AUTH invalid number of parameters");
         }

@@ -225,15 +225,8 @@ internal sealed partial class ClientConnection : IChannelConsumer
             ArmReadDeadline();
             var result = await _reader.ReadAsync(_readDeadline.Token).ConfigureAwait(false);
             var buffer = result.Buffer;
-            var newline = buffer.PositionOf((byte)'\n');
-            if (newline != null)
+            if (CommandReader.TryReadLine(ref buffer, MaxLineLength, out var line))
             {
-                var line = buffer.Slice(0, newline.Value);
-                if (line.Length > MaxLineLength)
-                {
-                    throw new InvalidDataException("command line too long");
-                }
-
                 var length = (int)line.Length;
                 if (length > _shortLine.Length)
                 {
@@ -241,18 +234,8 @@ internal sealed partial class ClientConnection : IChannelConsumer
                 }
 
                 line.CopyTo(_line);
-                _reader.AdvanceTo(buffer.GetPosition(1, newline.Value));
-                if (length > 0 && _line[length - 1] == (byte)'\r')
-                {
-                    length--;
-                }
-
-                return length;
-            }
-
-            if (buffer.Length > MaxLineLength)
-            {
-                throw new InvalidDataException("command line too long");
+                _reader.AdvanceTo(buffer.Start);
+                return CommandReader.TrimCarriageReturn(_line.AsSpan(0, length)).Length;
             }
 
             if (result.IsCompleted)

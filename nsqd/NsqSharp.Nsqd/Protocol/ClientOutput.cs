@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
 
@@ -55,11 +54,9 @@ internal sealed class ClientOutput
     {
         lock (_gate)
         {
-            var span = Reserve(8 + data.Length);
-            BinaryPrimitives.WriteInt32BigEndian(span, data.Length + 4);
-            BinaryPrimitives.WriteInt32BigEndian(span[4..], (int)type);
-            data.CopyTo(span[8..]);
-            Commit(8 + data.Length, flush, signalSender);
+            var length = FrameWriter.Length(data.Length);
+            FrameWriter.Write(Reserve(length), type, data);
+            Commit(length, flush, signalSender);
         }
     }
 
@@ -89,17 +86,11 @@ internal sealed class ClientOutput
     public void WriteMessage(in Delivery delivery, ushort attempts, bool flush)
     {
         var body = delivery.Body.Span;
-        var frameData = ProtocolConstants.MessageHeaderLength + body.Length;
+        var length = MessageFrame.FrameLength(body.Length);
         lock (_gate)
         {
-            var span = Reserve(8 + frameData);
-            BinaryPrimitives.WriteInt32BigEndian(span, frameData + 4);
-            BinaryPrimitives.WriteInt32BigEndian(span[4..], (int)FrameType.Message);
-            BinaryPrimitives.WriteInt64BigEndian(span[8..], delivery.TimestampNs);
-            BinaryPrimitives.WriteUInt16BigEndian(span[16..], attempts);
-            new MessageId(delivery.Partition, delivery.Offset).WriteTo(span[18..]);
-            body.CopyTo(span[34..]);
-            Commit(8 + frameData, flush, signalSender: true);
+            MessageFrame.Write(Reserve(length), delivery.TimestampNs, attempts, new MessageId(delivery.Partition, delivery.Offset), body);
+            Commit(length, flush, signalSender: true);
         }
     }
 

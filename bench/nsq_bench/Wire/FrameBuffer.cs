@@ -1,23 +1,22 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using NsqSharp.Common.Protocol;
 
 namespace NsqSharp.Bench.Wire;
 
 /// <summary>
-/// Receives server frames ([int32 size][int32 type][data]) into one reusable buffer and hands out
-/// frames in place: no copy, no allocation per frame. The buffer grows only for a frame larger than it.
+/// Receives server frames into one reusable buffer and hands them out in place (header checks:
+/// <see cref="FrameReader"/>): no copy, no allocation per frame. The buffer grows only for a frame larger than it.
 /// </summary>
-internal sealed class FrameReader
+internal sealed class FrameBuffer
 {
-    /// <summary>Upper bound on a frame we accept (upstream's --max-msg-size is 1 MiB by default).</summary>
+    /// <summary>Upper bound on the data of a frame we accept (upstream's --max-msg-size is 1 MiB by default).</summary>
     public const int MaxFrameSize = 64 * 1024 * 1024;
 
     private byte[] _buffer;
     private int _start;
     private int _end;
 
-    public FrameReader(int capacity) => _buffer = new byte[capacity];
+    public FrameBuffer(int capacity) => _buffer = new byte[capacity];
 
     public int Capacity => _buffer.Length;
 
@@ -28,31 +27,27 @@ internal sealed class FrameReader
         dataOffset = 0;
         dataLength = 0;
         var available = _end - _start;
-        if (available < 8)
+        if (available < ProtocolConstants.FrameHeaderLength)
         {
             return false;
         }
 
-        var size = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_start));
-        if (size is < 4 or > MaxFrameSize)
+        var length = FrameReader.ReadHeader(_buffer.AsSpan(_start), MaxFrameSize, out var frameType);
+        var frameLength = FrameWriter.Length(length);
+        if (available < frameLength)
         {
-            throw new InvalidDataException($"bad frame size {size}");
-        }
-
-        if (available < 4 + size)
-        {
-            if (4 + size > _buffer.Length)
+            if (frameLength > _buffer.Length)
             {
-                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, 4 + size));
+                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, frameLength));
             }
 
             return false;
         }
 
-        type = (FrameType)BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_start + 4));
-        dataOffset = _start + 8;
-        dataLength = size - 4;
-        _start += 4 + size;
+        type = frameType;
+        dataOffset = _start + ProtocolConstants.FrameHeaderLength;
+        dataLength = length;
+        _start += frameLength;
         return true;
     }
 
