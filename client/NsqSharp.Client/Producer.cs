@@ -1,7 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using NsqSharp.Client.Protocol;
 using NsqSharp.Client.Publishing;
 using NsqSharp.Common.Protocol;
 
