@@ -67,9 +67,20 @@ public sealed class OperatorSoakTests(ITestOutputHelper output)
         }
 
         await stop.CancelAsync();
-        await operatorLoop;
-        await Task.WhenAll(keptPublishers);
-        await Task.WhenAll(churnClients);
+        // Every client's end, reported together: a failure names which task failed and how (a CI log is all we get).
+        var all = new List<(string Name, Task Task)> { ("operator loop", operatorLoop) };
+        all.AddRange(keptPublishers.Select((t, i) => ($"kept publisher {i}", t)));
+        all.AddRange(churnClients.Select((t, i) => ($"churn client {i}", t)));
+        try
+        {
+            await Task.WhenAll(all.Select(a => a.Task)).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (Exception)
+        {
+            var failures = all.Where(a => !a.Task.IsCompletedSuccessfully)
+                .Select(a => $"{a.Name}: {(a.Task.IsFaulted ? a.Task.Exception!.InnerException : "did not end within 60 s")}");
+            Assert.Fail("after the soak: " + string.Join("\n", failures));
+        }
 
         // Leave the kept topic and channel running, then every acknowledged message must arrive.
         Assert.Equal(200, (await nsqd.PostAsync($"/topic/unpause?topic={kept}")).Status);
