@@ -15,7 +15,7 @@ public sealed class ClusterControllerTests
 
     private static NodeRegistration Node(string id) => new(id, "127.0.0.1", 4150, 4151, "test");
 
-    [Fact(Timeout = 90_000)]
+    [EtcdFact(Timeout = 90_000)]
     public async Task ADeadLeaderIsReplacedFromTheIsrWithTheEpochBumped_AndANewControllerTakesOver()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -70,7 +70,7 @@ public sealed class ClusterControllerTests
         }
     }
 
-    [Fact(Timeout = 90_000)]
+    [EtcdFact(Timeout = 90_000)]
     public async Task WithNoLiveIsrMemberThePartitionGoesOffline_AndReturnsWithItsIsrMember()
     {
         await using var etcd = await EtcdProcess.StartAsync();

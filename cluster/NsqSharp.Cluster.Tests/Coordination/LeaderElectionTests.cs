@@ -9,7 +9,7 @@ public sealed class LeaderElectionTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task OneCandidateWins_TheNextWinsWhenItResigns_WithAHigherTerm()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -33,7 +33,7 @@ public sealed class LeaderElectionTests
         Assert.Equal("lookupd-b", await new LeaderElection(storeA, keys.Controller).CurrentHolderAsync());
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task ADeposedLeadersFencedWritesFail_EvenBeforeItNoticesItLost()
     {
         await using var etcd = await EtcdProcess.StartAsync();

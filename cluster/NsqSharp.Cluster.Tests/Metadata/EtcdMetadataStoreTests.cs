@@ -11,7 +11,7 @@ public sealed class EtcdMetadataStoreTests
 {
     private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task PutGetAndPrefixReadsCarryRevisions()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -37,7 +37,7 @@ public sealed class EtcdMetadataStoreTests
         Assert.Equal("not under the prefix", (await store.GetAsync("/c/nodesX")).Single!.ValueText);
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task CompareAndSwapAppliesOnlyAtTheExpectedRevision()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -58,7 +58,7 @@ public sealed class EtcdMetadataStoreTests
         Assert.Null((await store.GetAsync("/k")).Single);
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task ConcurrentCompareAndSwapIncrementsLoseNoUpdate()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -86,7 +86,7 @@ public sealed class EtcdMetadataStoreTests
         Assert.Equal((writers * each).ToString(), (await store.GetAsync("/counter")).Single!.ValueText);
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task LeasedKeysVanishWhenTheLeaseIsRevoked()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -99,7 +99,7 @@ public sealed class EtcdMetadataStoreTests
         Assert.False(lease.Lost.IsCancellationRequested);
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task KeptAliveLeaseOutlivesItsTtl_AndIsLostWhenEtcdStopsAnswering()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -119,7 +119,7 @@ public sealed class EtcdMetadataStoreTests
         etcd.Resume();
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task WatchSeesEveryChangeOnceInOrder_AcrossAnEtcdRestart()
     {
         await using var etcd = await EtcdProcess.StartAsync();
@@ -167,7 +167,7 @@ public sealed class EtcdMetadataStoreTests
         Assert.True(seen.Zip(seen.Skip(1)).All(p => p.First.Revision < p.Second.Revision));
     }
 
-    [Fact(Timeout = 60_000)]
+    [EtcdFact(Timeout = 60_000)]
     public async Task WatchFromCompactedHistoryThrowsCompacted()
     {
         await using var etcd = await EtcdProcess.StartAsync();

@@ -27,7 +27,7 @@ public sealed class BrokerReplicationTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
     private static readonly ClusterKeys Keys = new("brokers");
 
-    [Fact(Timeout = 120_000)]
+    [EtcdFact(Timeout = 120_000)]
     public async Task PublishesThroughTheBrokerAreReplicated_AndSurviveTheLeader()
     {
         await using var etcd = await EtcdProcess.StartAsync();

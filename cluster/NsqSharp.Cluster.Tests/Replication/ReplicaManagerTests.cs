@@ -22,7 +22,7 @@ public sealed class ReplicaManagerTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
     private static readonly ClusterKeys Keys = new("rm");
 
-    [Fact(Timeout = 120_000)]
+    [EtcdFact(Timeout = 120_000)]
     public async Task APartitionReplicatesToItsIsr_AndSurvivesItsLeadersDeathWithEveryAckedMessage()
     {
         await using var etcd = await EtcdProcess.StartAsync();

@@ -62,19 +62,3 @@ public sealed class EtcdProcessTests
 
     private static string FromB64(string base64) => Encoding.UTF8.GetString(Convert.FromBase64String(base64));
 }
-
-/// <summary>
-/// A test that needs etcd (Debian's etcd-server); skipped with the reason where it is not installed, except under
-/// CI (CI=true), whose .ci/run installs it: there a missing etcd fails the run.
-/// </summary>
-public sealed class EtcdFactAttribute : FactAttribute
-{
-    public EtcdFactAttribute()
-    {
-        var underCi = Environment.GetEnvironmentVariable("CI") is { Length: > 0 } ci && ci != "false";
-        if (EtcdProcess.Executable == null && !underCi)
-        {
-            Skip = "etcd is not installed (apt-get install etcd-server)";
-        }
-    }
-}

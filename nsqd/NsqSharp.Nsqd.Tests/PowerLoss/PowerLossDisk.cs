@@ -13,8 +13,6 @@ namespace NsqSharp.Nsqd.Tests.PowerLoss;
 /// </summary>
 internal sealed class PowerLossDisk : IDisposable
 {
-    /// <summary>Set to 1 to skip the power-loss tests where FUSE is not available (they fail otherwise).</summary>
-    public const string SkipVariable = "NSQSHARP_SKIP_POWER_LOSS";
 
     // Debian's interpreter: python3-fusepy installs into its dist-packages (a pyenv python3 on PATH would not see it).
     private const string Python = "/usr/bin/python3";
@@ -52,7 +50,11 @@ internal sealed class PowerLossDisk : IDisposable
     private static string Script => Path.Combine(AppContext.BaseDirectory, "PowerLoss", "powerloss_fs.py");
 
     /// <summary>Why this machine cannot run the power-loss tests, or null when it can.</summary>
-    public static string? Unavailable()
+    public static string? Unavailable() => Unavailability.Value;
+
+    private static readonly Lazy<string?> Unavailability = new(Check);
+
+    private static string? Check()
     {
         if (!OperatingSystem.IsLinux())
         {

@@ -41,13 +41,9 @@ public sealed class PowerLossTests(ITestOutputHelper output)
     private const int AcksBeforeCut = 300;
 
     /// <summary>The filesystem itself: only what was fsynced (contents by the file, names by the directory) survives.</summary>
-    [Fact(Timeout = 60_000)]
+    [PowerLossFact(Timeout = 60_000)]
     public async Task FilesystemKeepsOnlyWhatWasFsynced()
     {
-        if (!Available())
-        {
-            return;
-        }
 
         await Task.Run(CheckFilesystemModel); // blocking file I/O on the mount, bounded by the test's timeout
     }
@@ -115,13 +111,9 @@ public sealed class PowerLossTests(ITestOutputHelper output)
         Assert.Equal(["contents", "replaced", "truncated"], Directory.GetFiles(tree).Select(Path.GetFileName).Order());
     }
 
-    [Fact(Timeout = 150_000)]
+    [PowerLossFact(Timeout = 150_000)]
     public async Task EveryAcknowledgedMessageSurvivesPowerCuts()
     {
-        if (!Available())
-        {
-            return;
-        }
 
         var outcome = await RunScenarioAsync([]);
         var missing = outcome.Acked.Keys.Where(k => !outcome.Received.ContainsKey(k)).ToList();
@@ -134,13 +126,9 @@ public sealed class PowerLossTests(ITestOutputHelper output)
     /// fsync every N messages or --sync-timeout) set so that no fsync comes during the test, the acknowledged
     /// messages of every round are in the page cache only when the power goes, and are lost.
     /// </summary>
-    [Fact(Timeout = 150_000)]
+    [PowerLossFact(Timeout = 150_000)]
     public async Task AcknowledgingBeforeFsyncLosesAcknowledgedMessages()
     {
-        if (!Available())
-        {
-            return;
-        }
 
         var outcome = await RunScenarioAsync(["--sync-every=100000000", "--sync-timeout=1h"]);
         int lost = outcome.Acked.Keys.Count(k => !outcome.Received.ContainsKey(k));
@@ -154,13 +142,9 @@ public sealed class PowerLossTests(ITestOutputHelper output)
     /// /topic/delete and /channel/delete answer once their effect is durable: a topic directory or a cursor file that
     /// came back after a power cut would bring the topic or channel back (they are restored from the directory).
     /// </summary>
-    [Fact(Timeout = 60_000)]
+    [PowerLossFact(Timeout = 60_000)]
     public async Task DeletedTopicsAndChannelsStayDeletedAfterPowerCut()
     {
-        if (!Available())
-        {
-            return;
-        }
 
         using var temp = new TempDirectory("powerloss");
         string backing = Path.Combine(temp.Path, "backing");
@@ -226,24 +210,6 @@ public sealed class PowerLossTests(ITestOutputHelper output)
         ConcurrentDictionary<string, byte> Acked,
         ConcurrentDictionary<string, int> Received,
         List<string> Cuts);
-
-    private bool Available()
-    {
-        string? reason = PowerLossDisk.Unavailable();
-        if (reason is null)
-        {
-            return true;
-        }
-
-        if (Environment.GetEnvironmentVariable(PowerLossDisk.SkipVariable) == "1")
-        {
-            output.WriteLine($"skipped ({PowerLossDisk.SkipVariable}=1): {reason}");
-            return false;
-        }
-
-        Assert.Fail($"{reason}. The power-loss tests cannot run here; set {PowerLossDisk.SkipVariable}=1 to skip them deliberately.");
-        return false;
-    }
 
     /// <summary>
     /// Rounds of publish-then-cut on one backing directory, then a drain on a fresh mount of what survived. Asserts
