@@ -85,9 +85,22 @@ public sealed class HeartbeatNegotiationTests(HeartbeatNsqdFixture fixture) : IC
         await using var conn = await Nsqd.ConnectAsync();
         await conn.NegotiateAsync(new Dictionary<string, object?> { ["heartbeat_interval"] = 2000 });
 
-        // ~2 heartbeats in 4.5s at 2000ms (the default 1000ms would give 4), and the longer read
-        // deadline (2 × 2000ms) keeps the connection open in between
-        Assert.InRange(await Heartbeats.CountAsync(conn, TimeSpan.FromMilliseconds(4500)), 1, 3);
+        // ~2 heartbeats in 4.5s at 2000ms (the default 1000ms would give 4). A NOP every 500 ms keeps the read
+        // deadline (2 × 2000ms) fresh, so the connection stays open however late this test's thread runs under
+        // load (answering each heartbeat left only a 2 s margin: a CI run lost the connection).
+        using var stop = new CancellationTokenSource();
+        var keepAlive = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await conn.SendAsync("NOP");
+                await Task.Delay(500, CancellationToken.None);
+            }
+        });
+        var count = await Heartbeats.CountAsync(conn, TimeSpan.FromMilliseconds(4500), answer: false);
+        await stop.CancelAsync();
+        await keepAlive;
+        Assert.InRange(count, 1, 3);
         await conn.PublishAsync(Names.Unique("hb2000"), "alive");
         await conn.ExpectResponseAsync("OK");
     }
@@ -112,8 +125,8 @@ internal static class Heartbeats
         Assert.Equal("_heartbeat_", frame.Text);
     }
 
-    /// <summary>Counts heartbeats (answering each with NOP) during the given time.</summary>
-    public static async Task<int> CountAsync(RawConnection conn, TimeSpan during)
+    /// <summary>Counts heartbeats (answering each with NOP unless told not to) during the given time.</summary>
+    public static async Task<int> CountAsync(RawConnection conn, TimeSpan during, bool answer = true)
     {
         var watch = Stopwatch.StartNew();
         var count = 0;
@@ -123,7 +136,10 @@ internal static class Heartbeats
             {
                 await ExpectAsync(conn, during - watch.Elapsed);
                 count++;
-                await conn.SendAsync("NOP");
+                if (answer)
+                {
+                    await conn.SendAsync("NOP");
+                }
             }
             catch (TimeoutException)
             {
