@@ -12,6 +12,8 @@ passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 # Failures scroll far up a long log; keep each one's name and message for the closing summary.
 failures=$(mktemp)
 awk '/^  Failed [A-Za-z]/ {grab=40} grab > 0 {print; grab--; if (/^  Stack Trace:/) grab=3}' "$log" > "$failures"
+# A test host that could not start aborts its run without failing a test: say so, with its error.
+grep -B12 -m3 'Test Run Aborted' "$log" >> "$failures" || true
 failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 if [ -f interop/nsqjs/package.json ]; then
   (cd interop/nsqjs && npm ci --no-audit --no-fund --silent) || exit 1
