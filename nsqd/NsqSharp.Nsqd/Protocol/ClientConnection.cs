@@ -36,6 +36,9 @@ internal sealed partial class ClientConnection : IChannelConsumer
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _closed = new();
     private readonly CancellationTokenSource _readDeadline;
+    // On NsqdOptions.Time, so heartbeat deadlines follow an injected clock. Never disposed (a read may re-arm it while
+    // the connection closes); an unarmed timer holds nothing and goes with the connection.
+    private readonly ITimer _readDeadlineTimer;
     private readonly Channel<Reply> _replies = System.Threading.Channels.Channel.CreateBounded<Reply>(
         new BoundedChannelOptions(256) { SingleReader = true, SingleWriter = true });
     private readonly AsyncSignal _pumpSignal = new();
@@ -74,6 +77,8 @@ internal sealed partial class ClientConnection : IChannelConsumer
         Output = new ClientOutput(network, (int)Math.Min(int.MaxValue - 1024, _options.MaxMsgSize + ProtocolConstants.MessageHeaderLength));
         Output.TimeoutMs = (long)_options.OutputBufferTimeout.TotalMilliseconds;
         _readDeadline = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
+        _readDeadlineTimer = _options.Time.CreateTimer(static state => CancelQuietly((CancellationTokenSource)state!), _readDeadline,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         ConnectTs = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     }
 
@@ -152,7 +157,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
     /// <summary>True for "  V2", false for other magic, null when the stream ended first.</summary>
     private async Task<bool?> ReadMagicAsync()
     {
-        _readDeadline.CancelAfter(_options.ClientTimeout);
+        _readDeadlineTimer.Change(_options.ClientTimeout, Timeout.InfiniteTimeSpan);
         while (true)
         {
             var result = await _reader.ReadAsync(_readDeadline.Token).ConfigureAwait(false);
@@ -321,16 +326,27 @@ internal sealed partial class ClientConnection : IChannelConsumer
         }
     }
 
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Two missed heartbeats disconnect a client (upstream: read deadline = 2 × heartbeat interval).</summary>
     private void ArmReadDeadline()
     {
         if (HeartbeatIntervalMs > 0)
         {
-            _readDeadline.CancelAfter(TimeSpan.FromMilliseconds(HeartbeatIntervalMs * 2));
+            _readDeadlineTimer.Change(TimeSpan.FromMilliseconds(HeartbeatIntervalMs * 2), Timeout.InfiniteTimeSpan);
         }
         else
         {
-            _readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
+            _readDeadlineTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -435,7 +451,7 @@ internal sealed partial class ClientConnection : IChannelConsumer
                 }
 
                 var reset = _heartbeatReset.WaitAsync(_closed.Token);
-                var fired = await Task.WhenAny(Task.Delay(TimeSpan.FromMilliseconds(interval), _closed.Token), reset).ConfigureAwait(false);
+                var fired = await Task.WhenAny(Task.Delay(TimeSpan.FromMilliseconds(interval), _options.Time, _closed.Token), reset).ConfigureAwait(false);
                 if (fired != reset && !_closed.IsCancellationRequested)
                 {
                     Output.WriteFrame(FrameType.Response, ProtocolConstants.Heartbeat, flush: true);
