@@ -1,13 +1,9 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using NsqSharp.Cluster.Controller;
 using NsqSharp.Cluster.Coordination;
 using NsqSharp.Cluster.Metadata;
 using NsqSharp.Cluster.Replication;
-using NsqSharp.Cluster.Replication.Leader;
-using NsqSharp.Cluster.Replication.Protocol;
 using NsqSharp.Cluster.State;
 using NsqSharp.Nsqd;
 using NsqSharp.Nsqd.Broker;
@@ -130,12 +126,10 @@ public sealed class BrokerReplicationTests
     /// <summary>One in-process nsqd in cluster mode: broker, etcd session, replica manager, fetch listener.</summary>
     private sealed class BrokerClusterNode : IAsyncDisposable
     {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
         private EtcdMetadataStore _store = null!;
         private IStoreLease _lease = null!;
         private ClusterWatcher _watcher = null!;
-        private Task _accepting = Task.CompletedTask;
+        private FetchListener _fetch = null!;
         private bool _disposed;
 
         public BrokerNode Broker { get; private set; } = null!;
@@ -145,7 +139,6 @@ public sealed class BrokerReplicationTests
         public static async Task<BrokerClusterNode> StartAsync(string id, string endpoint, string dataPath)
         {
             var node = new BrokerClusterNode();
-            node._listener.Start();
             node._store = new EtcdMetadataStore(endpoint);
             node._lease = await node._store.GrantLeaseAsync(TimeSpan.FromSeconds(3));
             node._watcher = new ClusterWatcher(node._store, Keys);
@@ -160,9 +153,9 @@ public sealed class BrokerReplicationTests
             node.Broker.Roles = node.Manager;
             node.Manager.RoleChanged += change => node.Broker.OnPartitionRoleChanged(change.Topic, change.Partition);
             node.Broker.Start();
-            node._accepting = node.AcceptAsync(new FetchServer(node.Manager, NullLogger.Instance));
+            node._fetch = new FetchListener(node.Manager);
             node.Manager.Start();
-            await writer.RegisterNodeAsync(new NodeRegistration(id, "127.0.0.1", ((IPEndPoint)node._listener.LocalEndpoint).Port, 0, "test"), node._lease);
+            await writer.RegisterNodeAsync(new NodeRegistration(id, "127.0.0.1", node._fetch.Port, 0, "test"), node._lease);
             return node;
         }
 
@@ -174,15 +167,7 @@ public sealed class BrokerReplicationTests
             }
 
             _disposed = true;
-            await _stop.CancelAsync();
-            _listener.Stop();
-            try
-            {
-                await _accepting;
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
+            await _fetch.DisposeAsync();
 
             await Manager.DisposeAsync();
             await _lease.RevokeAsync();
@@ -192,25 +177,5 @@ public sealed class BrokerReplicationTests
             await Broker.DisposeAsync();
         }
 
-        private async Task AcceptAsync(FetchServer server)
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                _ = Task.Run(async () =>
-                {
-                    using (client)
-                    {
-                        var stream = client.GetStream();
-                        var magic = new byte[4];
-                        await stream.ReadExactlyAsync(magic, _stop.Token);
-                        if (magic.AsSpan().SequenceEqual(ReplicationCodec.Magic))
-                        {
-                            await server.ServeAsync(stream, _stop.Token);
-                        }
-                    }
-                });
-            }
-        }
     }
 }

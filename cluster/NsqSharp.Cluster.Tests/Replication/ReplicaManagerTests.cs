@@ -1,14 +1,10 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using NsqSharp.Cluster.Controller;
 using NsqSharp.Cluster.Coordination;
 using NsqSharp.Cluster.Metadata;
 using NsqSharp.Cluster.Replication;
-using NsqSharp.Cluster.Replication.Leader;
-using NsqSharp.Cluster.Replication.Protocol;
 using NsqSharp.Cluster.State;
 using NsqSharp.Nsqd.Storage;
 using NsqSharp.Testing;
@@ -100,14 +96,12 @@ public sealed class ReplicaManagerTests
     private sealed class TestNode : IPartitionLogs, IAsyncDisposable
     {
         private readonly ConcurrentDictionary<(string, int), PartitionLog> _logs = new();
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
         private readonly string _dataPath;
         private EtcdMetadataStore _store = null!;
         private IStoreLease _lease = null!;
         private ClusterWatcher _watcher = null!;
         private ReplicaManager _manager = null!;
-        private Task _accepting = Task.CompletedTask;
+        private FetchListener _fetch = null!;
         private bool _disposed;
 
         private TestNode(string dataPath) => _dataPath = dataPath;
@@ -115,7 +109,6 @@ public sealed class ReplicaManagerTests
         public static async Task<TestNode> StartAsync(string id, string endpoint, string dataPath)
         {
             var node = new TestNode(dataPath);
-            node._listener.Start();
             node._store = new EtcdMetadataStore(endpoint);
             node._lease = await node._store.GrantLeaseAsync(TimeSpan.FromSeconds(3));
             node._watcher = new ClusterWatcher(node._store, Keys);
@@ -123,9 +116,9 @@ public sealed class ReplicaManagerTests
             var writer = new ClusterStateWriter(node._store, Keys);
             var settings = new ReplicationSettings { ReplicaLagTime = TimeSpan.FromSeconds(2), FetchMaxWait = TimeSpan.FromMilliseconds(200), RetryDelay = TimeSpan.FromMilliseconds(50) };
             node._manager = new ReplicaManager(node._watcher, writer, node, id, settings, TimeProvider.System, NullLogger.Instance) { IsrCheckInterval = TimeSpan.FromMilliseconds(200) };
-            node._accepting = node.AcceptAsync(new FetchServer(node._manager, NullLogger.Instance));
+            node._fetch = new FetchListener(node._manager);
             node._manager.Start();
-            await writer.RegisterNodeAsync(new NodeRegistration(id, "127.0.0.1", ((IPEndPoint)node._listener.LocalEndpoint).Port, 0, "test"), node._lease);
+            await writer.RegisterNodeAsync(new NodeRegistration(id, "127.0.0.1", node._fetch.Port, 0, "test"), node._lease);
             return node;
         }
 
@@ -149,15 +142,7 @@ public sealed class ReplicaManagerTests
             }
 
             _disposed = true;
-            await _stop.CancelAsync();
-            _listener.Stop();
-            try
-            {
-                await _accepting;
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
+            await _fetch.DisposeAsync();
 
             await _manager.DisposeAsync();
             await _lease.RevokeAsync();
@@ -170,25 +155,5 @@ public sealed class ReplicaManagerTests
             }
         }
 
-        private async Task AcceptAsync(FetchServer server)
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                _ = Task.Run(async () =>
-                {
-                    using (client)
-                    {
-                        var stream = client.GetStream();
-                        var magic = new byte[4];
-                        await stream.ReadExactlyAsync(magic, _stop.Token);
-                        if (magic.AsSpan().SequenceEqual(ReplicationCodec.Magic))
-                        {
-                            await server.ServeAsync(stream, _stop.Token);
-                        }
-                    }
-                });
-            }
-        }
     }
 }
