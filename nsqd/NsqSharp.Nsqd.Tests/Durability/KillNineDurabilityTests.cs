@@ -99,7 +99,7 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
         try
         {
             await using var conn = await RawConnection.ConnectAsync(port);
-            await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":1000}"));
+            await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":5000}"));
             await conn.ReadFrameAsync();
             await conn.SendAsync($"SUB {Topic} {ChannelName}");
             await conn.ReadSkippingHeartbeatsAsync();
@@ -176,7 +176,9 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
     {
         var received = new HashSet<string>(StringComparer.Ordinal);
         await using var conn = await RawConnection.ConnectAsync(port);
-        await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":1000}"));
+        // 5 s heartbeats (a 10 s read deadline): the drain's 3 s quiet wait needs none, so a late answer under load
+        // cannot cost the connection (1 s heartbeats left a 1 s margin and lost it once in CI).
+        await conn.SendAsync("IDENTIFY", Encoding.UTF8.GetBytes("{\"heartbeat_interval\":5000}"));
         Assert.Equal("OK", (await conn.ReadFrameAsync()).Text);
         await conn.SendAsync($"SUB {Topic} {ChannelName}");
         Assert.Equal("OK", (await conn.ReadSkippingHeartbeatsAsync()).Text);
