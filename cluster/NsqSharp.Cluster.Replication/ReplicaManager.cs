@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Cluster.Replication.Follower;
 using NsqSharp.Cluster.Replication.Leader;
@@ -24,8 +25,9 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Dictionary<(string Topic, int Partition), Replica> _replicas = [];
-    private readonly object _lock = new();
+    // Written only by the manager's loop (and by DisposeAsync after it ended); read lock-free by the broker on every
+    // publish and take (IPartitionRoles) and by fetches.
+    private readonly ConcurrentDictionary<(string Topic, int Partition), Replica> _replicas = new();
     private Task? _loop;
 
     public ReplicaManager(ClusterWatcher watcher, ClusterStateWriter writer, IPartitionLogs logs, string selfId,
@@ -49,10 +51,7 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
 
     public ReplicaRole RoleOf(string topic, int partition)
     {
-        lock (_lock)
-        {
-            return _replicas.TryGetValue((topic, partition), out var r) ? r.Role : ReplicaRole.None;
-        }
+        return _replicas.TryGetValue((topic, partition), out var r) ? r.Role : ReplicaRole.None;
     }
 
     public bool IsLeader(string topic, int partition) => FindLeader(topic, partition) is not null;
@@ -61,18 +60,12 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
 
     public PartitionLeader? FindLeader(string topic, int partition)
     {
-        lock (_lock)
-        {
-            return _replicas.TryGetValue((topic, partition), out var r) ? r.Leader : null;
-        }
+        return _replicas.TryGetValue((topic, partition), out var r) ? r.Leader : null;
     }
 
     public bool HoldsPartition(string topic, int partition)
     {
-        lock (_lock)
-        {
-            return _replicas.ContainsKey((topic, partition));
-        }
+        return _replicas.ContainsKey((topic, partition));
     }
 
     public async ValueTask DisposeAsync()
@@ -83,12 +76,8 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
             await _loop.ConfigureAwait(false);
         }
 
-        List<Replica> all;
-        lock (_lock)
-        {
-            all = [.. _replicas.Values];
-            _replicas.Clear();
-        }
+        List<Replica> all = [.. _replicas.Values];
+        _replicas.Clear();
 
         foreach (var replica in all)
         {
@@ -151,11 +140,7 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
 
                 var key = (topic.Name, partition.Partition);
                 wanted.Add(key);
-                Replica? current;
-                lock (_lock)
-                {
-                    _replicas.TryGetValue(key, out current);
-                }
+                _replicas.TryGetValue(key, out var current);
 
                 var role = state.Leader == _selfId ? ReplicaRole.Leader : state.Leader is null ? ReplicaRole.None : ReplicaRole.Follower;
                 if (current is not null && current.Role == role && current.Epoch == state.LeaderEpoch && current.LeaderId == state.Leader && !current.Ended)
@@ -176,23 +161,16 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
                 var local = topic.Partitions.Values.Where(p => p.State.Replicas.Contains(_selfId)).Select(p => p.Partition).ToArray();
                 var log = await _logs.GetOrCreateAsync(topic.Name, partition.Partition, local, ct).ConfigureAwait(false);
                 var next = Start(topic.Name, partition.Partition, log, state, topic.Config?.MinIsr ?? 1, view);
-                lock (_lock)
-                {
-                    _replicas[key] = next;
-                }
+                _replicas[key] = next;
 
                 RoleChanged?.Invoke(new ReplicaRoleChange(topic.Name, partition.Partition, next.Role, state.LeaderEpoch, state.Leader));
             }
         }
 
-        List<KeyValuePair<(string, int), Replica>> gone;
-        lock (_lock)
+        var gone = _replicas.Where(r => !wanted.Contains(r.Key)).ToList();
+        foreach (var r in gone)
         {
-            gone = _replicas.Where(r => !wanted.Contains(r.Key)).ToList();
-            foreach (var r in gone)
-            {
-                _replicas.Remove(r.Key);
-            }
+            _replicas.TryRemove(r.Key, out _);
         }
 
         foreach (var (key, replica) in gone)
@@ -231,11 +209,7 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
     /// <summary>As leader: write the ISR the leader wants (CAS on the partition revision, only in our epoch).</summary>
     private async Task MaintainIsrAsync(ClusterView view, CancellationToken ct)
     {
-        List<(string Topic, int Partition, PartitionLeader Leader)> leaders;
-        lock (_lock)
-        {
-            leaders = _replicas.Where(r => r.Value.Leader is not null).Select(r => (r.Key.Topic, r.Key.Partition, r.Value.Leader!)).ToList();
-        }
+        var leaders = _replicas.Where(r => r.Value.Leader is not null).Select(r => (r.Key.Topic, r.Key.Partition, Leader: r.Value.Leader!)).ToList();
 
         foreach (var (topic, partition, leader) in leaders)
         {
@@ -267,7 +241,10 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
 
         public Task? Run { get; set; } = run;
 
-        public volatile bool Ended;
+        /// <summary>The follower run ended on the leader's answer (fenced, not led there): restart at the next state.</summary>
+        public bool Ended { get => Volatile.Read(ref _ended); set => Volatile.Write(ref _ended, value); }
+
+        private bool _ended;
 
         public async Task StopAsync()
         {

@@ -40,11 +40,9 @@ public static class TestServers
 /// </summary>
 public sealed class NsqdFactAttribute : FactAttribute
 {
-    internal static bool UnderCi => Environment.GetEnvironmentVariable("CI") is { Length: > 0 } ci && ci != "false";
-
     public NsqdFactAttribute()
     {
-        if (TestServers.NsqdPath == null && !UnderCi)
+        if (TestServers.NsqdPath == null && !TestEnvironment.UnderCi)
         {
             Skip = "nsqd is not built (dotnet build NsqSharp.sln) and NSQSHARP_TEST_NSQD is not set";
         }
@@ -56,7 +54,7 @@ public sealed class NsqlookupdFactAttribute : FactAttribute
 {
     public NsqlookupdFactAttribute()
     {
-        if ((TestServers.NsqdPath == null || TestServers.NsqlookupdPath == null) && !NsqdFactAttribute.UnderCi)
+        if ((TestServers.NsqdPath == null || TestServers.NsqlookupdPath == null) && !TestEnvironment.UnderCi)
         {
             Skip = "nsqd/nsqlookupd are not built and NSQSHARP_TEST_NSQD/NSQSHARP_TEST_NSQLOOKUPD are not set";
         }

@@ -31,8 +31,13 @@ public sealed record ClusterView(long Revision, ImmutableSortedDictionary<string
     /// <summary>Every partition of every topic (for placement load and balance).</summary>
     public IEnumerable<PartitionState> AllPartitions => Topics.Values.SelectMany(t => t.Partitions.Values.Select(p => p.State));
 
-    /// <summary>Applies one key's new value (null: deleted). Keys outside the layout are ignored.</summary>
-    public ClusterView Apply(ClusterKeysParser keys, string key, ReadOnlyMemory<byte>? value, long modRevision)
+    /// <summary>Applies a put of one key. Keys outside the layout are ignored.</summary>
+    public ClusterView ApplyPut(ClusterKeysParser keys, string key, ReadOnlyMemory<byte> value, long modRevision) => Apply(keys, key, value, modRevision);
+
+    /// <summary>Applies a delete of one key. Keys outside the layout are ignored.</summary>
+    public ClusterView ApplyDelete(ClusterKeysParser keys, string key) => Apply(keys, key, null, 0);
+
+    private ClusterView Apply(ClusterKeysParser keys, string key, ReadOnlyMemory<byte>? value, long modRevision)
     {
         var parsed = keys.Parse(key);
         switch (parsed.Kind)

@@ -87,7 +87,7 @@ public sealed class ClusterWatcher : IAsyncDisposable
         var view = ClusterView.Empty;
         foreach (var value in all.Values)
         {
-            view = view.Apply(_parser, value.Key, value.Value, value.ModRevision);
+            view = view.ApplyPut(_parser, value.Key, value.Value, value.ModRevision);
         }
 
         Publish(view with { Revision = all.Revision });
@@ -105,8 +105,7 @@ public sealed class ClusterWatcher : IAsyncDisposable
                     var view = Current;
                     foreach (var e in batch.Events)
                     {
-                        // (a typed null: a bare null would convert to an empty ReadOnlyMemory and read as a put)
-                        view = view.Apply(_parser, e.Key, e.Kind == WatchEventKind.Put ? e.Value : (ReadOnlyMemory<byte>?)null, e.Revision);
+                        view = e.Kind == WatchEventKind.Put ? view.ApplyPut(_parser, e.Key, e.Value, e.Revision) : view.ApplyDelete(_parser, e.Key);
                     }
 
                     revision = batch.Revision;
