@@ -157,4 +157,50 @@ public sealed class HighWatermarkTests : IDisposable
         Assert.Equal(1, Volatile.Read(ref hw));
         Assert.Equal(1, Volatile.Read(ref end));
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task OwnedHighWatermark_SurvivesARestart_ThroughItsCheckpoint()
+    {
+        await using (var log = Open(follows: false))
+        {
+            var appends = Enumerable.Range(0, 5).Select(i => log.AppendAsync(Body(i), 0).AsTask()).ToList();
+            while (log.LogEnd < 5)
+            {
+                await log.WaitForDataAsync(log.LogEnd, LogBound.LogEnd, CancellationToken.None).WithTimeout();
+            }
+
+            log.AdvanceHighWatermark(3);
+            Assert.True(log.CheckpointHighWatermark());
+            Assert.False(log.CheckpointHighWatermark()); // unchanged: nothing written
+            log.AdvanceHighWatermark(4);
+            await Task.WhenAll(appends.Take(4)).WithTimeout();
+        } // the close writes the last value (4)
+
+        await using (var log = Open(follows: false))
+        {
+            Assert.Equal(5, log.LogEnd);
+            Assert.Equal(4, log.HighWatermark);
+            Assert.Equal(4, ReadAll(log).Count);
+        }
+
+        // A damaged checkpoint is not trusted: the HW starts at the log start (consumers wait, nothing is read early).
+        var path = Path.Combine(Dir, "high-watermark-checkpoint");
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[6] ^= 0x01;
+        await File.WriteAllBytesAsync(path, bytes);
+        await using (var log = Open(follows: false))
+        {
+            Assert.Equal(0, log.HighWatermark);
+            Assert.True(_logger.Has(Microsoft.Extensions.Logging.LogLevel.Warning, "high-watermark checkpoint unusable"));
+        }
+
+        // Standalone logs keep none: their HW is the log end.
+        File.Delete(path);
+        await using (var log = Open())
+        {
+            Assert.Equal(5, log.HighWatermark);
+            Assert.False(log.CheckpointHighWatermark());
+            Assert.False(File.Exists(path));
+        }
+    }
 }

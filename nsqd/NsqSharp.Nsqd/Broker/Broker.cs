@@ -567,6 +567,15 @@ public sealed class Broker : IAsyncDisposable
 
     private void HousekeepTopic(Topic topic, long tick)
     {
+        if (tick % 10 == 0 && Options.Replicated)
+        {
+            // Before the channels: a cursor restored above the checkpointed HW is clamped down to it (redelivery).
+            foreach (var log in topic.Partitions)
+            {
+                log.CheckpointHighWatermark();
+            }
+        }
+
         foreach (var channel in topic.Channels)
         {
             channel.ProcessTimers();

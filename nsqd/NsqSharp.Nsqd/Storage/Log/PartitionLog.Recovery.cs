@@ -72,7 +72,18 @@ public sealed partial class PartitionLog
                 }
             }
 
-            return new PartitionLog(directory, partition, options, logger, handles, corruption, segments, epochs);
+            long? hw = null;
+            if (!options.HighWatermarkFollowsLogEnd)
+            {
+                hw = ReadHighWatermarkCheckpoint(directory, out string? hwProblem);
+                if (hwProblem is not null)
+                {
+                    logger.LogWarning("partition log {Directory}: high-watermark checkpoint unusable ({Problem}); consumers wait for the leader to confirm the log again",
+                        directory, hwProblem);
+                }
+            }
+
+            return new PartitionLog(directory, partition, options, logger, handles, corruption, segments, epochs, hw);
         }
         catch
         {

@@ -59,7 +59,7 @@ public sealed partial class PartitionLog : IAsyncDisposable
     private volatile string? _health;
 
     private PartitionLog(string directory, int partition, PartitionLogOptions options, ILogger logger, SegmentHandleCache handles,
-        CorruptionLog corruption, LogSegment[] segments, LeaderEpochCache epochs)
+        CorruptionLog corruption, LogSegment[] segments, LeaderEpochCache epochs, long? checkpointedHighWatermark)
     {
         _directory = directory;
         Partition = partition;
@@ -74,7 +74,8 @@ public sealed partial class PartitionLog : IAsyncDisposable
         _nextOffset = _active.NextOffset;
         _logEnd = _nextOffset;
         _hwFollowsLogEnd = options.HighWatermarkFollowsLogEnd;
-        _highWatermark = _hwFollowsLogEnd ? _logEnd : segments[0].BaseOffset;
+        _highWatermark = _hwFollowsLogEnd ? _logEnd : Math.Clamp(checkpointedHighWatermark ?? 0, segments[0].BaseOffset, _logEnd);
+        _checkpointedHighWatermark = _hwFollowsLogEnd ? -1 : _highWatermark;
         _leaderEpoch = Math.Max(0, epochs.LatestEpoch);
         _syncTimeoutMs = (long)Math.Clamp(options.SyncTimeout.TotalMilliseconds, 1, int.MaxValue);
     }
@@ -192,6 +193,7 @@ public sealed partial class PartitionLog : IAsyncDisposable
         }
 
         space?.TrySetResult();
+        CheckpointHighWatermarkAtClose();
         FailAwaitingHighWatermark(long.MinValue, new ObjectDisposedException(nameof(PartitionLog), "the log was closed before the high watermark reached this append"));
         lock (_segmentsLock)
         {
