@@ -59,6 +59,9 @@ public sealed class NsqdServer : IAsyncDisposable
 
     public LookupRegistrar? Lookup { get; private set; }
 
+    /// <summary>Cluster mode's agent (set by the host before <see cref="StartAsync"/>); null standalone.</summary>
+    public Cluster.IClusterNode? Cluster { get; set; }
+
     /// <summary>Set by the host: applies a log level at run time (PUT /config/log_level); false if invalid.</summary>
     public Func<string, bool>? SetLogLevel { get; set; }
 
@@ -80,6 +83,13 @@ public sealed class NsqdServer : IAsyncDisposable
     {
         // Before touching anything in the data path (Broker.Start wipes ephemeral/): one nsqd per data directory.
         _dataLock = Storage.DataDirectoryLock.Acquire(Options.DataPath);
+        if (Cluster != null)
+        {
+            // Before the broker opens its topics: no restored partition may deliver until the cluster says it leads.
+            Broker.Roles = Cluster.Roles;
+            Broker.ControlPlane = Cluster.ControlPlane;
+        }
+
         Broker.Start();
         var endpoint = ParseEndPoint(Options.TcpAddress);
         _listener = endpoint.AddressFamily == AddressFamily.InterNetwork
@@ -108,6 +118,11 @@ public sealed class NsqdServer : IAsyncDisposable
         }
 
         _acceptLoop = Task.Run(AcceptLoopAsync);
+        if (Cluster != null)
+        {
+            await Cluster.StartAsync(this, _stop.Token).ConfigureAwait(false);
+        }
+
         _started = true;
     }
 
@@ -149,7 +164,7 @@ public sealed class NsqdServer : IAsyncDisposable
         var identity = new NodeIdentity(Options.BroadcastAddress, BroadcastTcpPort, BroadcastHttpPort, Environment.MachineName,
             ProtocolConstants.CompatibleVersion);
         Lookup = new LookupRegistrar(identity, addresses, Broker.RegistrationSnapshot, LoggerFactory.CreateLogger("nsqd.lookup"));
-        Broker.ControlPlane = Lookup;
+        Broker.ControlPlane = Cluster is null ? Lookup : new Cluster.CombinedControlPlane(Cluster.ControlPlane, Lookup);
         Lookup.Start();
     }
 
@@ -294,6 +309,12 @@ public sealed class NsqdServer : IAsyncDisposable
         if (Lookup != null)
         {
             await Lookup.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Cluster != null)
+        {
+            // Before the broker closes its logs: the replicas stop fetching and leading first.
+            await Cluster.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_dataLock != null)

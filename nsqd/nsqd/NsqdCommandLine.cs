@@ -1,4 +1,8 @@
 using CommandLine;
+using NsqSharp.Cluster.Coordination;
+using NsqSharp.Cluster.Metadata;
+using NsqSharp.Cluster.Replication;
+using NsqSharp.Cluster.Replication.Agent;
 using NsqSharp.Common.Cli;
 
 namespace NsqSharp.Nsqd.Host;
@@ -36,8 +40,9 @@ internal sealed class NsqdCommandLine
     [Option("verbose", HelpText = "[deprecated] has no effect, use --log-level")]
     public string? Verbose { get; set; }
 
-    [Option("node-id", Default = 0, HelpText = "unique part for message IDs, (int) in range [0,1024)")]
-    public int NodeId { get; set; }
+    [Option("node-id", HelpText = "standalone: unique part for message IDs, (int) in range [0,1024); cluster mode: this node's id " +
+        "(1-64 of [a-zA-Z0-9._:-]; default: the id stored in the data path, else <broadcast-address>:<tcp-port> at first start)")]
+    public string? NodeId { get; set; }
 
     [Option("worker-id", HelpText = "[deprecated] use --node-id")]
     public int? WorkerId { get; set; }
@@ -62,6 +67,21 @@ internal sealed class NsqdCommandLine
 
     [Option("lookupd-tcp-address", HelpText = "lookupd TCP address (may be given multiple times)")]
     public IEnumerable<string> LookupdTcpAddresses { get; set; } = [];
+
+    [Option("etcd-endpoints", HelpText = "cluster mode: etcd client URLs (http://127.0.0.1:2379[,...]; may be given multiple times); without it nsqd runs standalone")]
+    public IEnumerable<string> EtcdEndpoints { get; set; } = [];
+
+    [Option("cluster-name", Default = "nsqsharp", HelpText = "cluster mode: the cluster this node joins (its etcd keys live under /nsqsharp/<name>/)")]
+    public string ClusterName { get; set; } = "nsqsharp";
+
+    [Option("cluster-lease-ttl", Default = "3s", HelpText = "cluster mode: a node silent this long is failed over (its registration lease in etcd; at least 1s)")]
+    public string ClusterLeaseTtl { get; set; } = "3s";
+
+    [Option("replica-lag-time", Default = "6s", HelpText = "cluster mode: an in-sync replica that has not caught up with the leader for this long leaves the ISR")]
+    public string ReplicaLagTime { get; set; } = "6s";
+
+    [Option("replicated-ack-timeout", Default = "5s", HelpText = "cluster mode: a publish the in-sync replicas have not confirmed within this fails with E_NOT_ENOUGH_REPLICAS (and a forwarded one with the leader's answer or E_CLUSTER_UNAVAILABLE)")]
+    public string ReplicatedAckTimeout { get; set; } = "5s";
 
     [Option("data-path", Default = "", HelpText = "path to store the partition logs, channel cursors and metadata (default: current directory)")]
     public string DataPath { get; set; } = "";
@@ -228,7 +248,9 @@ internal sealed class NsqdCommandLine
             BroadcastHttpPort = BroadcastHttpPort,
             LookupdTcpAddresses = [.. LookupdTcpAddresses],
             DataPath = DataPath.Length == 0 ? Environment.CurrentDirectory : DataPath,
-            NodeId = WorkerId ?? NodeId,
+            NodeId = WorkerId ?? (IsCluster || NodeId is null ? 0 : ParseInt("node-id", NodeId)),
+            Replicated = IsCluster,
+            ReplicatedAckTimeout = GoDuration.ParseFlag("replicated-ack-timeout", ReplicatedAckTimeout),
             LogLevel = LogLevel,
             MaxMsgSize = MaxMsgSize,
             MaxBodySize = MaxBodySize,
@@ -279,6 +301,46 @@ internal sealed class NsqdCommandLine
             E2EProcessingLatencyWindowTime = GoDuration.ParseFlag("e2e-processing-latency-window-time", E2EWindow),
         };
     }
+
+    public bool IsCluster => EtcdEndpoints.Any(e => e.Length > 0);
+
+    /// <summary>Cluster mode's settings (null standalone); the node id is resolved when the node starts.</summary>
+    public ClusterAgentOptions? ToClusterOptions(NsqdOptions options)
+    {
+        if (!IsCluster)
+        {
+            return null;
+        }
+
+        var endpoints = string.Join(',', EtcdEndpoints);
+        _ = EtcdMetadataStore.ParseEndpoints(endpoints); // FormatException: "invalid etcd endpoint ..."
+        _ = new ClusterKeys(ClusterName); // FormatException: "invalid cluster name ..."
+        if (NodeId is not null && !NodeIdFile.IsValid(NodeId))
+        {
+            throw new FormatException($"invalid --node-id '{NodeId}' (1-64 of [a-zA-Z0-9._:-])");
+        }
+
+        var ttl = GoDuration.ParseFlag("cluster-lease-ttl", ClusterLeaseTtl);
+        if (ttl < TimeSpan.FromSeconds(1))
+        {
+            throw new FormatException($"--cluster-lease-ttl must be at least 1s (got {ClusterLeaseTtl})");
+        }
+
+        return new ClusterAgentOptions
+        {
+            EtcdEndpoints = endpoints,
+            ClusterName = ClusterName,
+            NodeId = NodeId,
+            LeaseTtl = ttl,
+            RequestTimeout = options.ReplicatedAckTimeout,
+            DefaultPartitions = options.TopicPartitions,
+            Replication = new ReplicationSettings { ReplicaLagTime = GoDuration.ParseFlag("replica-lag-time", ReplicaLagTime) },
+        };
+    }
+
+    private static int ParseInt(string flag, string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n)
+            ? n : throw new FormatException($"invalid value \"{value}\" for flag -{flag}: parse error");
 
     private static bool ParseBool(string flag, string value) =>
         GoStyleArgs.TryParseGoBool(value, out var on) ? on : throw new FormatException($"invalid boolean value \"{value}\" for --{flag}");

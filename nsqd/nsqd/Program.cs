@@ -20,9 +20,11 @@ if (HostCommandLine.IsSet(cli.Version))
 }
 
 NsqdOptions options;
+NsqSharp.Cluster.Replication.Agent.ClusterAgentOptions? clusterOptions;
 try
 {
     options = cli.ToOptions();
+    clusterOptions = cli.ToClusterOptions(options);
 }
 catch (FormatException e)
 {
@@ -41,7 +43,11 @@ var (loggerFactory, logLevel) = HostLogging.Create(options.LogLevel, cli.LogPref
 using var loggerFactoryScope = loggerFactory;
 var logger = loggerFactory.CreateLogger("nsqd");
 
-await using var server = new NsqdServer(options, loggerFactory) { SetLogLevel = logLevel.TrySet };
+await using var server = new NsqdServer(options, loggerFactory)
+{
+    SetLogLevel = logLevel.TrySet,
+    Cluster = clusterOptions is null ? null : new NsqSharp.Cluster.Replication.Agent.ClusterAgent(clusterOptions, loggerFactory),
+};
 using var stop = new ShutdownSignal();
 try
 {

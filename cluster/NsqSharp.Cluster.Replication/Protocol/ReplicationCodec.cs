@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using NsqSharp.Common.Protocol;
 
 namespace NsqSharp.Cluster.Replication.Protocol;
 
@@ -11,7 +12,7 @@ namespace NsqSharp.Cluster.Replication.Protocol;
 public static class ReplicationCodec
 {
     /// <summary>The connection's first four bytes (V2 clients send "  V2").</summary>
-    public static ReadOnlySpan<byte> Magic => "  R1"u8;
+    public static ReadOnlySpan<byte> Magic => ProtocolConstants.MagicReplica;
 
     /// <summary>Largest frame either side accepts: the largest fetch plus headers.</summary>
     public const int MaxFrameBytes = MaxFetchBytes + 1024;

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using NsqSharp.Common.Net;
 
 namespace NsqSharp.Common.Compression;
 

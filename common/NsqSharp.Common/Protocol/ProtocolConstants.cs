@@ -11,6 +11,9 @@ public static class ProtocolConstants
     /// <summary>Magic an nsqd sends first to nsqlookupd.</summary>
     public static ReadOnlySpan<byte> MagicV1 => "  V1"u8;
 
+    /// <summary>Magic a follower replica sends first to its leader's TCP port (cluster mode, docs/PROTOCOL.md "Replication").</summary>
+    public static ReadOnlySpan<byte> MagicReplica => "  R1"u8;
+
     /// <summary>Version reported on the wire (/info, IDENTIFY). Clients compare it as semver against upstream.</summary>
     public const string CompatibleVersion = "1.3.0";
 

@@ -181,6 +181,9 @@ public sealed class Topic
         throw new NotLeaderException(Name);
     }
 
+    /// <summary>Whether some partition of this node's copy delivers (leads, in cluster mode). Always true standalone.</summary>
+    public bool LeadsAnyPartition => Partitions.Any(p => Delivers(p.Partition));
+
     /// <summary>Cluster mode: whether this node's copy of a partition may deliver (it leads it). Always true standalone.</summary>
     internal bool Delivers(int partition) => _broker.Roles is not { } roles || roles.IsLeader(Name, partition);
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Http;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
+using NsqSharp.Nsqd.Cluster;
 using NsqSharp.Nsqd.Protocol;
 
 namespace NsqSharp.Nsqd.Http;
@@ -125,7 +126,8 @@ internal sealed class NsqdHttpApi
         }
 
         var q = Query(request);
-        var topic = await TopicFromQueryAsync(q).ConfigureAwait(false);
+        var topic = _server.Cluster is null ? await TopicFromQueryAsync(q).ConfigureAwait(false) : null;
+        var topicName = topic?.Name ?? TopicNameFromQuery(q);
         long deferMs = 0;
         var deferText = q.Get("defer");
         if (deferText != null)
@@ -137,7 +139,10 @@ internal sealed class NsqdHttpApi
             }
         }
 
-        await PublishOrFail("PUB", topic.Name, topic.PublishAsync(body, deferMs)).ConfigureAwait(false);
+        var publish = topic is null
+            ? PublishInClusterAsync(new ForwardedPublish(topicName, [body], Multiple: false, deferMs), t => t.PublishAsync(body, deferMs))
+            : topic.PublishAsync(body, deferMs);
+        await PublishOrFail("PUB", topicName, publish).ConfigureAwait(false);
         return ApiResult.Text("OK");
     }
 
@@ -150,7 +155,8 @@ internal sealed class NsqdHttpApi
         }
 
         var q = Query(request);
-        var topic = await TopicFromQueryAsync(q).ConfigureAwait(false);
+        var topic = _server.Cluster is null ? await TopicFromQueryAsync(q).ConfigureAwait(false) : null;
+        var topicName = topic?.Name ?? TopicNameFromQuery(q);
         var binary = false;
         var binaryText = q.Get("binary");
         if (binaryText != null && !TryParseBoolParam(binaryText, out binary))
@@ -196,7 +202,10 @@ internal sealed class NsqdHttpApi
 
         if (messages.Count > 0)
         {
-            await PublishOrFail("MPUB", topic.Name, topic.PublishBatchAsync(messages, 0)).ConfigureAwait(false);
+            var publish = topic is null
+                ? PublishInClusterAsync(new ForwardedPublish(topicName, messages, Multiple: true, 0), t => t.PublishBatchAsync(messages, 0))
+                : topic.PublishBatchAsync(messages, 0);
+            await PublishOrFail("MPUB", topicName, publish).ConfigureAwait(false);
         }
 
         return ApiResult.Text("OK");
@@ -212,6 +221,11 @@ internal sealed class NsqdHttpApi
         try
         {
             await publish.ConfigureAwait(false);
+        }
+        catch (Exception e) when (ClusterProtocol.ErrorFor(e) is { } cluster)
+        {
+            // Cluster mode: 503 with the TCP code without its E_ (as MPUB's body errors), the reason in "error".
+            throw new ApiException(503, cluster.Code[2..], $"{command} failed {cluster.Message}");
         }
         catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
         {
@@ -254,13 +268,45 @@ internal sealed class NsqdHttpApi
         }
     }
 
-    private async Task<Topic> TopicFromQueryAsync(GoQuery q, int? partitions = null)
+    private static string TopicNameFromQuery(GoQuery q)
     {
         var name = q.Get("topic") ?? throw new ApiException(400, "MISSING_ARG_TOPIC");
         if (!NsqNames.IsValidTopicName(name))
         {
             throw new ApiException(400, "INVALID_TOPIC");
         }
+
+        return name;
+    }
+
+    /// <summary>Cluster mode: publish on the local leader, else forward to the topic's leader (see ClientConnection).</summary>
+    private async ValueTask PublishInClusterAsync(ForwardedPublish forward, Func<Topic, ValueTask> publish)
+    {
+        var cluster = _server.Cluster!;
+        if (!_server.Broker.TryGetTopic(forward.Topic, out var topic) || topic.IsDeleting)
+        {
+            var ids = await cluster.EnsureTopicAsync(forward.Topic, CancellationToken.None).ConfigureAwait(false);
+            topic = ids.Length == 0 ? null : await _server.Broker.GetOrCreateTopicAsync(forward.Topic, ids).ConfigureAwait(false);
+        }
+
+        if (topic != null)
+        {
+            try
+            {
+                await publish(topic).ConfigureAwait(false);
+                return;
+            }
+            catch (NotLeaderException)
+            {
+            }
+        }
+
+        await cluster.ForwardAsync(forward, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task<Topic> TopicFromQueryAsync(GoQuery q, int? partitions = null)
+    {
+        var name = TopicNameFromQuery(q);
 
         try
         {

@@ -108,6 +108,31 @@ internal static class StatsJson
             w.WriteNumber("start_offset", p.StartOffset);
             w.WriteNumber("end_offset", p.EndOffset);
             w.WriteNumber("size_bytes", p.SizeBytes);
+            if (p.Replica is { } r)
+            {
+                // Cluster mode: end_offset is the high watermark (what consumers see); log_end what this copy holds.
+                w.WriteString("role", r.Role);
+                w.WriteNumber("leader_epoch", r.LeaderEpoch);
+                if (r.Leader is null)
+                {
+                    w.WriteNull("leader");
+                }
+                else
+                {
+                    w.WriteString("leader", r.Leader);
+                }
+
+                w.WriteNumber("high_watermark", p.EndOffset);
+                w.WriteNumber("log_end", p.LogEnd);
+                w.WriteStartArray("isr");
+                foreach (var id in r.Isr)
+                {
+                    w.WriteStringValue(id);
+                }
+
+                w.WriteEndArray();
+            }
+
             w.WriteEndObject();
         }
 

@@ -20,7 +20,7 @@ internal sealed record TopicStats(
     string Name, List<ChannelStats> Channels, long Depth, long MessageCount, long MessageBytes, bool Paused,
     long E2ECount, List<(double Quantile, long Value)> E2E, List<PartitionStats> Partitions);
 
-internal sealed record PartitionStats(int Partition, long StartOffset, long EndOffset, long SizeBytes);
+internal sealed record PartitionStats(int Partition, long StartOffset, long EndOffset, long SizeBytes, long LogEnd, Cluster.PartitionReplicaInfo? Replica);
 
 /// <summary>
 /// A point-in-time copy of everything /stats reports, sorted by name as upstream. Topics and
@@ -102,7 +102,8 @@ internal sealed record StatsSnapshot(string Health, long StartTime, TimeSpan Upt
             var partitions = new List<PartitionStats>();
             foreach (var log in topic.Partitions)
             {
-                partitions.Add(new PartitionStats(log.Partition, log.StartOffset, log.HighWatermark, log.SizeBytes));
+                partitions.Add(new PartitionStats(log.Partition, log.StartOffset, log.HighWatermark, log.SizeBytes, log.LogEnd,
+                    server.Cluster?.Describe(topic.Name, log.Partition)));
             }
 
             topics.Add(new TopicStats(topic.Name, channels, topic.Depth, topic.MessageCount, topic.MessageBytes, topic.Paused, e2eCount,

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
+using NsqSharp.Nsqd.Cluster;
 
 namespace NsqSharp.Nsqd.Protocol;
 
@@ -259,7 +260,26 @@ internal sealed partial class ClientConnection
             Topic topic;
             try
             {
-                topic = await _server.Broker.GetOrCreateTopicAsync(topicName, _options.TopicPartitions, _closed.Token).ConfigureAwait(false);
+                if (_server.Cluster is { } cluster)
+                {
+                    // Cluster mode: consumers belong on a leader (lookupd lists only leaders), so a SUB elsewhere is
+                    // refused with the error a subscriber of a node that lost leadership gets: rediscover.
+                    var local = await ClusterTopicAsync(cluster, topicName).ConfigureAwait(false);
+                    if (local == null || !local.LeadsAnyPartition)
+                    {
+                        return new ProtocolError(ClusterProtocol.NotLeader, $"SUB failed this node does not lead a partition of {topicName}");
+                    }
+
+                    topic = local;
+                }
+                else
+                {
+                    topic = await _server.Broker.GetOrCreateTopicAsync(topicName, _options.TopicPartitions, _closed.Token).ConfigureAwait(false);
+                }
+            }
+            catch (ClusterRequestException e)
+            {
+                return new ProtocolError(e.Code, "SUB failed " + e.Message);
             }
             catch (ObjectDisposedException)
             {
@@ -392,7 +412,8 @@ internal sealed partial class ClientConnection
             return error;
         }
 
-        return await EnqueuePublishAsync("PUB", topicName, body, t => t.PublishAsync(body.AsMemory(0, size), 0), 1).ConfigureAwait(false);
+        return await EnqueuePublishAsync("PUB", topicName, body, t => t.PublishAsync(body.AsMemory(0, size), 0), 1,
+            () => new ForwardedPublish(topicName, [body.AsMemory(0, size)], Multiple: false, 0)).ConfigureAwait(false);
     }
 
     private async ValueTask<ProtocolError?> DeferredPublishAsync(ReadOnlyMemory<byte> line)
@@ -444,7 +465,8 @@ internal sealed partial class ClientConnection
             return error;
         }
 
-        return await EnqueuePublishAsync("DPUB", topicName, body, t => t.PublishAsync(body.AsMemory(0, size), deferMs), 1).ConfigureAwait(false);
+        return await EnqueuePublishAsync("DPUB", topicName, body, t => t.PublishAsync(body.AsMemory(0, size), deferMs), 1,
+            () => new ForwardedPublish(topicName, [body.AsMemory(0, size)], Multiple: false, deferMs)).ConfigureAwait(false);
     }
 
     private async ValueTask<ProtocolError?> MultiPublishAsync(ReadOnlyMemory<byte> line)
@@ -489,12 +511,23 @@ internal sealed partial class ClientConnection
             return parsed ?? ProtocolError.BadMessage("MPUB failed to read message body");
         }
 
-        return await EnqueuePublishAsync("MPUB", topicName, body, t => t.PublishBatchAsync(messages, 0), messages.Count).ConfigureAwait(false);
+        return await EnqueuePublishAsync("MPUB", topicName, body, t => t.PublishBatchAsync(messages, 0), messages.Count,
+            () => new ForwardedPublish(topicName, messages, Multiple: true, 0)).ConfigureAwait(false);
     }
 
     /// <summary>Starts the durable append and queues its reply; the read loop goes on (pipelining).</summary>
-    private async ValueTask<ProtocolError?> EnqueuePublishAsync(string command, string topicName, byte[] body, Func<Topic, ValueTask> publish, int count)
+    private async ValueTask<ProtocolError?> EnqueuePublishAsync(string command, string topicName, byte[] body, Func<Topic, ValueTask> publish, int count,
+        Func<ForwardedPublish> forward)
     {
+        if (_server.Cluster is { } cluster)
+        {
+            // Cluster mode: the reply waits for the local leader or the leader this node forwards to.
+            PubCounts.AddOrUpdate(topicName, count, (_, c) => c + count);
+            var replicated = PublishInClusterAsync(cluster, topicName, publish, forward());
+            await _replies.Writer.WriteAsync(Reply.Published(command, replicated, body), _closed.Token).ConfigureAwait(false);
+            return null;
+        }
+
         Topic topic;
         try
         {
@@ -526,6 +559,49 @@ internal sealed partial class ClientConnection
         await _replies.Writer.WriteAsync(Reply.Published(command, pending, body), _closed.Token).ConfigureAwait(false);
         return null;
     }
+
+    /// <summary>
+    /// Cluster mode: publish on the local leader of a writable partition, else forward to the leader (one hop: a
+    /// forwarding node's own connection never forwards again, so a stale view cannot make a loop).
+    /// </summary>
+    private async ValueTask PublishInClusterAsync(IClusterNode cluster, string topicName, Func<Topic, ValueTask> publish, ForwardedPublish forward)
+    {
+        var topic = await ClusterTopicAsync(cluster, topicName).ConfigureAwait(false);
+        if (topic != null)
+        {
+            try
+            {
+                await publish(topic).ConfigureAwait(false);
+                return;
+            }
+            catch (NotLeaderException) when (!IsForwarder)
+            {
+            }
+        }
+
+        if (IsForwarder)
+        {
+            throw new ClusterRequestException("E_NOT_LEADER", $"this node does not lead a writable partition of {topicName}");
+        }
+
+        await cluster.ForwardAsync(forward, _closed.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Cluster mode: the local topic when this node holds partitions of it (creating it cluster-wide first when
+    /// the cluster does not know it, as PUB and SUB do standalone), else null.</summary>
+    private async ValueTask<Topic?> ClusterTopicAsync(IClusterNode cluster, string name)
+    {
+        if (_server.Broker.TryGetTopic(name, out var local) && !local.IsDeleting)
+        {
+            return local;
+        }
+
+        var ids = await cluster.EnsureTopicAsync(name, _closed.Token).ConfigureAwait(false);
+        return ids.Length == 0 ? null : await _server.Broker.GetOrCreateTopicAsync(name, ids, _closed.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>The connection is another node forwarding publishes (it identified as one).</summary>
+    private bool IsForwarder => UserAgent.StartsWith(ClusterProtocol.ForwarderUserAgentPrefix, StringComparison.Ordinal);
 
     private async ValueTask<Topic> TopicForAsync(string name)
     {

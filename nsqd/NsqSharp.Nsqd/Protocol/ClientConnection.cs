@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using NsqSharp.Common.Net;
 using NsqSharp.Common.Protocol;
 using NsqSharp.Nsqd.Broker;
 
@@ -123,10 +124,21 @@ internal sealed partial class ClientConnection : IChannelConsumer
         try
         {
             var magic = await ReadMagicAsync().ConfigureAwait(false);
-            if (magic != true)
+            if (magic == Magic.Replica && _server.Cluster is { } cluster)
+            {
+                // Another replica fetching (cluster mode): the connection is the agent's from here on, without the
+                // client read deadline (its long polls are bounded by the fetch protocol).
+                _readDeadlineTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                var network = _readStream;
+                await using var replica = new ReadWriteStream(_reader.AsStream(leaveOpen: true), network, network, leaveOpen: true);
+                await cluster.ServeReplicaAsync(replica, _closed.Token).ConfigureAwait(false);
+                return;
+            }
+
+            if (magic != Magic.V2)
             {
                 // A wrong magic is answered; a connection closed before 4 bytes just ends (upstream tcp.go).
-                if (magic == false)
+                if (magic != Magic.None)
                 {
                     Output.WriteFrame(FrameType.Error, "E_BAD_PROTOCOL"u8, flush: true);
                     await DrainOutputAsync().ConfigureAwait(false);
@@ -154,8 +166,16 @@ internal sealed partial class ClientConnection : IChannelConsumer
         }
     }
 
-    /// <summary>True for "  V2", false for other magic, null when the stream ended first.</summary>
-    private async Task<bool?> ReadMagicAsync()
+    private enum Magic
+    {
+        None,
+        V2,
+        Replica,
+        Other,
+    }
+
+    /// <summary>Which protocol the first 4 bytes name; <see cref="Magic.None"/> when the stream ended first.</summary>
+    private async Task<Magic> ReadMagicAsync()
     {
         _readDeadlineTimer.Change(_options.ClientTimeout, Timeout.InfiniteTimeSpan);
         while (true)
@@ -167,12 +187,13 @@ internal sealed partial class ClientConnection : IChannelConsumer
                 Span<byte> magic = stackalloc byte[4];
                 buffer.Slice(0, 4).CopyTo(magic);
                 _reader.AdvanceTo(buffer.GetPosition(4));
-                return magic.SequenceEqual(ProtocolConstants.MagicV2);
+                return magic.SequenceEqual(ProtocolConstants.MagicV2) ? Magic.V2
+                    : magic.SequenceEqual(ProtocolConstants.MagicReplica) ? Magic.Replica : Magic.Other;
             }
 
             if (result.IsCompleted)
             {
-                return null;
+                return Magic.None;
             }
 
             _reader.AdvanceTo(buffer.Start, buffer.End);
@@ -409,6 +430,12 @@ internal sealed partial class ClientConnection : IChannelConsumer
             {
                 await reply.Publish.ConfigureAwait(false);
                 Output.WriteFrame(FrameType.Response, ProtocolConstants.Ok, flush: true, signalSender: false);
+                return true;
+            }
+            catch (Exception e) when (Cluster.ClusterProtocol.ErrorFor(e) is { } cluster)
+            {
+                var error = new ProtocolError(cluster.Code, $"{reply.PublishCommand} failed {cluster.Message}");
+                Output.WriteFrame(FrameType.Error, error.FrameBytes(), flush: true, signalSender: false);
                 return true;
             }
             catch (Exception e) when (e is not OperationCanceledException)

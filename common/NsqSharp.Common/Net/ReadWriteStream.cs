@@ -1,10 +1,11 @@
-namespace NsqSharp.Common.Compression;
+namespace NsqSharp.Common.Net;
 
 /// <summary>
 /// Joins a read-only and a write-only stream over the same transport into one duplex stream,
-/// so a deflate connection can be handled like a snappy or plain one.
+/// so a deflate connection can be handled like a snappy or plain one, and a replica connection read
+/// through the connection's pipe is handed on as one stream.
 /// </summary>
-internal sealed class ReadWriteStream : Stream
+public sealed class ReadWriteStream : Stream
 {
     private readonly Stream _reader;
     private readonly Stream _writer;
