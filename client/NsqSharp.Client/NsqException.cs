@@ -17,7 +17,8 @@ public class NsqException : Exception
 /// <summary>
 /// nsqd answered a command with an error frame, e.g. <c>E_BAD_TOPIC PUB topic name "a b" is not valid</c>.
 /// <see cref="Code"/> carries the code (<c>E_BAD_TOPIC</c>); <see cref="IsFatal"/> tells whether nsqd closes
-/// the connection after it (every error except <c>E_FIN_FAILED</c>, <c>E_REQ_FAILED</c>, <c>E_TOUCH_FAILED</c>).
+/// the connection after it (every error except <c>E_FIN_FAILED</c>, <c>E_REQ_FAILED</c>, <c>E_TOUCH_FAILED</c> and the
+/// cluster-mode publish errors below).
 /// </summary>
 public class NsqServerException : NsqException
 {
@@ -47,7 +48,10 @@ public class NsqServerException : NsqException
     /// <summary>True when nsqd closes the connection after this error.</summary>
     public bool IsFatal => !IsNonFatalCode(Code);
 
-    internal static bool IsNonFatalCode(string code) => code is "E_FIN_FAILED" or "E_REQ_FAILED" or "E_TOUCH_FAILED";
+    /// <remarks>NsqSharp's cluster mode adds E_NOT_LEADER, E_NOT_ENOUGH_REPLICAS and E_CLUSTER_UNAVAILABLE for a
+    /// publish: nsqd keeps the connection open after them, so the publish can be retried on it.</remarks>
+    internal static bool IsNonFatalCode(string code) =>
+        code is "E_FIN_FAILED" or "E_REQ_FAILED" or "E_TOUCH_FAILED" or "E_NOT_LEADER" or "E_NOT_ENOUGH_REPLICAS" or "E_CLUSTER_UNAVAILABLE";
 }
 
 /// <summary>The connection to nsqd failed, was closed, or timed out. A publish that fails with this may or
