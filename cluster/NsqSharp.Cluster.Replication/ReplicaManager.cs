@@ -210,10 +210,11 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
     private async Task MaintainIsrAsync(ClusterView view, CancellationToken ct)
     {
         var leaders = _replicas.Where(r => r.Value.Leader is not null).Select(r => (r.Key.Topic, r.Key.Partition, Leader: r.Value.Leader!)).ToList();
+        var live = view.Nodes.Keys.ToHashSet(StringComparer.Ordinal);
 
         foreach (var (topic, partition, leader) in leaders)
         {
-            if (leader.ProposeIsr() is not { } isr
+            if (leader.ProposeIsr(live) is not { } isr
                 || !view.Topics.TryGetValue(topic, out var t) || !t.Partitions.TryGetValue(partition, out var current)
                 || current.State.Leader != _selfId || current.State.LeaderEpoch != leader.Epoch)
             {

@@ -28,6 +28,10 @@ public sealed class NsqdMetrics : IDisposable
         _meter.CreateObservableCounter("nsqd_partition_corrupt_batches", () => PerPartition(l => l.CorruptBatchesSkipped), description: "Damaged batches skipped (their messages are lost; each is logged)");
         _meter.CreateObservableCounter("nsqd_partition_corrupt_messages", () => PerPartition(l => l.CorruptMessagesSkipped), description: "Messages lost in damaged batches");
         _meter.CreateObservableCounter("nsqd_partition_corrupt_headers_repaired", () => PerPartition(l => l.CorruptHeadersRepaired), description: "Damaged batch headers read around without loss (offset or length field)");
+        _meter.CreateObservableGauge("nsqd_partition_high_watermark", () => PerPartition(l => l.HighWatermark), description: "Offset below which consumers read (cluster mode: what the in-sync replicas have)");
+        _meter.CreateObservableGauge("nsqd_partition_in_sync_replicas", () => PerReplicatedPartition(r => r.Isr.Count), description: "Cluster mode: replicas in the partition's ISR (leader included), as this node knows it");
+        _meter.CreateObservableGauge("nsqd_partition_leader", () => PerReplicatedPartition(r => r.Role == "leader" ? 1 : 0), description: "Cluster mode: 1 when this node leads the partition");
+        _meter.CreateObservableGauge("nsqd_partition_leader_epoch", () => PerReplicatedPartition(r => r.LeaderEpoch), description: "Cluster mode: the partition's leader epoch");
         _meter.CreateObservableGauge("nsqd_open_segment_files", () => (long)_server.Broker.OpenSegmentFiles, description: "Segment files open now (bounded by --max-open-segments)");
         _meter.CreateObservableGauge("nsqd_channel_depth", () => PerChannel(c => c.Depth), description: "Messages waiting for a consumer");
         _meter.CreateObservableGauge("nsqd_channel_in_flight", () => PerChannel(c => c.InFlightCount), description: "Messages sent and not yet finished");
@@ -71,6 +75,26 @@ public sealed class NsqdMetrics : IDisposable
             {
                 yield return new Measurement<long>(value(log), new KeyValuePair<string, object?>("topic", topic.Name),
                     new KeyValuePair<string, object?>("partition", log.Partition));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> PerReplicatedPartition(Func<Cluster.PartitionReplicaInfo, long> value)
+    {
+        if (_server.Cluster is not { } cluster)
+        {
+            yield break;
+        }
+
+        foreach (var topic in _server.Broker.Topics)
+        {
+            foreach (var log in topic.Partitions)
+            {
+                if (cluster.Describe(topic.Name, log.Partition) is { } replica)
+                {
+                    yield return new Measurement<long>(value(replica), new KeyValuePair<string, object?>("topic", topic.Name),
+                        new KeyValuePair<string, object?>("partition", log.Partition));
+                }
             }
         }
     }

@@ -119,9 +119,11 @@ public sealed class PartitionLeader : IDisposable
     /// <summary>
     /// The ISR this leader wants now, or null for no change: members lagging longer than the lag time out, replicas
     /// that reached the high watermark in. The caller commits it (compare-and-swap on the partition state, fenced by
-    /// this leader's epoch) and then calls <see cref="IsrCommitted"/>.
+    /// this leader's epoch) and then calls <see cref="IsrCommitted"/>. A replica whose node is not in
+    /// <paramref name="liveNodes"/> (its registration lease expired) is out at once, without waiting for the lag time:
+    /// a dead follower must not hold acknowledgements back longer than its lease.
     /// </summary>
-    public IReadOnlyList<string>? ProposeIsr()
+    public IReadOnlyList<string>? ProposeIsr(IReadOnlySet<string>? liveNodes = null)
     {
         lock (_lock)
         {
@@ -137,7 +139,8 @@ public sealed class PartitionLeader : IDisposable
                 }
 
                 var follower = _followers[replica];
-                bool lagging = _time.GetElapsedTime(follower.LastCaughtUpAt) > _settings.ReplicaLagTime;
+                bool lagging = _time.GetElapsedTime(follower.LastCaughtUpAt) > _settings.ReplicaLagTime
+                    || (liveNodes is not null && !liveNodes.Contains(replica));
                 bool member = isr.Contains(replica);
                 if (member && !lagging)
                 {

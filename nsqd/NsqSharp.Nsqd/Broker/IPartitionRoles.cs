@@ -22,8 +22,15 @@ public sealed class NotLeaderException(string topic) : Exception($"this node doe
 }
 
 /// <summary>The publish was not replicated to enough in-sync replicas within the bound (cluster mode).</summary>
-public sealed class NotEnoughReplicasException(string topic, TimeSpan waited)
-    : Exception($"{topic}: not acknowledged by enough in-sync replicas within {waited.TotalSeconds:0.#} s")
+public sealed class NotEnoughReplicasException : Exception
 {
-    public string Topic { get; } = topic;
+    /// <summary>The replicas did not confirm within <paramref name="waited"/>.</summary>
+    public NotEnoughReplicasException(string topic, TimeSpan waited)
+        : base($"{topic}: not acknowledged by enough in-sync replicas within {waited.TotalSeconds:0.#} s") => Topic = topic;
+
+    /// <summary>Refused before it was written, for the reason given (the leader's ISR is below min ISR).</summary>
+    public NotEnoughReplicasException(string topic, string reason)
+        : base($"{topic}: {reason}") => Topic = topic;
+
+    public string Topic { get; }
 }

@@ -169,6 +169,7 @@ public sealed class Topic
 
         // Cluster mode: round-robin over the local partitions that lead with a big enough ISR.
         var start = (uint)Interlocked.Increment(ref _nextPartition);
+        var leads = false;
         for (var i = 0; i < partitions.Length; i++)
         {
             var log = partitions[(int)((start + (uint)i) % (uint)partitions.Length)];
@@ -176,9 +177,13 @@ public sealed class Topic
             {
                 return log;
             }
+
+            leads |= roles.IsLeader(Name, log.Partition);
         }
 
-        throw new NotLeaderException(Name);
+        // Leading with too small an ISR is this node's answer to give (Kafka's NOT_ENOUGH_REPLICAS), not a reason to
+        // send the publisher elsewhere.
+        throw leads ? new NotEnoughReplicasException(Name, "fewer in-sync replicas than min_isr; not written") : new NotLeaderException(Name);
     }
 
     /// <summary>Whether some partition of this node's copy delivers (leads, in cluster mode). Always true standalone.</summary>
