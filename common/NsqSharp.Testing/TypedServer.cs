@@ -21,6 +21,22 @@ public abstract class TypedServer : IDisposable, IAsyncDisposable
 
     public string Output => Server.Output;
 
+    /// <summary>Waits (polling, bounded) until the process has written <paramref name="text"/>.</summary>
+    /// <exception cref="TimeoutException">Not written within the timeout; carries the output so far.</exception>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"'{text}' not written within {timeout.TotalSeconds:0.#} s; output:\n{Output}");
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Starts (again) on the same ports (and data) and waits until it is ready.</summary>
     public Task RestartAsync() => Server.RestartAsync();
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using NsqSharp.Client;
 using NsqSharp.Cluster.Controller;
 using NsqSharp.Cluster.Coordination;
@@ -18,6 +19,7 @@ namespace NsqSharp.Cluster.Tests.Processes;
 internal sealed class ClusterHarness : IAsyncDisposable
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     private readonly CancellationTokenSource _stopController = new();
     private Task? _controller;
@@ -75,6 +77,58 @@ internal sealed class ClusterHarness : IAsyncDisposable
         }
 
         await WaitForAsync(v => v.Topics.TryGetValue(topic, out var t) && t.Partitions.Count == 1).ConfigureAwait(false);
+        await WaitForRolesAsync(topic).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until every replica of the topic's partition 0 runs the role the cluster state gives it (its
+    /// /stats says so): the state in etcd is ahead of the nodes by a watch event.</summary>
+    public async Task WaitForRolesAsync(string topic)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (true)
+        {
+            var state = Partition(topic);
+            var ready = true;
+            foreach (var id in state.Replicas)
+            {
+                var role = await RoleAsync(Cluster.Node(id), topic).ConfigureAwait(false);
+                ready &= role == (id == state.Leader ? "leader" : "follower");
+            }
+
+            if (ready)
+            {
+                return;
+            }
+
+            await Task.Delay(50, bound.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The role a node reports for the topic's partition 0 in /stats, or null.</summary>
+    public static async Task<string?> RoleAsync(NsqdProcess node, string topic)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(await Http.GetStringAsync($"{node.HttpBase}/stats?format=json&topic={topic}").ConfigureAwait(false));
+            if (doc.RootElement.GetProperty("topics").ValueKind != JsonValueKind.Array)
+            {
+                return null; // upstream writes null for no topics
+            }
+
+            foreach (var t in doc.RootElement.GetProperty("topics").EnumerateArray())
+            {
+                if (t.GetProperty("topic_name").GetString() == topic && t.GetProperty("partitions").GetArrayLength() > 0
+                    && t.GetProperty("partitions")[0].TryGetProperty("role", out var role))
+                {
+                    return role.GetString();
+                }
+            }
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        return null;
     }
 
     /// <summary>Publishes "prefix-seq" through one node until stopped, recording each acknowledged body, each failure

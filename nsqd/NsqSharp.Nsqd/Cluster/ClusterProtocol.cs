@@ -22,6 +22,7 @@ public static class ClusterProtocol
         ClusterRequestException c => (c.Code, c.Message),
         Broker.NotLeaderException n => (NotLeader, n.Message),
         Broker.NotEnoughReplicasException r => (NotEnoughReplicas, r.Message),
+        Storage.AppendTruncatedException t => (NotLeader, t.Message),
         _ => null,
     };
 }

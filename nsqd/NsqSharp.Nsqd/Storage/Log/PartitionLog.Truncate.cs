@@ -141,7 +141,7 @@ public sealed partial class PartitionLog
             _epochs.Persist();
         }
 
-        FailAwaitingHighWatermark(newEnd, new IOException($"partition log {_directory}: truncated to {newEnd} before the high watermark reached this append"));
+        FailAwaitingHighWatermark(newEnd, new AppendTruncatedException(_directory, newEnd));
         _logger.Log(newEnd < highWatermark ? LogLevel.Warning : LogLevel.Information,
             "partition log {Directory}: truncated to offset {End} (asked {Target}; was {OldEnd}, high watermark {HighWatermark}); {Segments} later segments deleted",
             _directory, newEnd, target, end, highWatermark, segments.Length - 1 - index);

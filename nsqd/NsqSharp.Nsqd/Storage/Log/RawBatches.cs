@@ -92,3 +92,8 @@ public sealed class LogContinuityException : InvalidOperationException
     /// <summary>The first batch's base offset.</summary>
     public long ActualOffset { get; }
 }
+
+/// <summary>An append was written but truncated away before the high watermark reached it (a replica that stopped
+/// leading gave its uncommitted tail up to the new leader's log): it was never acknowledged and is not in the log.</summary>
+public sealed class AppendTruncatedException(string directory, long truncatedTo)
+    : IOException($"partition log {directory}: truncated to {truncatedTo} before the high watermark reached this append (leadership moved)");
