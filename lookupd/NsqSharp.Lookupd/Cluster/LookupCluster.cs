@@ -23,7 +23,7 @@ internal sealed partial class LookupCluster : IAsyncDisposable
     private readonly EtcdMetadataStore _store;
     private readonly ClusterWatcher _watcher;
     private readonly CancellationTokenSource _stop = new();
-    private ClusterController? _controller;
+    private volatile ClusterController? _controller;
     private Task _run = Task.CompletedTask;
     private volatile bool _available;
 

@@ -9,7 +9,7 @@ namespace NsqSharp.Lookupd.Cluster;
 /// like it were left out. While etcd is away the cluster code retries every few hundred milliseconds and would
 /// otherwise log every attempt. Lower levels pass unchanged.
 /// </summary>
-internal sealed class RateLimitedLogger(ILogger inner, TimeSpan interval) : ILogger
+internal sealed class RateLimitedLogger(ILogger inner, TimeSpan interval, TimeProvider? time = null) : ILogger
 {
     private const string OriginalFormat = "{OriginalFormat}";
     private readonly ConcurrentDictionary<string, LogRateLimiter> _limiters = new(StringComparer.Ordinal);
@@ -27,7 +27,8 @@ internal sealed class RateLimitedLogger(ILogger inner, TimeSpan interval) : ILog
             return;
         }
 
-        var limiter = _limiters.GetOrAdd(Template(state) ?? formatter(state, exception), _ => new LogRateLimiter(interval));
+        // By template, so the set stays as small as the code's log statements (messages without one share a limiter).
+        var limiter = _limiters.GetOrAdd(Template(state) ?? "", _ => new LogRateLimiter(interval, time));
         if (!limiter.ShouldLog(out var suppressed))
         {
             return;

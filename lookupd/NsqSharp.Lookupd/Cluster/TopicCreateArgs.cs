@@ -1,6 +1,6 @@
 using System.Globalization;
-using NsqSharp.Common.Http;
 using NsqSharp.Cluster.State;
+using NsqSharp.Common.Http;
 
 namespace NsqSharp.Lookupd.Cluster;
 
