@@ -33,7 +33,11 @@ internal sealed class HostSettings
             options.TombstoneLifetime = GoDuration.ParseFlag("tombstone-lifetime", flags.TombstoneLifetime);
         }
 
-        ResolveCluster(flags, options);
+        if (flags.EtcdEndpoints.Any() || flags.ClusterName != null || flags.AllowUncleanElection != null)
+        {
+            ResolveCluster(flags, options); // only then: standalone loads no cluster code
+        }
+
         var level = flags.LogLevel ?? "info";
         HostLogging.ParseLevel(level);
         return new HostSettings { Lookupd = options, LogLevel = level, LogPrefix = flags.LogPrefix ?? "[nsqlookupd] " };
