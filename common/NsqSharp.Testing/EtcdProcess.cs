@@ -28,6 +28,16 @@ public sealed class EtcdProcess : TypedServer
 
     public static Task<EtcdProcess> StartAsync(params string[] extraArgs) => StartAsync(extraArgs, spec => spec);
 
+    /// <summary>
+    /// Starts etcd on ports chosen beforehand (FreePort.Next), for a test whose client must know the address before
+    /// etcd exists (a process started while etcd is down). One attempt: a port taken meanwhile fails the start.
+    /// </summary>
+    public static Task<EtcdProcess> StartOnPortsAsync(int clientPort, int peerPort, params string[] extraArgs)
+    {
+        var ports = new Queue<int>([clientPort, peerPort]);
+        return StartAsync(extraArgs, spec => spec with { ChoosePort = ports.Dequeue, MaxAttempts = 1 });
+    }
+
     /// <summary>Starts etcd; adjust may change the spec (the harness's own tests choose its ports).</summary>
     public static async Task<EtcdProcess> StartAsync(IEnumerable<string> extraArgs, Func<ServerSpec, ServerSpec> adjust)
     {

@@ -91,6 +91,51 @@ public sealed class HostProcessTests
     }
 
     [Fact(Timeout = T)]
+    public async Task HelpListsTheClusterFlags_SayingUncleanElectionCanLoseAcknowledgedData()
+    {
+        using var process = await RunToExitAsync("--help");
+        Assert.Equal(0, process.ExitCode);
+        foreach (var flag in new[] { "--etcd-endpoints", "--cluster-name", "--allow-unclean-election" })
+        {
+            Assert.Contains(flag, process.Output);
+        }
+
+        var unclean = process.Output[process.Output.IndexOf("--allow-unclean-election", StringComparison.Ordinal)..];
+        Assert.Contains("lose acknowledged data", unclean.ReplaceLineEndings(" ").Replace("  ", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [Theory(Timeout = T)]
+    [InlineData("--etcd-endpoints=127.0.0.1:2379", "invalid --etcd-endpoints: invalid etcd endpoint '127.0.0.1:2379' (want http://host:port)")]
+    [InlineData("--etcd-endpoints=http://127.0.0.1", "invalid --etcd-endpoints: invalid etcd endpoint 'http://127.0.0.1' (want http://host:port)")]
+    [InlineData("--etcd-endpoints=ftp://127.0.0.1:2379", "invalid --etcd-endpoints: invalid etcd endpoint 'ftp://127.0.0.1:2379' (want http://host:port)")]
+    [InlineData("--etcd-endpoints=,", "invalid --etcd-endpoints: no etcd endpoint given")]
+    [InlineData("--cluster-name=a/b", "invalid --cluster-name: invalid cluster name 'a/b' (1-64 of [a-zA-Z0-9._-])")]
+    public async Task BadClusterFlagsExitWithStatus1AndSayWhy(string arg, string message)
+    {
+        // Loopback ports of its own, so a flag that wrongly passed could not take the default ones.
+        using var process = await RunToExitAsync(arg, $"-tcp-address=127.0.0.1:{FreePort.Next()}", $"-http-address=127.0.0.1:{FreePort.Next()}");
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains(message, process.Output);
+    }
+
+    [Fact(Timeout = T)]
+    public async Task RepeatedAndCommaSeparatedEtcdEndpointsAreValidatedTogether()
+    {
+        using var process = await RunToExitAsync("--etcd-endpoints=http://127.0.0.1:2379,http://127.0.0.1:22379", "-etcd-endpoints", "http://bad",
+            "--allow-unclean-election");
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("invalid etcd endpoint 'http://bad'", process.Output);
+    }
+
+    [Fact(Timeout = T)]
+    public async Task AMalformedUncleanElectionBooleanIsAUsageError()
+    {
+        using var process = await RunToExitAsync("--allow-unclean-election=maybe");
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("invalid boolean value \"maybe\" for --allow-unclean-election", process.Output);
+    }
+
+    [Fact(Timeout = T)]
     public async Task VersionPrintsUpstreamCompatibleVersion()
     {
         using var process = await RunToExitAsync("-version");

@@ -25,6 +25,22 @@ public sealed class LookupdOptions
     /// <summary>Hostname reported in the IDENTIFY response.</summary>
     public string Hostname { get; set; } = Dns.GetHostName();
 
+    // ---- Cluster mode (NsqSharp's addition; docs/OPERATIONS.md, "Cluster mode"). ----
+
+    /// <summary>etcd client URLs (http://host:port). Empty: standalone, exactly upstream's nsqlookupd.</summary>
+    public IReadOnlyList<string> EtcdEndpoints { get; set; } = [];
+
+    /// <summary>Which cluster in that etcd (keys under /nsqsharp/&lt;name&gt;/).</summary>
+    public string ClusterName { get; set; } = "nsqsharp";
+
+    /// <summary>The controller may let an out-of-sync replica lead when no ISR member is alive (loses acknowledged data).</summary>
+    public bool AllowUncleanElection { get; set; }
+
+    /// <summary>Deadline of each etcd call; a cluster request waits at most about this long for etcd.</summary>
+    public TimeSpan EtcdRequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public bool IsClusterMode => EtcdEndpoints.Count > 0;
+
     // ---- Bounds that upstream leaves open; ours keep a misbehaving peer from exhausting memory. ----
 
     /// <summary>Largest IDENTIFY JSON body accepted (nsqd's --max-body-size default).</summary>

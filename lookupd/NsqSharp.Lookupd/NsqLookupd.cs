@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NsqSharp.Common.Http;
 using NsqSharp.Common.Net;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Lookupd.Cluster;
 using NsqSharp.Lookupd.Http;
 using NsqSharp.Lookupd.Registry;
 using NsqSharp.Lookupd.Tcp;
@@ -11,7 +12,8 @@ using NsqSharp.Lookupd.Tcp;
 namespace NsqSharp.Lookupd;
 
 /// <summary>
-/// A running nsqlookupd: the registry, the TCP V1 listener for nsqd nodes and the HTTP API.
+/// A running nsqlookupd: the registry, the TCP V1 listener for nsqd nodes and the HTTP API; in cluster mode
+/// (<see cref="LookupdOptions.EtcdEndpoints"/>) also the cluster's etcd view and controller candidate.
 /// Both listeners are bound before either serves, so the IDENTIFY response carries real ports
 /// even when configured with port 0.
 /// </summary>
@@ -22,6 +24,7 @@ public sealed class NsqLookupd : IAsyncDisposable
     private readonly ILogger _logger;
     private LookupTcpServer? _tcp;
     private LookupHttpServer? _http;
+    private LookupCluster? _cluster;
 
     public NsqLookupd(LookupdOptions options, ILoggerFactory? loggerFactory = null, ILookupRegistry? registry = null)
     {
@@ -50,8 +53,18 @@ public sealed class NsqLookupd : IAsyncDisposable
         _tcp = LookupTcpServer.Bind(ListenAddress.Parse(_options.TcpAddress), _options, tcpLogger);
         try
         {
-            var router = new HttpRouter(_loggerFactory.CreateLogger("nsqlookupd.http"));
-            new LookupHttpApi(Registry, _loggerFactory.CreateLogger("nsqlookupd.http")).MapRoutes(router);
+            var httpLogger = _loggerFactory.CreateLogger("nsqlookupd.http");
+            var router = new HttpRouter(httpLogger);
+            var api = new LookupHttpApi(Registry, httpLogger);
+            if (_options.IsClusterMode)
+            {
+                MapClusterRoutes(router, api, httpLogger);
+            }
+            else
+            {
+                api.MapRoutes(router);
+            }
+
             _http = await LookupHttpServer.StartAsync(ListenAddress.Parse(_options.HttpAddress), router, _loggerFactory, ct)
                 .ConfigureAwait(false);
             _logger.LogInformation("HTTP: listening on {Address}", ListenAddress.Format(_http.LocalEndPoint));
@@ -60,12 +73,28 @@ public sealed class NsqLookupd : IAsyncDisposable
         {
             await _tcp.DisposeAsync().ConfigureAwait(false);
             _tcp = null;
+            if (_cluster != null)
+            {
+                await _cluster.DisposeAsync().ConfigureAwait(false);
+                _cluster = null;
+            }
+
             throw;
         }
 
         var identify = IdentifyResponse.Build(_options.BroadcastAddress, _options.Hostname, HttpPort, TcpPort,
             ProtocolConstants.CompatibleVersion);
         _tcp.Start(Registry, identify);
+
+        // Not awaited: etcd being away must neither fail nor delay the start (LookupCluster retries in the background).
+        _cluster?.Start(_options.BroadcastAddress + ":" + HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Cluster mode's routes over the standalone ones; a method of its own so standalone never touches the cluster types.</summary>
+    private void MapClusterRoutes(HttpRouter router, LookupHttpApi api, ILogger httpLogger)
+    {
+        _cluster = new LookupCluster(_options, _loggerFactory);
+        new ClusterHttpApi(_cluster, api, Registry, httpLogger).MapRoutes(router);
     }
 
     /// <summary>Closes the listeners and every nsqd connection.</summary>
@@ -81,6 +110,13 @@ public sealed class NsqLookupd : IAsyncDisposable
         {
             await _http.DisposeAsync().ConfigureAwait(false);
             _http = null;
+        }
+
+        // Last, once no request can use it: stops the controller (which resigns the role) and the watcher.
+        if (_cluster != null)
+        {
+            await _cluster.DisposeAsync().ConfigureAwait(false);
+            _cluster = null;
         }
     }
 

@@ -8,8 +8,7 @@ namespace NsqSharp.Lookupd.Host;
 /// </summary>
 internal sealed class CommandLineOptions
 {
-    public static readonly IReadOnlySet<string> BoolFlags = new HashSet<string>(StringComparer.Ordinal) { "version", "verbose" };
-
+    public static readonly IReadOnlySet<string> BoolFlags = new HashSet<string>(StringComparer.Ordinal) { "version", "verbose", "allow-unclean-election" };
 
     [Option("config", HelpText = "path to config file")]
     public string? Config { get; set; }
@@ -40,4 +39,15 @@ internal sealed class CommandLineOptions
 
     [Option("tombstone-lifetime", HelpText = "duration of time a producer will remain tombstoned if registration remains (default 45s)")]
     public string? TombstoneLifetime { get; set; }
+
+    // ---- Cluster mode (NsqSharp's addition): without --etcd-endpoints nsqlookupd is upstream's. ----
+
+    [Option("etcd-endpoints", HelpText = "etcd client URLs, http://host:port, comma-separated or repeated: turns cluster mode on (this lookupd serves the cluster API and may be elected controller)")]
+    public IEnumerable<string> EtcdEndpoints { get; set; } = [];
+
+    [Option("cluster-name", HelpText = "cluster mode: the cluster's name in etcd, 1-64 of [a-zA-Z0-9._-] (default \"nsqsharp\")")]
+    public string? ClusterName { get; set; }
+
+    [Option("allow-unclean-election", HelpText = "cluster mode: when no in-sync replica of a partition is alive, let an out-of-sync one lead; this can lose acknowledged data (default false: the partition stays offline)")]
+    public string? AllowUncleanElection { get; set; }
 }

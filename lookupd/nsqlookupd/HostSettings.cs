@@ -1,3 +1,5 @@
+using NsqSharp.Cluster.Coordination;
+using NsqSharp.Cluster.Metadata;
 using NsqSharp.Common.Cli;
 using NsqSharp.Hosting;
 
@@ -31,8 +33,51 @@ internal sealed class HostSettings
             options.TombstoneLifetime = GoDuration.ParseFlag("tombstone-lifetime", flags.TombstoneLifetime);
         }
 
+        if (flags.EtcdEndpoints.Any() || flags.ClusterName != null || flags.AllowUncleanElection != null)
+        {
+            ResolveCluster(flags, options); // only then: standalone loads no cluster code
+        }
+
         var level = flags.LogLevel ?? "info";
         HostLogging.ParseLevel(level);
         return new HostSettings { Lookupd = options, LogLevel = level, LogPrefix = flags.LogPrefix ?? "[nsqlookupd] " };
+    }
+
+    /// <summary>Cluster mode's flags: --etcd-endpoints (comma-separated and/or repeated) turns it on.</summary>
+    private static void ResolveCluster(CommandLineOptions flags, LookupdOptions options)
+    {
+        var given = flags.EtcdEndpoints.ToList();
+        if (given.Count > 0)
+        {
+            try
+            {
+                var joined = string.Join(',', given);
+                EtcdMetadataStore.ParseEndpoints(joined);
+                options.EtcdEndpoints = joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            }
+            catch (FormatException e)
+            {
+                throw new ClusterSettingsException("invalid --etcd-endpoints: " + e.Message, e);
+            }
+        }
+
+        if (flags.ClusterName != null)
+        {
+            try
+            {
+                options.ClusterName = new ClusterKeys(flags.ClusterName).ClusterName;
+            }
+            catch (FormatException e)
+            {
+                throw new ClusterSettingsException("invalid --cluster-name: " + e.Message, e);
+            }
+        }
+
+        if (flags.AllowUncleanElection != null)
+        {
+            options.AllowUncleanElection = GoStyleArgs.TryParseGoBool(flags.AllowUncleanElection, out var allow)
+                ? allow
+                : throw new FormatException($"invalid boolean value \"{flags.AllowUncleanElection}\" for --allow-unclean-election");
+        }
     }
 }

@@ -22,6 +22,11 @@ try
 {
     settings = HostSettings.Resolve(flags);
 }
+catch (ClusterSettingsException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 1;
+}
 catch (Exception e) when (e is ArgumentException or FormatException or IOException)
 {
     Console.Error.WriteLine(e.Message);

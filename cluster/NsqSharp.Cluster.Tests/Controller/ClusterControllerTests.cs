@@ -104,6 +104,26 @@ public sealed class ClusterControllerTests
         await run;
     }
 
+    [EtcdFact(Timeout = 60_000)]
+    public async Task StoppingAnActiveControllerResignsItsKey_SoAnotherCandidateNeedNotWaitForTheLease()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var store = new EtcdMetadataStore(etcd.ClientUrl);
+        await using var watcher = new ClusterWatcher(store, Keys);
+        await watcher.StartAsync(CancellationToken.None);
+        using var stop = new CancellationTokenSource();
+        // A lease far longer than the test: the key can only be gone because the controller deleted it.
+        var controller = new ClusterController(store, watcher, "c", new ControllerOptions { LeaseTtl = TimeSpan.FromMinutes(10) });
+        var run = controller.RunAsync(stop.Token);
+        await WaitUntil(() => controller.IsActive);
+        Assert.Equal("c", (await store.GetAsync(Keys.Controller)).Single?.ValueText);
+
+        await stop.CancelAsync();
+        await run.WaitAsync(Bound);
+        Assert.False(controller.IsActive);
+        Assert.Null((await store.GetAsync(Keys.Controller)).Single);
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         using var cts = new CancellationTokenSource(Bound);

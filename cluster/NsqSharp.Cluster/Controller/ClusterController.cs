@@ -49,6 +49,10 @@ public sealed class ClusterController(IMetadataStore store, ClusterWatcher watch
                 {
                     await ReconcileLoopAsync(leadership, term.Token).ConfigureAwait(false);
                 }
+                catch (OperationCanceledException) when (term.IsCancellationRequested)
+                {
+                    // The term ended (stopped or lost): fall through to resign or report it, rather than skip both.
+                }
                 finally
                 {
                     IsActive = false;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Common.Http;
@@ -17,20 +16,25 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
     /// <summary>Go's time.Time{}.UnixNano(), what upstream reports as tombstoned_at for a live producer.</summary>
     private const long GoZeroTimeUnixNanos = -6795364578871345152;
 
-    public void MapRoutes(HttpRouter router)
+    /// <param name="router">Where the routes go.</param>
+    /// <param name="replaced">Handlers that take a route's place, keyed "METHOD /path" (cluster mode's); standalone none.</param>
+    public void MapRoutes(HttpRouter router, IReadOnlyDictionary<string, ApiHandler>? replaced = null)
     {
-        router.Handle("GET", "/ping", _ => new ValueTask<ApiResult>(ApiResult.PlainText("OK")));
-        router.Handle("GET", "/info", r => new ValueTask<ApiResult>(Info(r)));
-        router.Handle("GET", "/debug", Debug);
-        router.Handle("GET", "/lookup", Lookup);
-        router.Handle("GET", "/topics", Topics);
-        router.Handle("GET", "/channels", Channels);
-        router.Handle("GET", "/nodes", Nodes);
-        router.Handle("POST", "/topic/create", CreateTopic);
-        router.Handle("POST", "/topic/delete", DeleteTopic);
-        router.Handle("POST", "/channel/create", CreateChannel);
-        router.Handle("POST", "/channel/delete", DeleteChannel);
-        router.Handle("POST", "/topic/tombstone", TombstoneTopicProducer);
+        void Map(string method, string path, ApiHandler handler) =>
+            router.Handle(method, path, replaced?.GetValueOrDefault(method + " " + path) ?? handler);
+
+        Map("GET", "/ping", _ => new ValueTask<ApiResult>(ApiResult.PlainText("OK")));
+        Map("GET", "/info", r => new ValueTask<ApiResult>(Info(r)));
+        Map("GET", "/debug", Debug);
+        Map("GET", "/lookup", Lookup);
+        Map("GET", "/topics", Topics);
+        Map("GET", "/channels", Channels);
+        Map("GET", "/nodes", Nodes);
+        Map("POST", "/topic/create", CreateTopic);
+        Map("POST", "/topic/delete", DeleteTopic);
+        Map("POST", "/channel/create", CreateChannel);
+        Map("POST", "/channel/delete", DeleteChannel);
+        Map("POST", "/topic/tombstone", TombstoneTopicProducer);
     }
 
     private static ApiResult Info(HttpRequest request) =>
@@ -47,7 +51,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
-            WriteStrings(json, "topics", topics);
+            LookupJson.WriteStrings(json, "topics", topics);
             json.WriteEndObject();
         });
     }
@@ -56,7 +60,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
-            return InvalidRequest;
+            return LookupArgs.InvalidRequest;
         }
 
         if (query.Get("topic") is not { } topic)
@@ -68,16 +72,17 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
-            WriteStrings(json, "channels", channels);
+            LookupJson.WriteStrings(json, "channels", channels);
             json.WriteEndObject();
         });
     }
 
-    private async ValueTask<ApiResult> Lookup(HttpRequest request)
+    /// <summary>Upstream's /lookup from the registry (cluster mode's answer for a topic the cluster does not have).</summary>
+    internal async ValueTask<ApiResult> Lookup(HttpRequest request)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
-            return InvalidRequest;
+            return LookupArgs.InvalidRequest;
         }
 
         if (query.Get("topic") is not { } topic)
@@ -95,12 +100,12 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         return ApiResult.Json(json =>
         {
             json.WriteStartObject();
-            WriteStrings(json, "channels", channels);
+            LookupJson.WriteStrings(json, "channels", channels);
             json.WriteStartArray("producers");
             foreach (var peer in producers)
             {
                 json.WriteStartObject();
-                WritePeerFields(json, peer);
+                LookupJson.WritePeerFields(json, peer);
                 json.WriteEndObject();
             }
 
@@ -119,7 +124,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
             foreach (var node in nodes)
             {
                 json.WriteStartObject();
-                WritePeerFields(json, node.Peer);
+                LookupJson.WritePeerFields(json, node.Peer);
                 json.WriteStartArray("tombstones");
                 foreach (var tombstoned in node.Tombstones)
                 {
@@ -127,7 +132,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
                 }
 
                 json.WriteEndArray();
-                WriteStrings(json, "topics", node.Topics);
+                LookupJson.WriteStrings(json, "topics", node.Topics);
                 json.WriteEndObject();
             }
 
@@ -187,7 +192,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
-            return InvalidRequest;
+            return LookupArgs.InvalidRequest;
         }
 
         if (query.Get("topic") is not { } topic)
@@ -209,7 +214,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
-            return InvalidRequest;
+            return LookupArgs.InvalidRequest;
         }
 
         if (query.Get("topic") is not { } topic)
@@ -224,7 +229,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     private async ValueTask<ApiResult> CreateChannel(HttpRequest request)
     {
-        if (TopicChannelArgs(request, out var topic, out var channel) is { } error)
+        if (LookupArgs.TopicChannel(request, out var topic, out var channel) is { } error)
         {
             return error;
         }
@@ -236,7 +241,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     private async ValueTask<ApiResult> DeleteChannel(HttpRequest request)
     {
-        if (TopicChannelArgs(request, out var topic, out var channel) is { } error)
+        if (LookupArgs.TopicChannel(request, out var topic, out var channel) is { } error)
         {
             return error;
         }
@@ -254,7 +259,7 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
     {
         if (!GoQuery.TryParse(request.QueryString.Value, out var query))
         {
-            return InvalidRequest;
+            return LookupArgs.InvalidRequest;
         }
 
         if (query.Get("topic") is not { } topic)
@@ -270,65 +275,5 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
         logger.LogInformation("DB: setting tombstone for producer@{Node} of topic({Topic})", node, topic);
         await registry.TombstoneTopicProducerAsync(topic, node).ConfigureAwait(false);
         return ApiResult.Empty;
-    }
-
-    private static ApiResult InvalidRequest => ApiResult.Error(400, "INVALID_REQUEST");
-
-    /// <summary>Upstream http_api.GetTopicChannelArgs.</summary>
-    private static ApiResult? TopicChannelArgs(HttpRequest request, out string topic, out string channel)
-    {
-        topic = "";
-        channel = "";
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
-        {
-            return InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } t)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
-        }
-
-        if (!NsqNames.IsValidTopicName(t))
-        {
-            return ApiResult.Error(400, "INVALID_ARG_TOPIC");
-        }
-
-        if (query.Get("channel") is not { } c)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_CHANNEL");
-        }
-
-        if (!NsqNames.IsValidChannelName(c))
-        {
-            return ApiResult.Error(400, "INVALID_ARG_CHANNEL");
-        }
-
-        (topic, channel) = (t, c);
-        return null;
-    }
-
-    /// <summary>Upstream PeerInfo's JSON fields, in struct order.</summary>
-    private static void WritePeerFields(Utf8JsonWriter json, PeerInfo peer)
-    {
-        json.WriteString("remote_address", peer.RemoteAddress);
-        json.WriteString("hostname", peer.Hostname);
-        json.WriteString("broadcast_address", peer.BroadcastAddress);
-        json.WriteNumber("tcp_port", peer.TcpPort);
-        json.WriteNumber("http_port", peer.HttpPort);
-        json.WriteString("version", peer.Version);
-        json.WriteString("topology_zone", peer.TopologyZone);
-        json.WriteString("topology_region", peer.TopologyRegion);
-    }
-
-    private static void WriteStrings(Utf8JsonWriter json, string name, IReadOnlyList<string> values)
-    {
-        json.WriteStartArray(name);
-        foreach (var value in values)
-        {
-            json.WriteStringValue(value);
-        }
-
-        json.WriteEndArray();
     }
 }

@@ -55,6 +55,9 @@ public interface ILookupRegistry
     /// <summary>Producers of the topic, leaving out inactive and tombstoned ones (/lookup).</summary>
     ValueTask<IReadOnlyList<PeerInfo>> GetActiveProducersAsync(string topic);
 
+    /// <summary>Active identified peers (category "client"), without their topics.</summary>
+    ValueTask<IReadOnlyList<PeerInfo>> GetActivePeersAsync();
+
     /// <summary>Active identified peers with their topics and tombstone flags (/nodes).</summary>
     ValueTask<IReadOnlyList<NodeView>> GetNodesAsync();
 

@@ -228,6 +228,30 @@ public sealed class RegistrationDb : ILookupRegistry
         }
     }
 
+    /// <summary>Identified peers whose last PING is recent, without their topics (cluster mode matches nodes to them).</summary>
+    public IReadOnlyList<PeerInfo> GetActivePeers()
+    {
+        var now = NowUnixNanos();
+        lock (_gate)
+        {
+            if (!_map.TryGetValue(Registration.Client, out var clients))
+            {
+                return [];
+            }
+
+            var peers = new List<PeerInfo>(clients.Count);
+            foreach (var client in clients.Values)
+            {
+                if (IsActive(client.Peer, now))
+                {
+                    peers.Add(client.Peer);
+                }
+            }
+
+            return peers;
+        }
+    }
+
     public IReadOnlyList<NodeView> GetNodes()
     {
         var now = NowUnixNanos();
@@ -477,6 +501,8 @@ public sealed class RegistrationDb : ILookupRegistry
     ValueTask<IReadOnlyList<string>> ILookupRegistry.GetChannelsAsync(string topic) => new(GetChannels(topic));
 
     ValueTask<IReadOnlyList<PeerInfo>> ILookupRegistry.GetActiveProducersAsync(string topic) => new(GetActiveProducers(topic));
+
+    ValueTask<IReadOnlyList<PeerInfo>> ILookupRegistry.GetActivePeersAsync() => new(GetActivePeers());
 
     ValueTask<IReadOnlyList<NodeView>> ILookupRegistry.GetNodesAsync() => new(GetNodes());
 
