@@ -6,17 +6,19 @@ using Xunit.Abstractions;
 namespace NsqSharp.Cluster.Tests.Processes;
 
 /// <summary>
-/// Issue 10, acceptance 1, against real processes: RF=3, min_isr=2, publishers with acks on every node (the ones on
-/// followers forwarded to the leader). SIGKILL the leader, twice: a new leader takes publishes again (the time is
-/// reported), the killed node restarts and rejoins the ISR as a follower, and a drain from the last leader returns
-/// every acknowledged message.
+/// Issue 10, acceptance 1 and 6, against real processes (etcd, 3 nsqd, 2 nsqlookupd controllers): RF=3, min_isr=2,
+/// publishers with acks on every node (the ones on followers forwarded to the leader). SIGKILL the leader, twice: a
+/// new leader takes publishes again (the time is reported), the killed node restarts and rejoins the ISR as a
+/// follower. Between the two, the controller lookupd is SIGKILLed: the other lookupd takes over and performs the
+/// second failover. A drain from the last leader returns every acknowledged message.
 /// </summary>
 public sealed class LeaderKillTests(ITestOutputHelper output)
 {
     [EtcdFact(Timeout = 240_000)]
     public async Task KilledLeaders_LoseNothingAcknowledged_AndRejoinAsFollowers()
     {
-        await using var harness = await ClusterHarness.StartAsync(3, inTestController: true);
+        await using var harness = await ClusterHarness.StartAsync(3, inTestController: false, lookupds: 2);
+        await harness.WaitForAsync(v => v.Controller is not null);
         await harness.CreateTopicAsync("orders", replicas: 3, minIsr: 2, "drain");
         await harness.WaitForAsync(v => v.Topics["orders"].Partitions[0].State.Isr.Count == 3);
 
@@ -48,6 +50,14 @@ public sealed class LeaderKillTests(ITestOutputHelper output)
             await harness.WaitForAsync(v => v.Topics["orders"].Partitions[0].State.Isr.Contains(before.Leader!));
             Assert.NotEqual(before.Leader, harness.Partition("orders").Leader);
             await WaitUntilAsync(() => log.AckedCount >= 300 * (kill + 2));
+            if (kill == 0)
+            {
+                var controller = harness.Watcher.Current.Controller!;
+                var active = harness.Cluster.Lookupds.Single(l => controller == $"127.0.0.1:{l.HttpPort}");
+                active.Kill9();
+                var next = await harness.WaitForAsync(v => v.Controller is not null && v.Controller != controller);
+                output.WriteLine($"controller lookupd {controller} killed; {next.Controller} took over");
+            }
         }
 
         await stop.CancelAsync();

@@ -29,7 +29,13 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5);
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        _client = new EtcdClient(string.Join(',', Endpoints.Select(e => e.ToString().TrimEnd('/'))));
+        // gRPC backs reconnects off up to 2 minutes by default: after an etcd outage the cluster would stay blind that
+        // long (and node leases expire meanwhile). Reconnect within a second of etcd being back instead.
+        _client = new EtcdClient(string.Join(',', Endpoints.Select(e => e.ToString().TrimEnd('/'))), configureChannelOptions: options =>
+        {
+            options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
+            options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
+        });
     }
 
     public IReadOnlyList<Uri> Endpoints { get; }
