@@ -113,11 +113,26 @@ async function nextEvent(emitter, name, timeoutMs = 10000) {
   return value
 }
 
+/** Path of an executable on PATH, or null. */
+function onPath(name) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir, name)
+    if (dir && fs.existsSync(candidate)) return candidate
+  }
+  return null
+}
+
+/** A skip reason when etcd (Debian's etcd-server) is missing, else false; never skipped under CI. */
+function skipUnlessEtcd() {
+  if (onPath('etcd') || (process.env.CI && process.env.CI !== 'false')) return false
+  return 'etcd is not installed (apt-get install etcd-server)'
+}
+
 class Proc {
-  constructor(name, args) {
+  constructor(name, args, file = executable(name)) {
     this.name = name
     this.output = ''
-    this.child = spawn(executable(name), args, {stdio: ['ignore', 'pipe', 'pipe']})
+    this.child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe']})
     live.add(this.child)
     const append = (chunk) => {
       if (this.output.length < MAX_OUTPUT) this.output += chunk.toString()
@@ -224,6 +239,28 @@ async function startNsqd(t, {lookupdTcpAddresses = [], extraArgs = []} = {}) {
   }
 }
 
+/** Starts a one-member etcd on free 127.0.0.1 ports with a temp data dir; killed and removed when the test ends. */
+async function startEtcd(t) {
+  const clientPort = await freePort()
+  const peerPort = await freePort()
+  const dataPath = fs.mkdtempSync(path.join(os.tmpdir(), 'nsqjs-etcd-'))
+  const proc = new Proc('etcd', [
+    '--name=test',
+    `--data-dir=${dataPath}`,
+    `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+    `--advertise-client-urls=http://127.0.0.1:${clientPort}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=test=http://127.0.0.1:${peerPort}`,
+  ], onPath('etcd'))
+  onCleanup(t, async () => {
+    await proc.kill()
+    fs.rmSync(dataPath, {recursive: true, force: true})
+  })
+  await proc.waitForHttp(`http://127.0.0.1:${clientPort}/health`)
+  return {proc, clientUrl: `http://127.0.0.1:${clientPort}`}
+}
+
 /** POST with query parameters; throws on a non-2xx answer. */
 async function post(base, pathname, params = {}, body = undefined) {
   const url = new URL(pathname, base)
@@ -264,6 +301,8 @@ module.exports = {
   REPO_ROOT,
   executable,
   skipUnlessBuilt,
+  skipUnlessEtcd,
+  startEtcd,
   freePort,
   sleep,
   onCleanup,
