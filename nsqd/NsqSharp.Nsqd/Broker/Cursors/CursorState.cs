@@ -92,6 +92,7 @@ public sealed class CursorState
     public void Apply(in CursorOp op)
     {
         var p = Partition(op.Partition);
+        p.Changed = true;
         switch (op.Kind)
         {
             case CursorOpKind.Read:
@@ -162,6 +163,23 @@ public sealed class CursorState
                 break;
             default:
                 throw new InvalidDataException($"unknown cursor op kind {(byte)op.Kind}");
+        }
+    }
+
+    /// <summary>
+    /// Gives every partition changed since the last call (an op applied, a copy taken into it, newly created) the next
+    /// version of <paramref name="counter"/>: replication compares versions to send a partition's state only when it
+    /// changed. O(partitions).
+    /// </summary>
+    internal void StampChanges(ref long counter)
+    {
+        foreach (var p in _partitions)
+        {
+            if (p.Changed)
+            {
+                p.Version = ++counter;
+                p.Changed = false;
+            }
         }
     }
 
@@ -249,7 +267,7 @@ public sealed class CursorState
     }
 }
 
-/// <summary>One partition of a <see cref="CursorState"/>.</summary>
+/// <summary>One partition of a <see cref="CursorState"/> (also what cursor replication carries).</summary>
 public sealed class PartitionCursorState(int partition)
 {
     public int Partition { get; } = partition;
@@ -258,6 +276,25 @@ public sealed class PartitionCursorState(int partition)
 
     public Dictionary<long, CursorEntryState> Pending { get; private set; } = [];
 
+    /// <summary>
+    /// Which state of this partition this is, in its checkpointer's numbering (a random start per channel instance,
+    /// then one more per checkpoint step that changed the partition): equal versions from one leader mean the same
+    /// state. 0 = none (not from a checkpointer).
+    /// </summary>
+    public long Version { get; set; }
+
+    /// <summary>Changed since the last <see cref="CursorState.StampChanges"/> (a new partition is).</summary>
+    internal bool Changed { get; set; } = true;
+
     /// <summary>Replaces the pending set with an empty one of this capacity.</summary>
     public void ResetPending(int capacity) => Pending = new Dictionary<long, CursorEntryState>(capacity);
+
+    /// <summary>A deep copy with the same version.</summary>
+    public PartitionCursorState Copy() => new(Partition)
+    {
+        NextRead = NextRead,
+        Version = Version,
+        Pending = new Dictionary<long, CursorEntryState>(Pending),
+        Changed = false,
+    };
 }
