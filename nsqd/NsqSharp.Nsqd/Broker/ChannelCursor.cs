@@ -8,7 +8,8 @@ namespace NsqSharp.Nsqd.Broker;
 /// offset (queued, in flight, deferred, requeued). All state is guarded by the owning channel's lock;
 /// the fill loop is the only code that reads the log. Every change of the durable part of the state (next read,
 /// pending offsets, attempts, in flight, due time) is also recorded as a <see cref="CursorOp"/> in the channel's op
-/// buffer, in the same lock: that stream is what the checkpoint persists and replication will ship.
+/// buffer, in the same lock: that stream is what the checkpoint persists (and, in cluster mode, what the state a leader
+/// replicates to its followers is built from).
 /// </summary>
 internal sealed class ChannelCursor
 {

@@ -18,8 +18,9 @@ public struct CursorEntryState
 /// <summary>
 /// The durable state of a channel's cursors, kept apart from the live cursors: per partition the next read offset and
 /// every pending offset with its attempts, in-flight flag and due time. The checkpointer owns one per channel and
-/// applies the channel's ops to it outside the channel lock; restore builds one from the snapshot and the ops file; a
-/// follower will keep one from shipped ops. Not thread-safe: one owner at a time.
+/// applies the channel's ops to it outside the channel lock; restore builds one from the snapshot and the ops file; in
+/// cluster mode a leader's partitions of it are what cursor replication copies to the followers (by
+/// <see cref="PartitionCursorState.Version"/>). Not thread-safe: one owner at a time.
 /// </summary>
 public sealed class CursorState
 {
