@@ -13,7 +13,8 @@ namespace NsqSharp.Cluster.Replication;
 /// <see cref="PartitionFollower"/> of the named leader, and replaces it whenever the leader or the epoch changes.
 /// As leader it also keeps the ISR in the state current: every <see cref="IsrCheckInterval"/> it writes the
 /// leader's proposed ISR with a compare-and-swap on the partition's mod revision, only while the state still names
-/// it leader in its epoch, and uses an ISR only once written. Serves fetches (<see cref="IReplicaLookup"/>).
+/// it leader in its epoch, and uses an ISR only once written. Serves fetches (<see cref="IReplicaLookup"/>). With
+/// <see cref="Cursors"/>, followers also copy the leader's channel cursors.
 /// </summary>
 public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisposable
 {
@@ -43,6 +44,9 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
     }
 
     public TimeSpan IsrCheckInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The node's channels: followers replicate their leader's cursors into them (none: logs only).</summary>
+    public IChannelCursors? Cursors { get; init; }
 
     /// <summary>Raised (on the manager's loop) after a local partition changed role.</summary>
     public event Action<ReplicaRoleChange>? RoleChanged;
@@ -195,7 +199,7 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
         }
 
         _logger.LogInformation("{Topic}/{Partition}: following {Leader} in epoch {Epoch}", topic, partition, state.Leader, state.LeaderEpoch);
-        var follower = new PartitionFollower(topic, log, _selfId, state.LeaderEpoch, node.BroadcastAddress, node.TcpPort, _settings, _logger);
+        var follower = new PartitionFollower(topic, log, _selfId, state.LeaderEpoch, node.BroadcastAddress, node.TcpPort, _settings, _logger, Cursors);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         var replica = new Replica(ReplicaRole.Follower, state.LeaderEpoch, state.Leader, null, stop, null);
         replica.Run = Task.Run(async () =>

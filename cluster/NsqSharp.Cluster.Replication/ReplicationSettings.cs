@@ -16,6 +16,10 @@ public sealed class ReplicationSettings
     /// <summary>Pause before a follower retries after an error or a lost connection.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How often a follower asks its leader for the channels' cursor states that changed (about the leader's
+    /// checkpoint interval: the state it serves moves once a second).</summary>
+    public TimeSpan CursorSyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Bound on connecting to a leader and on each request/response exchange beyond the long poll.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

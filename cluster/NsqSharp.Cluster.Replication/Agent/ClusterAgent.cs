@@ -137,12 +137,18 @@ public sealed partial class ClusterAgent : IClusterNode
             return;
         }
 
+        // Cursors: a channel the leader has is created here only while the cluster state lists it (cluster-wide channels).
+        var cursors = new BrokerChannelCursors(server.Broker,
+            (topic, channel) => _watcher.Current.Topics.TryGetValue(topic, out var t) && t.Channels.ContainsKey(channel));
         var manager = new ReplicaManager(_watcher, _writer, new BrokerPartitionLogs(server.Broker), NodeId, _options.Replication, server.Options.Time,
-            _loggerFactory.CreateLogger("nsqd.replication"));
+            _loggerFactory.CreateLogger("nsqd.replication"))
+        {
+            Cursors = cursors,
+        };
         manager.RoleChanged += change => server.Broker.OnPartitionRoleChanged(change.Topic, change.Partition);
         _roles.Manager = manager;
         Volatile.Write(ref _manager, manager);
-        Volatile.Write(ref _fetch, new FetchServer(manager, _loggerFactory.CreateLogger("nsqd.replication")));
+        Volatile.Write(ref _fetch, new FetchServer(manager, _loggerFactory.CreateLogger("nsqd.replication"), cursors));
         Volatile.Write(ref _forwarder, new PublishForwarder(_watcher, NodeId, _options.RequestTimeout, _logger));
         manager.Start();
         _channelLoop = Task.Run(() => SyncChannelsAsync(ct), CancellationToken.None);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NsqSharp.Cluster.Replication.Protocol;
@@ -12,11 +13,19 @@ namespace NsqSharp.Cluster.Replication.Follower;
 /// from its log end, appends the batches verbatim (fsynced before the next fetch, which is what tells the leader
 /// they are on disk) and moves its own high watermark to min(leader's, own log end).
 /// A fenced or not-leader answer ends the run: the partition state changed, and the agent starts the next role.
+/// With <paramref name="cursors"/>, it also replicates the channels' cursors: right after the first fetch of each
+/// connection and then every <see cref="ReplicationSettings.CursorSyncInterval"/>, between fetches on the same
+/// connection (so under the same epoch fence), it asks for the cursor state of every channel whose version it does not
+/// hold and replaces its copies' cursors of the partition with the answers.
 /// </summary>
 public sealed class PartitionFollower(string topic, PartitionLog log, string selfId, long leaderEpoch, string leaderHost, int leaderPort,
-    ReplicationSettings settings, ILogger logger)
+    ReplicationSettings settings, ILogger logger, IChannelCursors? cursors = null)
 {
+    /// <summary>Cursor requests per sync at most (each applies at least one channel unless none changed).</summary>
+    private const int MaxCursorRounds = 16;
+
     private long _fetches;
+    private long _cursorsApplied;
 
     public string Topic { get; } = topic;
 
@@ -28,6 +37,9 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
 
     /// <summary>Fetch responses handled (diagnostics).</summary>
     public long Fetches => Interlocked.Read(ref _fetches);
+
+    /// <summary>Channel cursor states received from the leader and applied to the local copies (diagnostics, tests).</summary>
+    public long CursorsApplied => Interlocked.Read(ref _cursorsApplied);
 
     /// <summary>Why the last run ended, when it ended on an answer rather than cancellation.</summary>
     public ReplicationError? StopReason { get; private set; }
@@ -87,6 +99,7 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
             return stop;
         }
 
+        long lastCursorSync = 0; // none yet on this connection: right after the first fetch
         while (!ct.IsCancellationRequested)
         {
             var request = new FetchRequest(Topic, Log.Partition, selfId, LeaderEpoch, Log.LogEnd, settings.FetchMaxBytes, (int)settings.FetchMaxWait.TotalMilliseconds);
@@ -119,6 +132,65 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
             if (hw > Log.HighWatermark)
             {
                 Log.AdvanceHighWatermark(hw);
+            }
+
+            if (cursors is not null && (lastCursorSync == 0 || Stopwatch.GetElapsedTime(lastCursorSync) >= settings.CursorSyncInterval))
+            {
+                if (await SyncCursorsAsync(cursors, stream, ct).ConfigureAwait(false) is { } ended)
+                {
+                    return ended;
+                }
+
+                lastCursorSync = Stopwatch.GetTimestamp();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Asks for the changed channels' cursor states (again while the leader has more) and applies them.</summary>
+    /// <returns>Null to go on fetching, or the answer that ends this epoch's run.</returns>
+    private async Task<ReplicationError?> SyncCursorsAsync(IChannelCursors channels, Stream stream, CancellationToken ct)
+    {
+        for (var round = 0; round < MaxCursorRounds; round++)
+        {
+            var request = new CursorRequest(Topic, Log.Partition, selfId, LeaderEpoch, channels.Known(Topic, Log.Partition));
+            await ReplicationCodec.WriteAsync(stream, request, ct).ConfigureAwait(false);
+            var frame = await ReadWithTimeoutAsync(stream, settings.RequestTimeout, ct).ConfigureAwait(false);
+            if (frame.Type != ReplicationMessageType.CursorResponse)
+            {
+                throw new InvalidDataException($"expected a cursor response, got {frame.Type}");
+            }
+
+            var response = ReplicationCodec.ReadCursorResponse(frame.Body, Log.Partition);
+            if (response.Error is ReplicationError.UnknownLeaderEpoch or ReplicationError.StorageError)
+            {
+                return null; // again at the next sync
+            }
+
+            if (response.Error != ReplicationError.None)
+            {
+                return response.Error;
+            }
+
+            if (response.LeaderEpoch != LeaderEpoch)
+            {
+                return null; // only the leader of our epoch's state is applied (its check of our epoch says it is)
+            }
+
+            foreach (var channel in response.Channels)
+            {
+                if (channels.Apply(Topic, channel.Channel, channel.State))
+                {
+                    Interlocked.Increment(ref _cursorsApplied);
+                    logger.LogDebug("{Topic}/{Partition}: channel {Channel} cursor from {Leader}: next read {NextRead}, {Pending} pending (version {Version})",
+                        Topic, Log.Partition, channel.Channel, Leader, channel.State.NextRead, channel.State.Pending.Count, channel.State.Version);
+                }
+            }
+
+            if (!response.More)
+            {
+                break;
             }
         }
 

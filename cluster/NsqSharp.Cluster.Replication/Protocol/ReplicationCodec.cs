@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using NsqSharp.Common.Protocol;
+using NsqSharp.Nsqd.Broker.Cursors;
 
 namespace NsqSharp.Cluster.Replication.Protocol;
 
@@ -20,7 +21,15 @@ public static class ReplicationCodec
     /// <summary>Largest batch payload a fetch returns (a request asking more is capped to this).</summary>
     public const int MaxFetchBytes = 32 * 1024 * 1024;
 
+    /// <summary>Largest cursor response body the leader builds: channels that do not fit wait for the next request
+    /// (<see cref="CursorResponse.More"/>), and one channel's state never exceeds it (<see cref="CursorEntriesFitting"/>).</summary>
+    public const int MaxCursorBytes = 24 * 1024 * 1024;
+
+    /// <summary>A pending entry on the wire: int64 offset, uint16 attempts, byte flags (1 = in flight), int64 due ms.</summary>
+    public const int CursorEntryBytes = 19;
+
     private const int MaxStringBytes = 1024;
+    private const byte InFlightFlag = 1;
 
     public static async Task WriteAsync(Stream stream, FetchRequest r, CancellationToken ct)
     {
@@ -48,6 +57,54 @@ public static class ReplicationCodec
         var body = new Writer(24);
         body.Int16((short)r.Error).Int64(r.Epoch).Int64(r.EndOffset);
         await WriteFrameAsync(stream, ReplicationMessageType.EpochEndResponse, body.Written, default, ct).ConfigureAwait(false);
+    }
+
+    public static async Task WriteAsync(Stream stream, CursorRequest r, CancellationToken ct)
+    {
+        var body = new Writer(64 + r.Topic.Length + r.ReplicaId.Length + (r.Known.Count * 32));
+        body.String(r.Topic).Int32(r.Partition).String(r.ReplicaId).Int64(r.LeaderEpoch).Int32(r.Known.Count);
+        foreach (var known in r.Known)
+        {
+            body.String(known.Channel).Int64(known.Version);
+        }
+
+        await WriteFrameAsync(stream, ReplicationMessageType.CursorRequest, body.Written, default, ct).ConfigureAwait(false);
+    }
+
+    public static async Task WriteAsync(Stream stream, CursorResponse r, CancellationToken ct)
+    {
+        var body = new Writer(CursorResponseSize(r.Channels));
+        body.Int16((short)r.Error).Int64(r.LeaderEpoch).Byte(r.More ? (byte)1 : (byte)0).Int32(r.Channels.Count);
+        foreach (var channel in r.Channels)
+        {
+            var state = channel.State;
+            body.String(channel.Channel).Int64(state.Version).Int64(state.NextRead).Int32(state.Pending.Count);
+            foreach (var (offset, entry) in state.Pending)
+            {
+                body.Int64(offset).Int16((short)entry.Attempts).Byte(entry.InFlight ? InFlightFlag : (byte)0).Int64(entry.DueMs);
+            }
+        }
+
+        await WriteFrameAsync(stream, ReplicationMessageType.CursorResponse, body.Written, default, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Bytes one channel's state takes in a cursor response.</summary>
+    public static long CursorSize(string channel, PartitionCursorState state) =>
+        2 + Encoding.UTF8.GetByteCount(channel) + 8 + 8 + 4 + ((long)state.Pending.Count * CursorEntryBytes);
+
+    /// <summary>How many pending entries of a channel's state fit in <paramref name="budget"/> bytes.</summary>
+    public static int CursorEntriesFitting(string channel, long budget) =>
+        (int)Math.Clamp((budget - CursorSize(channel, new PartitionCursorState(0))) / CursorEntryBytes, 0, int.MaxValue);
+
+    private static int CursorResponseSize(IReadOnlyList<ReplicatedCursor> channels)
+    {
+        long size = 2 + 8 + 1 + 4;
+        foreach (var channel in channels)
+        {
+            size += CursorSize(channel.Channel, channel.State);
+        }
+
+        return size <= MaxFrameBytes - 1 ? (int)size : throw new ArgumentException($"cursor response of {size} bytes exceeds the frame limit");
     }
 
     /// <summary>
@@ -115,6 +172,69 @@ public static class ReplicationCodec
         return result;
     }
 
+    public static CursorRequest ReadCursorRequest(ReadOnlySpan<byte> body)
+    {
+        var r = new Reader(body);
+        string topic = r.String();
+        int partition = r.Int32();
+        string replica = r.String();
+        long epoch = r.Int64();
+        int count = r.Count(minBytesEach: 2 + 8);
+        var known = new List<KnownCursor>(count);
+        for (var i = 0; i < count; i++)
+        {
+            known.Add(new KnownCursor(r.String(), r.Int64()));
+        }
+
+        r.End();
+        return new CursorRequest(topic, partition, replica, epoch, known);
+    }
+
+    /// <summary>Decodes a cursor response; every channel's state carries <paramref name="partition"/> (the request's).</summary>
+    public static CursorResponse ReadCursorResponse(ReadOnlySpan<byte> body, int partition)
+    {
+        var r = new Reader(body);
+        var error = (ReplicationError)r.Int16();
+        long epoch = r.Int64();
+        bool more = r.Byte() switch
+        {
+            0 => false,
+            1 => true,
+            var b => throw new InvalidDataException($"cursor response: bad more flag {b}"),
+        };
+        int count = r.Count(minBytesEach: 2 + 8 + 8 + 4);
+        var channels = new List<ReplicatedCursor>(count);
+        for (var i = 0; i < count; i++)
+        {
+            string name = r.String();
+            var state = new PartitionCursorState(partition) { Version = r.Int64(), NextRead = r.Int64() };
+            int entries = r.Count(minBytesEach: CursorEntryBytes);
+            state.ResetPending(entries);
+            for (var e = 0; e < entries; e++)
+            {
+                long offset = r.Int64();
+                var entry = new CursorEntryState { Attempts = (ushort)r.Int16() };
+                var flags = r.Byte();
+                if ((flags & ~InFlightFlag) != 0)
+                {
+                    throw new InvalidDataException($"cursor response: unknown entry flags {flags}");
+                }
+
+                entry.InFlight = flags == InFlightFlag;
+                entry.DueMs = r.Int64();
+                if (offset < 0 || entry.DueMs < 0 || !state.Pending.TryAdd(offset, entry))
+                {
+                    throw new InvalidDataException($"cursor response: bad or repeated pending offset {offset} for channel {name}");
+                }
+            }
+
+            channels.Add(new ReplicatedCursor(name, state));
+        }
+
+        r.End();
+        return new CursorResponse(error, epoch, more, channels);
+    }
+
     private static async Task WriteFrameAsync(Stream stream, ReplicationMessageType type, ReadOnlyMemory<byte> body, ReadOnlyMemory<byte> tail, CancellationToken ct)
     {
         var header = new byte[5];
@@ -150,6 +270,12 @@ public static class ReplicationCodec
 
             Int16((short)count);
             Encoding.UTF8.GetBytes(value, Grow(count));
+            return this;
+        }
+
+        public Writer Byte(byte v)
+        {
+            Grow(1)[0] = v;
             return this;
         }
 
@@ -202,7 +328,22 @@ public static class ReplicationCodec
             return text;
         }
 
+        public byte Byte() => Take(1)[0];
+
         public short Int16() => BinaryPrimitives.ReadInt16BigEndian(Take(2));
+
+        /// <summary>An int32 count of items that each take at least <paramref name="minBytesEach"/> bytes: refused when
+        /// negative or more than the rest of the frame could hold (no allocation sized by a bad count).</summary>
+        public int Count(int minBytesEach)
+        {
+            int count = Int32();
+            if (count < 0 || count > (_data.Length - Position) / minBytesEach)
+            {
+                throw new InvalidDataException($"count {count} does not fit in the replication frame");
+            }
+
+            return count;
+        }
 
         public int Int32() => BinaryPrimitives.ReadInt32BigEndian(Take(4));
 

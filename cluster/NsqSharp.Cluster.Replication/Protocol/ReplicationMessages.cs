@@ -1,3 +1,5 @@
+using NsqSharp.Nsqd.Broker.Cursors;
+
 namespace NsqSharp.Cluster.Replication.Protocol;
 
 /// <summary>Message types of the replica fetch protocol (one byte after the frame size).</summary>
@@ -7,6 +9,8 @@ public enum ReplicationMessageType : byte
     FetchResponse = 2,
     EpochEndRequest = 3,
     EpochEndResponse = 4,
+    CursorRequest = 5,
+    CursorResponse = 6,
 }
 
 /// <summary>
@@ -24,3 +28,23 @@ public sealed record EpochEndRequest(string Topic, int Partition, string Replica
 
 /// <summary>The largest epoch the leader has at or below the one asked, and the offset where it ends.</summary>
 public sealed record EpochEndResponse(ReplicationError Error, long Epoch, long EndOffset);
+
+/// <summary>
+/// A follower asks for the cursor state of the partition's channels (persisted ones: ephemeral channels are never
+/// replicated). <see cref="Known"/> lists the version it holds per channel; the leader answers with every channel
+/// whose state has another version, or that is not listed.
+/// </summary>
+public sealed record CursorRequest(string Topic, int Partition, string ReplicaId, long LeaderEpoch, IReadOnlyList<KnownCursor> Known);
+
+/// <summary>A channel's cursor state version the follower holds (a leader's <see cref="PartitionCursorState.Version"/>).</summary>
+public readonly record struct KnownCursor(string Channel, long Version);
+
+/// <summary>
+/// The changed channels' states of the partition (the leader's checkpointed state: next read, pending offsets with
+/// attempts, in-flight flag and due time). <see cref="More"/>: some changed channels did not fit in this answer; ask
+/// again (with the versions just received) for the rest.
+/// </summary>
+public sealed record CursorResponse(ReplicationError Error, long LeaderEpoch, bool More, IReadOnlyList<ReplicatedCursor> Channels);
+
+/// <summary>One channel's state of the partition (<see cref="PartitionCursorState.Partition"/> is the request's).</summary>
+public sealed record ReplicatedCursor(string Channel, PartitionCursorState State);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using NsqSharp.Cluster.Replication;
 using NsqSharp.Cluster.Replication.Leader;
 using NsqSharp.Cluster.Replication.Protocol;
 
@@ -17,10 +18,10 @@ internal sealed class FetchListener : IAsyncDisposable
     private readonly List<TcpClient> _clients = [];
     private readonly Task _accepting;
 
-    public FetchListener(IReplicaLookup replicas)
+    public FetchListener(IReplicaLookup replicas, IChannelCursors? cursors = null, int maxCursorBytes = ReplicationCodec.MaxCursorBytes)
     {
         _listener.Start();
-        _accepting = AcceptAsync(new FetchServer(replicas, NullLogger.Instance));
+        _accepting = AcceptAsync(new FetchServer(replicas, NullLogger.Instance, cursors) { MaxCursorBytes = maxCursorBytes });
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;

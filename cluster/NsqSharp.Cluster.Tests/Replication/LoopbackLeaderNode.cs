@@ -1,4 +1,6 @@
+using NsqSharp.Cluster.Replication;
 using NsqSharp.Cluster.Replication.Leader;
+using NsqSharp.Cluster.Replication.Protocol;
 
 namespace NsqSharp.Cluster.Tests.Replication;
 
@@ -8,7 +10,8 @@ internal sealed class LoopbackLeaderNode : IReplicaLookup, IAsyncDisposable
     private readonly Dictionary<(string, int), PartitionLeader> _leaders = [];
     private readonly FetchListener _listener;
 
-    public LoopbackLeaderNode() => _listener = new FetchListener(this);
+    public LoopbackLeaderNode(IChannelCursors? cursors = null, int maxCursorBytes = ReplicationCodec.MaxCursorBytes) =>
+        _listener = new FetchListener(this, cursors, maxCursorBytes);
 
     public int Port => _listener.Port;
 

@@ -477,6 +477,60 @@ public sealed class Channel
     }
 
     /// <summary>
+    /// Cluster mode, on a partition's leader: the checkpointed cursor state of <paramref name="partition"/> (what the
+    /// last checkpoint step made durable, about a second behind the live cursor), to replicate to a follower; null
+    /// when its <see cref="PartitionCursorState.Version"/> is <paramref name="knownVersion"/> (unchanged), and for
+    /// channels that are not persisted (ephemeral).
+    /// </summary>
+    public PartitionCursorState? ExportCursor(int partition, long knownVersion) => _checkpointer?.Export(partition, knownVersion);
+
+    /// <summary>
+    /// Cluster mode, on a follower of the partition: the version of the leader's cursor state this copy holds
+    /// (0: none yet, or not all of it because this log's high watermark was behind).
+    /// </summary>
+    public long ReplicatedCursorVersion(int partition)
+    {
+        lock (Sync)
+        {
+            return CursorFor(partition)?.ReplicatedVersion ?? 0;
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode, on a follower of the partition: replaces this copy's cursor of the partition with the leader's
+    /// replicated state (<see cref="ExportCursor"/>), so that, when this node leads, the channel delivers from there:
+    /// next read as the leader's, pending messages requeued with their attempts, deferred ones at their due time.
+    /// The next checkpoint step snapshots the whole live state, so a restart keeps it too. Refused (false) while this
+    /// node leads the partition (its own cursor is the truth), for ephemeral channels and once deleting.
+    /// </summary>
+    public bool ApplyReplicatedCursor(PartitionCursorState state)
+    {
+        if (_checkpointer == null)
+        {
+            return false;
+        }
+
+        var released = new List<IChannelConsumer>();
+        lock (Sync)
+        {
+            if (_deleting || Topic.Delivers(state.Partition) || CursorFor(state.Partition) is not { } cursor)
+            {
+                return false;
+            }
+
+            cursor.ReplaceState(state, released);
+            Ops.RequestCopy();
+        }
+
+        foreach (var client in released)
+        {
+            client.InFlightReleased(1);
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Cluster mode: a partition's role changed. Its cursor looks again; when this node no longer leads it, every
     /// subscriber is dropped with E_NOT_LEADER (what it holds in flight is requeued here and redelivered by the new
     /// leader), so clients look the topic up again and reach the leader.

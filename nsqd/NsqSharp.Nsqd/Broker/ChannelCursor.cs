@@ -8,7 +8,8 @@ namespace NsqSharp.Nsqd.Broker;
 /// offset (queued, in flight, deferred, requeued). All state is guarded by the owning channel's lock;
 /// the fill loop is the only code that reads the log. Every change of the durable part of the state (next read,
 /// pending offsets, attempts, in flight, due time) is also recorded as a <see cref="CursorOp"/> in the channel's op
-/// buffer, in the same lock: that stream is what the checkpoint persists and replication will ship.
+/// buffer, in the same lock: that stream is what the checkpoint persists (and, in cluster mode, what the state a leader
+/// replicates to its followers is built from).
 /// </summary>
 internal sealed class ChannelCursor
 {
@@ -565,14 +566,18 @@ internal sealed class ChannelCursor
     /// deferred ones keep their due time. Offsets no longer in the log are dropped. (Pending offsets at or past the
     /// next read offset are messages kept in flight across a seek back; reading skips them.)
     /// </summary>
-    public void Restore(long nextRead, Dictionary<long, CursorEntryState> entries)
+    /// <returns>False when the log's high watermark cut something off (the next read offset or a pending offset past
+    /// it): what lies beyond is read again once the log has it.</returns>
+    public bool Restore(long nextRead, Dictionary<long, CursorEntryState> entries)
     {
         NextRead = Math.Clamp(nextRead, Log.StartOffset, Math.Max(Log.StartOffset, Log.HighWatermark));
+        var complete = NextRead >= nextRead;
         var requeued = new List<long>();
         foreach (var (offset, e) in entries)
         {
             if (offset < Log.StartOffset || offset >= Log.HighWatermark)
             {
+                complete &= offset < Log.StartOffset;
                 continue;
             }
 
@@ -598,11 +603,54 @@ internal sealed class ChannelCursor
         {
             _requeued.Enqueue(offset);
         }
+
+        return complete;
     }
+
+    /// <summary>
+    /// Cluster mode, a follower's copy: the leader's cursor state (replicated) replaces this one's, as
+    /// <see cref="Restore"/> defines it (in flight and waiting come back requeued with their attempts, deferred keep
+    /// their due time). Whatever this copy held is forgotten; owners of messages still in flight here (a leader that
+    /// just became a follower) are added to <paramref name="released"/>, once per message.
+    /// </summary>
+    /// <returns>See <see cref="Restore"/>.</returns>
+    public bool ReplaceState(PartitionCursorState state, List<IChannelConsumer> released)
+    {
+        Generation++;
+        foreach (var pair in Pending)
+        {
+            if (pair.Value.State == PendingState.InFlight && pair.Value.Owner != null)
+            {
+                released.Add(pair.Value.Owner);
+            }
+        }
+
+        Pending.Clear();
+        _inFlightByDeadline.Clear();
+        _requeued.Clear();
+        while (_ready.TryDequeue(out var stale))
+        {
+            _channel.OnReadyDequeued(stale.Body.Length);
+        }
+
+        _deferredByDue.Clear();
+        InFlightCount = 0;
+        DeferredCount = 0;
+        QueuedCount = 0;
+        var complete = Restore(state.NextRead, state.Pending);
+        ReplicatedVersion = complete ? state.Version : 0;
+        FillSignal.Set();
+        return complete;
+    }
+
+    /// <summary>Cluster mode, a follower's copy: the version of the leader's state last replaced in whole (0: none, or
+    /// cut by this log's high watermark, so the leader sends it again).</summary>
+    public long ReplicatedVersion { get; private set; }
 
     /// <summary>Channel lock held: the durable part of this cursor's state, copied (O(pending)).</summary>
     public void CaptureState(PartitionCursorState into)
     {
+        into.Changed = true;
         into.NextRead = NextRead;
         if (into.Pending.EnsureCapacity(0) > 4 * Math.Max(Pending.Count, 1024))
         {

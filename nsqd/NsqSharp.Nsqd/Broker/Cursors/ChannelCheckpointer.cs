@@ -39,6 +39,7 @@ internal sealed class ChannelCheckpointer
     private long _resyncs;
     private long _copies;
     private int _copyAtMostPending;
+    private long _version; // the last version given to a partition of _state (a random start per instance)
 
     public ChannelCheckpointer(Channel channel, CursorFiles files, CursorState initial, bool needsSnapshot, ILogger logger)
     {
@@ -47,6 +48,8 @@ internal sealed class ChannelCheckpointer
         _state = initial;
         _needsSnapshot = needsSnapshot;
         _logger = logger;
+        _version = Random.Shared.NextInt64(1, long.MaxValue / 2); // versions of another instance of the channel never match
+        _state.StampChanges(ref _version);
 
         // A busy channel with a small pending set stops recording once its ops outnumber the pending messages: the
         // next step copies the state instead, and nothing records millions of ops a second for nobody.
@@ -223,6 +226,8 @@ internal sealed class ChannelCheckpointer
                 _state.Apply(batch);
             }
 
+            _state.StampChanges(ref _version);
+
             if (resynced)
             {
                 Interlocked.Increment(ref _resyncs);
@@ -291,6 +296,24 @@ internal sealed class ChannelCheckpointer
         catch (Exception e)
         {
             _logger.LogError(e, "channel {Topic}/{Channel}: cursor op sink failed", _channel.Topic.Name, _channel.Name);
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode, a leader serving a follower: a copy of one partition's checkpointed state (what the last step
+    /// made durable), or null when its version is <paramref name="knownVersion"/> (the follower has it) or the channel
+    /// has no such partition or is deleted. O(the partition's pending set), under the gate (not the channel lock).
+    /// </summary>
+    public PartitionCursorState? Export(int partition, long knownVersion)
+    {
+        lock (_gate)
+        {
+            if (_deleted || !_state.TryGetPartition(partition, out var p) || p.Version == knownVersion)
+            {
+                return null;
+            }
+
+            return p.Copy();
         }
     }
 

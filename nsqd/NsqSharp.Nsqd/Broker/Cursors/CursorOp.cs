@@ -60,8 +60,9 @@ public readonly record struct CursorOp(CursorOpKind Kind, int Partition, long Of
 
 /// <summary>
 /// Receives a channel's cursor ops in batches, in order, after each checkpoint step took them from the channel (outside
-/// the channel lock, on the checkpointing thread). Standalone nsqd has none; a replication shipper will send the
-/// batches to the followers, which apply them to their own <see cref="CursorState"/>. The span is only valid during
+/// the channel lock, on the checkpointing thread). nsqd sets none: cluster mode replicates versioned snapshots of the
+/// checkpointer's state instead (<see cref="Channel.ExportCursor"/>); a sink would disable the busy-channel shortcut of
+/// copying the state instead of recording ops. The span is only valid during
 /// the call. Ops are complete only while <see cref="OnResync"/> has not been called since: after it the sink must
 /// start again from a full copy (<see cref="CursorState.Clone"/>) of the state it is given.
 /// </summary>

@@ -109,6 +109,20 @@ internal sealed class CursorOpBuffer
         _count = 0;
     }
 
+    /// <summary>
+    /// Channel lock held: the live state was changed in a way no op describes (a follower's copy replaced by the
+    /// leader's replicated state): stop recording, so the next step copies the live state (and snapshots it), as when
+    /// stopped for a copy. Already stopped: the next step copies anyway.
+    /// </summary>
+    public void RequestCopy()
+    {
+        if (_recording)
+        {
+            StoppedForCopy = true;
+            Stop();
+        }
+    }
+
     /// <summary>Channel lock held: hands the recorded ops over in <paramref name="spare"/> (which it replaces) and
     /// returns their count. O(1). Not while stopped (see <see cref="Resume"/>).</summary>
     public int Swap(ref CursorOp[] spare)

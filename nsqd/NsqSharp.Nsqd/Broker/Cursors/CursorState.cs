@@ -18,8 +18,9 @@ public struct CursorEntryState
 /// <summary>
 /// The durable state of a channel's cursors, kept apart from the live cursors: per partition the next read offset and
 /// every pending offset with its attempts, in-flight flag and due time. The checkpointer owns one per channel and
-/// applies the channel's ops to it outside the channel lock; restore builds one from the snapshot and the ops file; a
-/// follower will keep one from shipped ops. Not thread-safe: one owner at a time.
+/// applies the channel's ops to it outside the channel lock; restore builds one from the snapshot and the ops file; in
+/// cluster mode a leader's partitions of it are what cursor replication copies to the followers (by
+/// <see cref="PartitionCursorState.Version"/>). Not thread-safe: one owner at a time.
 /// </summary>
 public sealed class CursorState
 {
@@ -92,6 +93,7 @@ public sealed class CursorState
     public void Apply(in CursorOp op)
     {
         var p = Partition(op.Partition);
+        p.Changed = true;
         switch (op.Kind)
         {
             case CursorOpKind.Read:
@@ -162,6 +164,23 @@ public sealed class CursorState
                 break;
             default:
                 throw new InvalidDataException($"unknown cursor op kind {(byte)op.Kind}");
+        }
+    }
+
+    /// <summary>
+    /// Gives every partition changed since the last call (an op applied, a copy taken into it, newly created) the next
+    /// version of <paramref name="counter"/>: replication compares versions to send a partition's state only when it
+    /// changed. O(partitions).
+    /// </summary>
+    internal void StampChanges(ref long counter)
+    {
+        foreach (var p in _partitions)
+        {
+            if (p.Changed)
+            {
+                p.Version = ++counter;
+                p.Changed = false;
+            }
         }
     }
 
@@ -249,7 +268,7 @@ public sealed class CursorState
     }
 }
 
-/// <summary>One partition of a <see cref="CursorState"/>.</summary>
+/// <summary>One partition of a <see cref="CursorState"/> (also what cursor replication carries).</summary>
 public sealed class PartitionCursorState(int partition)
 {
     public int Partition { get; } = partition;
@@ -258,6 +277,25 @@ public sealed class PartitionCursorState(int partition)
 
     public Dictionary<long, CursorEntryState> Pending { get; private set; } = [];
 
+    /// <summary>
+    /// Which state of this partition this is, in its checkpointer's numbering (a random start per channel instance,
+    /// then one more per checkpoint step that changed the partition): equal versions from one leader mean the same
+    /// state. 0 = none (not from a checkpointer).
+    /// </summary>
+    public long Version { get; set; }
+
+    /// <summary>Changed since the last <see cref="CursorState.StampChanges"/> (a new partition is).</summary>
+    internal bool Changed { get; set; } = true;
+
     /// <summary>Replaces the pending set with an empty one of this capacity.</summary>
     public void ResetPending(int capacity) => Pending = new Dictionary<long, CursorEntryState>(capacity);
+
+    /// <summary>A deep copy with the same version.</summary>
+    public PartitionCursorState Copy() => new(Partition)
+    {
+        NextRead = NextRead,
+        Version = Version,
+        Pending = new Dictionary<long, CursorEntryState>(Pending),
+        Changed = false,
+    };
 }
