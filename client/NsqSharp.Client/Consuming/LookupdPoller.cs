@@ -85,15 +85,38 @@ internal sealed class LookupdPoller : IDisposable
 
     public void Start() => _loop = Task.Run(() => PollLoopAsync(_stop.Token));
 
-    /// <summary>Asks for an early query (coalesced: at most one pending).</summary>
+    /// <summary>How long queries stay frequent after a lost connection (<see cref="RequestRecheck"/>).</summary>
+    internal static readonly TimeSpan BurstWindow = TimeSpan.FromSeconds(15);
+
+    /// <summary>The longest pause between queries within the burst window.</summary>
+    internal static readonly TimeSpan BurstInterval = TimeSpan.FromSeconds(1);
+
+    private long _burstUntil;
+
+    /// <summary>
+    /// Asks for an early query (coalesced: at most one pending), then frequent ones (every second at most) for
+    /// <see cref="BurstWindow"/>: after a lost connection the replacement may appear in lookupd only later (in NsqSharp's
+    /// cluster mode a new partition leader a few seconds after the old one died), and waiting for the next regular
+    /// poll (a minute by default) would leave the consumer without it that long.
+    /// </summary>
     public void RequestRecheck()
     {
         lock (_gate)
         {
+            _burstUntil = Environment.TickCount64 + (long)BurstWindow.TotalMilliseconds;
             if (_recheck.CurrentCount == 0)
             {
                 _recheck.Release();
             }
+        }
+    }
+
+    private TimeSpan NextPollDelay()
+    {
+        lock (_gate)
+        {
+            var left = _burstUntil - Environment.TickCount64;
+            return left > 0 && BurstInterval < _config.LookupdPollInterval ? BurstInterval : _config.LookupdPollInterval;
         }
     }
 
@@ -153,11 +176,17 @@ internal sealed class LookupdPoller : IDisposable
         try
         {
             // jitter so consumers restarted together don't all poll (and connect) at once
+            // (a recheck cuts the jitter short: a lost connection must not wait for it)
             var jitter = TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * _config.LookupdPollJitter * _config.LookupdPollInterval.Ticks));
-            await Task.Delay(jitter, cancellationToken).ConfigureAwait(false);
+            var woken = await _recheck.WaitAsync(jitter, cancellationToken).ConfigureAwait(false);
             while (true)
             {
-                await _recheck.WaitAsync(_config.LookupdPollInterval, cancellationToken).ConfigureAwait(false);
+                if (!woken)
+                {
+                    woken = await _recheck.WaitAsync(NextPollDelay(), cancellationToken).ConfigureAwait(false);
+                }
+
+                woken = false;
                 await QueryAsync(cancellationToken).ConfigureAwait(false);
             }
         }

@@ -199,13 +199,13 @@ public sealed class TruncateTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(6, await log.TruncateToAsync(6));
         Assert.Equal(6, log.LogEnd);
         Assert.Equal(5, log.HighWatermark); // below the cut: unchanged
-        await Assert.ThrowsAsync<IOException>(() => six.WithTimeout());
-        await Assert.ThrowsAsync<IOException>(() => seven.WithTimeout());
+        await Assert.ThrowsAsync<AppendTruncatedException>(() => six.WithTimeout());
+        await Assert.ThrowsAsync<AppendTruncatedException>(() => seven.WithTimeout());
         Assert.False(five.IsCompleted); // still waiting to be committed
 
         Assert.Equal(3, await log.TruncateToAsync(3));
         Assert.Equal(3, log.HighWatermark); // committed data removed: the HW comes down too
-        await Assert.ThrowsAsync<IOException>(() => five.WithTimeout());
+        await Assert.ThrowsAsync<AppendTruncatedException>(() => five.WithTimeout());
         Assert.Equal(0, Volatile.Read(ref hwWakes));
         Assert.Equal(0, Volatile.Read(ref endWakes));
         Assert.False(hwWait.IsCompleted);
