@@ -61,4 +61,7 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Information, "reconnecting to nsqd {Address} in {Delay}")]
     public static partial void Reconnecting(ILogger logger, string address, TimeSpan delay);
+
+    [LoggerMessage(20, LogLevel.Information, "publish to topic {Topic} on nsqd {Address} not taken; asking nsqlookupd again")]
+    public static partial void PublishRerouted(ILogger logger, string topic, string address, Exception error);
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
 
 namespace NsqSharp.Client.Consuming;
@@ -11,8 +9,6 @@ namespace NsqSharp.Client.Consuming;
 /// </summary>
 internal sealed class LookupdPoller : IDisposable
 {
-    private const int MaxResponseBytes = 4 * 1024 * 1024;
-
     private readonly object _gate = new();
     private readonly List<Uri> _endpoints = [];
     private readonly string _topic;
@@ -209,48 +205,6 @@ internal sealed class LookupdPoller : IDisposable
         }
     }
 
-    private async Task<IReadOnlyList<string>> LookupAsync(Uri endpoint, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, endpoint);
-        request.Headers.Accept.Add(MediaTypeWithQualityHeaderValue.Parse("application/vnd.nsq; version=1.0"));
-        if (_config.LookupdAuthorization && !string.IsNullOrEmpty(_config.AuthSecret))
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _config.AuthSecret);
-        }
-
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
-            .ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotFound)
-        {
-            // TOPIC_NOT_FOUND: no nsqd has registered the topic yet - not an error, just nothing to connect to
-            Log.LookupdTopicNotFound(_logger, endpoint.ToString());
-            return [];
-        }
-
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new HttpRequestException($"nsqlookupd {endpoint} answered {(int)response.StatusCode}");
-        }
-
-        if (response.Content.Headers.ContentLength > MaxResponseBytes)
-        {
-            throw new NsqProtocolException($"nsqlookupd {endpoint} response too large");
-        }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var body = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (body.Length + read > MaxResponseBytes)
-            {
-                throw new NsqProtocolException($"nsqlookupd {endpoint} response too large");
-            }
-
-            body.Write(buffer, 0, read);
-        }
-
-        return LookupdResponse.ParseProducers(body.GetBuffer().AsSpan(0, (int)body.Length));
-    }
+    private Task<IReadOnlyList<string>> LookupAsync(Uri endpoint, CancellationToken cancellationToken) =>
+        LookupdQuery.ProducersAsync(_http, _config, endpoint, _logger, cancellationToken);
 }

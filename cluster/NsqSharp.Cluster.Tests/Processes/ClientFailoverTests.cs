@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using NsqSharp.Client;
 using NsqSharp.Testing;
@@ -56,6 +57,43 @@ public sealed class ClientFailoverTests(ITestOutputHelper output)
 
         await stop.CancelAsync();
         await publisher;
+    }
+
+    [EtcdFact(Timeout = 180_000)]
+    public async Task LookupdProducer_PublishesOnTheLeaderDirectly_AndFollowsAFailover()
+    {
+        await using var harness = await ClusterHarness.StartAsync(3, inTestController: false, lookupds: 1);
+        await harness.WaitForAsync(v => v.Controller is not null);
+        await harness.CreateTopicAsync("direct", replicas: 3, minIsr: 2, "drain");
+        var lookupd = harness.Cluster.Lookupds[0];
+        await using var producer = new LookupdProducer([lookupd.HttpAddress]);
+
+        var acked = new List<string>();
+        for (var i = 0; i < 100; i++)
+        {
+            await producer.PublishAsync("direct", Encoding.UTF8.GetBytes($"a-{i}")).WaitAsync(ClusterHarness.Bound);
+            acked.Add($"a-{i}");
+        }
+
+        // Straight to the leader: lookupd lists only it, and the followers forwarded nothing.
+        Assert.Equal([harness.Cluster.Nodes[0].TcpAddress], producer.RouteOf("direct"));
+
+        harness.Cluster.Nodes[0].Kill9();
+        var killed = Stopwatch.GetTimestamp();
+        for (var i = 0; i < 100; i++)
+        {
+            await producer.PublishAsync("direct", Encoding.UTF8.GetBytes($"b-{i}")).WaitAsync(ClusterHarness.Bound);
+            acked.Add($"b-{i}");
+            if (i == 0)
+            {
+                output.WriteLine($"first publish after the kill acknowledged after {Stopwatch.GetElapsedTime(killed).TotalMilliseconds:0} ms");
+            }
+        }
+
+        var leader = harness.Cluster.Node(harness.Partition("direct").Leader!);
+        Assert.Equal([leader.TcpAddress], producer.RouteOf("direct"));
+        var received = await ClusterHarness.DrainAsync(leader, "direct", "drain", acked);
+        Assert.All(acked, a => Assert.Contains(a, received));
     }
 
     /// <summary>Polls lookupd until its producers for the topic are one node other than the old leader.</summary>
