@@ -7,15 +7,25 @@ using NsqSharp.Nsqd.Broker;
 
 namespace NsqSharp.Cluster.Replication.Agent;
 
-// Channels are cluster-wide: a channel created or deleted on one replica (SUB, nsqd's HTTP API, lookupd's
-// /channel/create) is written to etcd (/topics/<t>/channels/<c>), and every replica creates or deletes its copy as
-// the state says, so a failover finds the channel with its messages. Copies are created from the oldest message:
+// Channels are cluster-wide: a channel created, deleted, paused or unpaused on one replica (SUB, nsqd's HTTP API,
+// lookupd's /channel/create) is written to etcd (/topics/<t>/channels/<c>), and every replica creates, deletes, pauses
+// or unpauses its copy as the state says, so a failover finds the channel with its messages. Copies are created from the oldest message:
 // until the leader's cursor reaches them, that can only mean redelivery after a failover, never a lost message.
 // Ephemeral channels and topics stay local. etcd writes are queued (bounded) and retried while etcd is down.
 public sealed partial class ClusterAgent
 {
-    private readonly Channel<(bool Create, string Topic, string Channel)> _channelWrites =
-        System.Threading.Channels.Channel.CreateBounded<(bool, string, string)>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly Channel<ChannelWrite> _channelWrites =
+        System.Threading.Channels.Channel.CreateBounded<ChannelWrite>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+
+    private enum ChannelChange
+    {
+        Create,
+        Delete,
+        Pause,
+        Unpause,
+    }
+
+    private readonly record struct ChannelWrite(ChannelChange Change, string Topic, string Channel);
 
     private Task? _channelLoop;
 
@@ -57,15 +67,28 @@ public sealed partial class ClusterAgent
                 continue; // created with the topic (PrecreateKnownChannels asks GetKnownChannelsAsync)
             }
 
-            foreach (var name in topicView.Channels.Keys)
+            before.Topics.TryGetValue(topicView.Name, out var old);
+            foreach (var (name, info) in topicView.Channels)
             {
-                if (!topic.TryGetChannel(name, out _) && topic.TryGetOrCreateChannel(name, StartPosition.Oldest) is not null)
+                if (!topic.TryGetChannel(name, out var channel))
                 {
+                    channel = topic.TryGetOrCreateChannel(name, StartPosition.Oldest);
+                    if (channel is null)
+                    {
+                        continue;
+                    }
+
                     _logger.LogInformation("cluster: channel {Topic}/{Channel} created here (cluster-wide)", topicView.Name, name);
+                }
+
+                // Only a changed key moves the flag: a local pause on its way to etcd must not be undone by the old value.
+                if (old is null || !old.Channels.TryGetValue(name, out var was) || was != info)
+                {
+                    channel.ApplyReplicatedPause(info.Paused);
                 }
             }
 
-            if (before.Topics.TryGetValue(topicView.Name, out var old))
+            if (old is not null)
             {
                 foreach (var name in old.Channels.Keys.Where(c => !topicView.Channels.ContainsKey(c)))
                 {
@@ -91,16 +114,21 @@ public sealed partial class ClusterAgent
                     continue;
                 }
 
-                var known = _watcher.Current.Topics.TryGetValue(write.Topic, out var t) && t.Channels.ContainsKey(write.Channel);
+                var topicView = _watcher.Current.Topics.GetValueOrDefault(write.Topic);
+                var known = topicView?.Channels.GetValueOrDefault(write.Channel);
                 try
                 {
-                    if (write.Create && !known)
+                    switch (write.Change)
                     {
-                        await _writer.PutChannelAsync(write.Topic, write.Channel, paused: false, ct).ConfigureAwait(false);
-                    }
-                    else if (!write.Create && known)
-                    {
-                        await _writer.DeleteChannelAsync(write.Topic, write.Channel, ct).ConfigureAwait(false);
+                        case ChannelChange.Create when known is null && topicView?.Config is not null:
+                            await _writer.PutChannelAsync(write.Topic, write.Channel, paused: false, ct).ConfigureAwait(false);
+                            break;
+                        case ChannelChange.Delete when known is not null:
+                            await _writer.DeleteChannelAsync(write.Topic, write.Channel, ct).ConfigureAwait(false);
+                            break;
+                        case ChannelChange.Pause or ChannelChange.Unpause when topicView?.Config is not null && known?.Paused != (write.Change == ChannelChange.Pause):
+                            await _writer.PutChannelAsync(write.Topic, write.Channel, paused: write.Change == ChannelChange.Pause, ct).ConfigureAwait(false);
+                            break;
                     }
 
                     _channelWrites.Reader.TryRead(out _);
@@ -133,9 +161,12 @@ public sealed partial class ClusterAgent
         {
         }
 
-        public void ChannelCreated(string topic, string channel) => Queue(create: true, topic, channel);
+        public void ChannelCreated(string topic, string channel) => Queue(ChannelChange.Create, topic, channel);
 
-        public void ChannelDeleted(string topic, string channel) => Queue(create: false, topic, channel);
+        public void ChannelDeleted(string topic, string channel) => Queue(ChannelChange.Delete, topic, channel);
+
+        public void ChannelPauseChanged(string topic, string channel, bool paused) =>
+            Queue(paused ? ChannelChange.Pause : ChannelChange.Unpause, topic, channel);
 
         public Task<IReadOnlyList<string>> GetKnownChannelsAsync(string topic, CancellationToken ct)
         {
@@ -143,11 +174,11 @@ public sealed partial class ClusterAgent
             return Task.FromResult(names);
         }
 
-        private void Queue(bool create, string topic, string channel)
+        private void Queue(ChannelChange change, string topic, string channel)
         {
             if (!NsqNames.IsEphemeral(topic) && !NsqNames.IsEphemeral(channel))
             {
-                agent._channelWrites.Writer.TryWrite((create, topic, channel));
+                agent._channelWrites.Writer.TryWrite(new ChannelWrite(change, topic, channel));
             }
         }
     }

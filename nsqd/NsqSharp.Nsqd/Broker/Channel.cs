@@ -442,10 +442,22 @@ public sealed class Channel
 
     internal void SetPausedQuietly(bool paused) => Paused = paused;
 
+    /// <summary>Cluster mode: the pause flag the cluster state gives this replica's copy (raises no event back).</summary>
+    public void ApplyReplicatedPause(bool paused)
+    {
+        if (Paused != paused)
+        {
+            Paused = paused;
+            WakeClients();
+            Topic.Broker.SaveMetadata();
+        }
+    }
+
     private void SetPaused(bool paused)
     {
         Paused = paused;
         WakeClients();
+        Topic.Broker.ControlPlane?.ChannelPauseChanged(Topic.Name, Name, paused);
     }
 
     /// <summary>Upstream /channel/empty: drops every unfinished message, in flight too, and moves the cursors to the end.</summary>

@@ -16,6 +16,11 @@ public interface IControlPlane
 
     void ChannelDeleted(string topic, string channel);
 
+    /// <summary>An operator paused or unpaused the channel (cluster mode makes it cluster-wide; lookupd has no use for it).</summary>
+    void ChannelPauseChanged(string topic, string channel, bool paused)
+    {
+    }
+
     /// <summary>Channels the world already knows for a topic this node just created (they are created at once, from the oldest message).</summary>
     Task<IReadOnlyList<string>> GetKnownChannelsAsync(string topic, CancellationToken ct);
 }

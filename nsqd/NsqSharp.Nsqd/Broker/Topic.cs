@@ -14,6 +14,8 @@ namespace NsqSharp.Nsqd.Broker;
 public sealed class Topic
 {
     private readonly Broker _broker;
+
+    internal Broker Broker => _broker;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Channel> _channels = new(StringComparer.Ordinal);
     private readonly object _channelGate = new();

@@ -29,6 +29,12 @@ internal sealed class CombinedControlPlane(IControlPlane cluster, IControlPlane 
         lookup.ChannelDeleted(topic, channel);
     }
 
+    public void ChannelPauseChanged(string topic, string channel, bool paused)
+    {
+        cluster.ChannelPauseChanged(topic, channel, paused);
+        lookup.ChannelPauseChanged(topic, channel, paused);
+    }
+
     public async Task<IReadOnlyList<string>> GetKnownChannelsAsync(string topic, CancellationToken ct)
     {
         var fromCluster = cluster.GetKnownChannelsAsync(topic, ct);
