@@ -110,13 +110,12 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
                 case ReplicationError.None:
                     break;
                 case ReplicationError.OffsetOutOfRange when response.LogStart > Log.LogEnd:
-                    // The leader no longer has what we need next (retention deleted it while we were away). Copying on
-                    // would need this log restarted at the leader's start, which the log cannot do yet: say so and wait
-                    // (the replica stays out of the ISR) instead of spinning.
-                    logger.LogError("{Topic}/{Partition}: the leader's log starts at {LeaderStart}, past this replica's end {End}; it cannot catch up " +
-                        "(restarting a replica's log at the leader's start is not implemented yet); retrying in 10 s", Topic, Log.Partition, response.LogStart, Log.LogEnd);
-                    await Task.Delay(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-                    return null;
+                    // The leader no longer has what we need next (retention deleted it while we were away): drop our log
+                    // and copy on from the leader's start (Kafka's truncateFullyAndStartAt).
+                    logger.LogWarning("{Topic}/{Partition}: the leader's log starts at {LeaderStart}, past this replica's end {End}; restarting the log there",
+                        Topic, Log.Partition, response.LogStart, Log.LogEnd);
+                    await Log.ResetToAsync(response.LogStart).ConfigureAwait(false);
+                    continue;
                 case ReplicationError.OffsetOutOfRange:
                     // Our log end is past the leader's (we hold what it never had): truncate again.
                     if (await TruncateToLeaderAsync(stream, ct).ConfigureAwait(false) is { } again)

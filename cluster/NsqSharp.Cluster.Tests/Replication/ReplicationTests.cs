@@ -57,6 +57,38 @@ public sealed class ReplicationTests : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task AFollowerBelowTheLeadersLogStart_RestartsItsLogThere_AndCatchesUp()
+    {
+        // The leader's log starts at 1000 (retention deleted what came before while the follower was away); the
+        // follower holds 0..9 only. Fetching at 10 is out of range: it must restart its log at 1000, not spin.
+        await using var leaderLog = OpenLog("leader");
+        await leaderLog.ResetToAsync(1000);
+        await using (var own = PartitionLog.Open(Path.Combine(_dir.Path, "follower"), 0, new PartitionLogOptions(), NullLogger.Instance))
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await own.AppendAsync(Body(i), 0);
+            }
+        }
+
+        await using var followerLog = OpenLog("follower");
+        await using var node = new LoopbackLeaderNode();
+        using var leader = new PartitionLeader("t", leaderLog, "L", 1, ["L", "F"], ["L", "F"], minIsr: 2, _settings, TimeProvider.System);
+        node.Lead(leader);
+        using var cts = new CancellationTokenSource();
+        var following = new PartitionFollower("t", followerLog, "F", 1, "127.0.0.1", node.Port, _settings, NullLogger.Instance).RunAsync(cts.Token);
+
+        var appends = Enumerable.Range(0, 50).Select(i => leaderLog.AppendAsync(Body(i), 0).AsTask()).ToArray();
+        await Task.WhenAll(appends).WaitAsync(Bound); // acknowledged: the follower has them
+        Assert.Equal(1000, followerLog.StartOffset);
+        Assert.Equal(1050, followerLog.LogEnd);
+        Assert.Equal(ReadAll(leaderLog), ReadAll(followerLog));
+
+        await cts.CancelAsync();
+        await following;
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task ALaggingFollowerLeavesTheIsr_AndMinIsrDecidesWhetherAcksContinue()
     {
         var clock = new FakeTimeProvider();

@@ -285,4 +285,55 @@ public sealed class ReplicationPrimitivesTests : IDisposable
 
         throw new InvalidOperationException($"no batch at {baseOffset}");
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task ResetTo_EmptiesTheLog_RestartsItAtTheLeadersStart_AndTakesTheLeadersBatchesFromThere()
+    {
+        // The leader's log starts at 40 (as if retention deleted below it); the follower holds 0..12 only.
+        await using var leader = Open("leader-reset");
+        await leader.ResetToAsync(40).AsTask().WithTimeout();
+        await FillAsync(leader, 60);
+        Assert.Equal(40, leader.StartOffset);
+
+        await using (var own = Open("follower-reset"))
+        {
+            await FillAsync(own, 12);
+        }
+
+        await using (var follower = Open("follower-reset", hwFollows: false))
+        {
+            using (RawBatches early = leader.ReadRawBatches(40, 1 << 20, LogBound.LogEnd))
+            {
+                await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await follower.ResetToAsync(12));
+                await Assert.ThrowsAsync<LogContinuityException>(async () => await follower.AppendRawBatchesAsync(early.Bytes));
+            }
+
+            await follower.ResetToAsync(40).AsTask().WithTimeout();
+            Assert.Equal(40, follower.StartOffset);
+            Assert.Equal(40, follower.LogEnd);
+            Assert.Equal(40, follower.HighWatermark);
+            Assert.False(follower.TryRead(5, LogBound.LogEnd, out _));
+            while (follower.LogEnd < leader.LogEnd)
+            {
+                using RawBatches raw = leader.ReadRawBatches(follower.LogEnd, 1 << 20, LogBound.LogEnd);
+                await follower.AppendRawBatchesAsync(raw.Bytes).WithTimeout();
+            }
+
+            Assert.Equal(60, follower.LogEnd);
+        }
+
+        // Durable: reopened, it starts at 40 with the leader's records, and nothing of its old log is left.
+        await using (var reopened = Open("follower-reset", hwFollows: false))
+        {
+            Assert.Equal(40, reopened.StartOffset);
+            Assert.Equal(60, reopened.LogEnd);
+            var records = new List<LogRecord>();
+            while (reopened.Read(records.Count == 0 ? 40 : records[^1].Offset + 1, 100, 1 << 20, LogBound.LogEnd, records) > 0)
+            {
+            }
+
+            Assert.Equal(Enumerable.Range(40, 20).Select(i => (long)i), records.Select(r => r.Offset));
+            Assert.All(Directory.GetFiles(Dir("follower-reset"), "*.log"), f => Assert.True(long.Parse(Path.GetFileNameWithoutExtension(f), System.Globalization.CultureInfo.InvariantCulture) >= 40, f));
+        }
+    }
 }

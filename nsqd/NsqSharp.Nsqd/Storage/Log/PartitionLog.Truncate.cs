@@ -46,6 +46,43 @@ public sealed partial class PartitionLog
         return result.FirstOffset;
     }
 
+    /// <summary>
+    /// Empties the log and restarts it at <paramref name="startOffset"/> (Kafka's truncateFullyAndStartAt): a follower
+    /// whose log ends below its leader's log start (retention deleted what it would copy next) cannot continue its own
+    /// log, so it drops it and copies on from the leader's start. Offsets below it are gone (the leader no longer has
+    /// them either). Both bounds become <paramref name="startOffset"/>; durable before it completes. A start at or
+    /// below the log end is refused (ArgumentOutOfRangeException): that is a truncation.
+    /// </summary>
+    public async ValueTask ResetToAsync(long startOffset)
+    {
+        if (startOffset <= LogEnd)
+        {
+            throw new ArgumentOutOfRangeException(nameof(startOffset), startOffset, $"a reset must start past the log end {LogEnd}");
+        }
+
+        AppendRequest request = RentRequest();
+        request.Kind = AppendKind.Truncate;
+        request.Buffer = null;
+        request.Length = 0;
+        request.Count = ResetMarker;
+        request.FirstOffset = startOffset;
+        lock (_queueLock)
+        {
+            if (RefuseReason() is { } error)
+            {
+                ReturnRequest(request);
+                throw error;
+            }
+
+            AddLocked(request);
+        }
+
+        await new ValueTask<AppendResult>(request, request.Version).ConfigureAwait(false);
+    }
+
+    /// <summary>A truncation request with this count is a reset (<see cref="ResetToAsync"/>).</summary>
+    private const int ResetMarker = -1;
+
     /// <summary>Writer: performs a queued truncation.</summary>
     private void Truncate(AppendRequest request)
     {
@@ -59,7 +96,7 @@ public sealed partial class PartitionLog
             long newEnd;
             lock (_segmentsLock) // retention must not delete a segment under the cut
             {
-                newEnd = TruncateLocked(request.FirstOffset);
+                newEnd = request.Count == ResetMarker ? ResetLocked(request.FirstOffset) : TruncateLocked(request.FirstOffset);
             }
 
             request.SetResult(new AppendResult(newEnd, 0));
@@ -146,6 +183,41 @@ public sealed partial class PartitionLog
             "partition log {Directory}: truncated to offset {End} (asked {Target}; was {OldEnd}, high watermark {HighWatermark}); {Segments} later segments deleted",
             _directory, newEnd, target, end, highWatermark, segments.Length - 1 - index);
         return newEnd;
+    }
+
+    /// <summary>Writer: empty the log, then start a new segment at <paramref name="start"/> and drop the old ones.</summary>
+    private long ResetLocked(long start)
+    {
+        long emptied = TruncateLocked(_segments[0].BaseOffset);
+        if (start <= emptied)
+        {
+            return emptied;
+        }
+
+        using (SegmentLease lease = _active.File.Acquire())
+        {
+            Roll(_active, lease.Handle, start, out SegmentLease rolled);
+            rolled.Dispose();
+        }
+
+        LogSegment[] all = _segments;
+        Volatile.Write(ref _segments, [all[^1]]);
+        _generation.Advance();
+        for (int i = all.Length - 2; i >= 0; i--)
+        {
+            all[i].Delete();
+        }
+
+        NativeFile.FlushDirectory(_directory);
+        Volatile.Write(ref _nextOffset, start);
+        PublishLogEnd(start);
+        if (!_hwFollowsLogEnd)
+        {
+            AdvanceHighWatermark(start);
+        }
+
+        _logger.LogWarning("partition log {Directory}: emptied and restarted at offset {Start} (the leader's log start)", _directory, start);
+        return start;
     }
 
     /// <summary>Writer: where to cut <paramref name="segment"/> so no record at or after <paramref name="target"/> stays:
