@@ -18,14 +18,9 @@ internal sealed partial class ClusterHttpApi
     /// <summary>POST /topic/create?topic=T[&amp;partitions=P][&amp;replicas=R][&amp;min_isr=M].</summary>
     private async ValueTask<ApiResult> CreateTopic(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         if (!NsqNames.IsValidTopicName(topic))
@@ -71,14 +66,9 @@ internal sealed partial class ClusterHttpApi
     /// <summary>POST /topic/delete?topic=T: the topic's whole prefix in etcd (config, partitions, channels).</summary>
     private async ValueTask<ApiResult> DeleteTopic(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         // Only a valid name can be a cluster topic; any other (one with a '/') must not become a key prefix.

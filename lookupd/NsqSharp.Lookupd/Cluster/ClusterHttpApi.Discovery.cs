@@ -71,14 +71,9 @@ internal sealed partial class ClusterHttpApi
     /// <summary>GET /channels?topic=T: the registry's and the cluster's (nsqd asks it to pre-create a new topic's channels).</summary>
     private async ValueTask<ApiResult> Channels(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         var channels = await MergedChannelsAsync(topic, cluster.View).ConfigureAwait(false);

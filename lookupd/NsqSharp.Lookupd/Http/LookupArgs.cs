@@ -9,6 +9,25 @@ internal static class LookupArgs
 {
     public static ApiResult InvalidRequest => ApiResult.Error(400, "INVALID_REQUEST");
 
+    /// <summary>The query and its topic argument (not yet checked as a name: some routes answer a bad one their own way),
+    /// or upstream's INVALID_REQUEST / MISSING_ARG_TOPIC.</summary>
+    public static ApiResult? Topic(HttpRequest request, out GoQuery query, out string topic)
+    {
+        topic = "";
+        if (!GoQuery.TryParse(request.QueryString.Value, out query))
+        {
+            return InvalidRequest;
+        }
+
+        if (query.Get("topic") is not { } t)
+        {
+            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+        }
+
+        topic = t;
+        return null;
+    }
+
     /// <summary>Upstream http_api.GetTopicChannelArgs.</summary>
     public static ApiResult? TopicChannel(HttpRequest request, out string topic, out string channel)
     {

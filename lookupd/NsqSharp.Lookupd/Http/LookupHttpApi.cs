@@ -58,14 +58,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     private async ValueTask<ApiResult> Channels(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         var channels = await registry.GetChannelsAsync(topic).ConfigureAwait(false);
@@ -80,14 +75,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
     /// <summary>Upstream's /lookup from the registry (cluster mode's answer for a topic the cluster does not have).</summary>
     internal async ValueTask<ApiResult> Lookup(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         if (!await registry.TopicExistsAsync(topic).ConfigureAwait(false))
@@ -190,14 +180,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     private async ValueTask<ApiResult> CreateTopic(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         if (!NsqNames.IsValidTopicName(topic))
@@ -212,14 +197,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     private async ValueTask<ApiResult> DeleteTopic(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         logger.LogInformation("DB: removing topic({Topic}) and its channels", topic);
@@ -257,14 +237,9 @@ internal sealed class LookupHttpApi(ILookupRegistry registry, ILogger logger)
 
     private async ValueTask<ApiResult> TombstoneTopicProducer(HttpRequest request)
     {
-        if (!GoQuery.TryParse(request.QueryString.Value, out var query))
+        if (LookupArgs.Topic(request, out var query, out var topic) is { } error)
         {
-            return LookupArgs.InvalidRequest;
-        }
-
-        if (query.Get("topic") is not { } topic)
-        {
-            return ApiResult.Error(400, "MISSING_ARG_TOPIC");
+            return error;
         }
 
         if (query.Get("node") is not { } node)

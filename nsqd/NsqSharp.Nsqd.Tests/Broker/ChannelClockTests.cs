@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using NsqSharp.Common.Protocol;
-using NsqSharp.Nsqd.Broker;
 using NsqSharp.Testing;
 using Xunit;
 using BrokerNode = NsqSharp.Nsqd.Broker.Broker;
@@ -25,7 +24,7 @@ public sealed class ChannelClockTests
         using var dirScope = dir;
         var channel = broker.GetOrCreateTopic("t").GetOrCreateChannel("c");
         await broker.GetOrCreateTopic("t").PublishAsync(Body, 0);
-        var consumer = new ClockConsumer();
+        var consumer = new TestConsumer(7);
         var first = await TakeAsync(channel, consumer, timeoutMs: 60_000);
         Assert.Equal(1, first.Attempts);
 
@@ -54,7 +53,7 @@ public sealed class ChannelClockTests
         var topic = broker.GetOrCreateTopic("t");
         var channel = topic.GetOrCreateChannel("c");
         await topic.PublishAsync(Body, 0);
-        var consumer = new ClockConsumer();
+        var consumer = new TestConsumer(7);
         var m = await TakeAsync(channel, consumer, timeoutMs: 10_000);
         var id = new MessageId(m.Partition, m.Offset);
 
@@ -78,7 +77,7 @@ public sealed class ChannelClockTests
         using var dirScope = dir;
         var topic = broker.GetOrCreateTopic("t");
         var channel = topic.GetOrCreateChannel("c");
-        var consumer = new ClockConsumer();
+        var consumer = new TestConsumer(7);
 
         // DPUB 30 s: deferred until the clock reaches it.
         await topic.PublishAsync(Body, deferMs: 30_000);
@@ -114,7 +113,7 @@ public sealed class ChannelClockTests
     }
 
     /// <summary>Takes the next message, waiting (on the channel's wake-up, not the clock) for the fill loop to queue it.</summary>
-    private static async Task<(int Partition, long Offset, ushort Attempts)> TakeAsync(Nsqd.Broker.Channel channel, ClockConsumer consumer, long timeoutMs)
+    private static async Task<(int Partition, long Offset, ushort Attempts)> TakeAsync(Nsqd.Broker.Channel channel, TestConsumer consumer, long timeoutMs)
     {
         while (true)
         {
@@ -132,29 +131,6 @@ public sealed class ChannelClockTests
         while (!condition())
         {
             await Task.Delay(5);
-        }
-    }
-
-    private sealed class ClockConsumer : IChannelConsumer
-    {
-        public long ClientId => 7;
-
-        public AsyncSignal Woken { get; } = new();
-
-        private int _released;
-
-        public int Released => Volatile.Read(ref _released);
-
-        public void InFlightReleased(int count) => Interlocked.Add(ref _released, count);
-
-        public void Wake() => Woken.Set();
-
-        public void CloseForChannelDelete()
-        {
-        }
-
-        public void CloseForLeadershipLoss(string error)
-        {
         }
     }
 }

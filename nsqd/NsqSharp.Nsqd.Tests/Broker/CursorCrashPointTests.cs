@@ -174,7 +174,7 @@ public sealed class CursorCrashPointTests
                 }
             };
 
-            var consumer = new Consumer();
+            var consumer = new TestConsumer(1);
             Assert.Null(channel.AddClient(consumer, 0));
             var bodies = Enumerable.Range(0, 10).Select(_ => (ReadOnlyMemory<byte>)new byte[32]).ToList();
             for (var i = 0; i < 4; i++)
@@ -268,7 +268,7 @@ public sealed class CursorCrashPointTests
             Assert.True(rewritten.OpsGeneration > 0);
 
             // Redelivery in offset order with the attempts kept; 7 stays deferred; 15.. are read fresh.
-            var consumer = new Consumer();
+            var consumer = new TestConsumer(1);
             Assert.Null(channel.AddClient(consumer, 0));
             var got = new List<(long Offset, ushort Attempts)>();
             while (got.Count < 7)
@@ -306,7 +306,7 @@ public sealed class CursorCrashPointTests
         return broker;
     }
 
-    private static async Task<List<MessageId>> TakeAsync(Nsqd.Broker.Channel channel, Consumer consumer, int count)
+    private static async Task<List<MessageId>> TakeAsync(Nsqd.Broker.Channel channel, TestConsumer consumer, int count)
     {
         var taken = new List<MessageId>();
         while (taken.Count < count)
@@ -408,25 +408,4 @@ public sealed class CursorCrashPointTests
     /// <summary>A Deliver for every pending entry: applied twice, every attempt count would be off by one.</summary>
     private static CursorOp[] Deliveries(CursorState state) =>
         [.. state.Partitions.SelectMany(p => p.Pending.Keys.Select(o => CursorOp.Deliver(p.Partition, o)))];
-
-    private sealed class Consumer : IChannelConsumer
-    {
-        public long ClientId => 1;
-
-        public AsyncSignal Woken { get; } = new();
-
-        public void InFlightReleased(int count)
-        {
-        }
-
-        public void Wake() => Woken.Set();
-
-        public void CloseForChannelDelete()
-        {
-        }
-
-        public void CloseForLeadershipLoss(string error)
-        {
-        }
-    }
 }

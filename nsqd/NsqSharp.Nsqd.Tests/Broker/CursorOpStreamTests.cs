@@ -115,7 +115,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
                 channel.Ops.MaxOps = 100; // noticed once the 256-op array is full
             }
 
-            var consumer = new Consumer(1);
+            var consumer = new TestConsumer(1);
             Assert.Null(channel.AddClient(consumer, 0));
             var bodies = Enumerable.Range(0, 100).Select(_ => (ReadOnlyMemory<byte>)new byte[8]).ToList();
             for (var i = 0; i < 10; i++)
@@ -174,7 +174,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         var channel = topic.GetOrCreateChannel("c", StartPosition.Oldest);
         channel.CheckpointIfDirty();
         channel.Checkpointer!.CopyAtMostPending = 300; // scaled down from 8,192
-        var consumer = new Consumer(1);
+        var consumer = new TestConsumer(1);
         Assert.Null(channel.AddClient(consumer, 0));
         var bodies = Enumerable.Range(0, 100).Select(_ => (ReadOnlyMemory<byte>)new byte[8]).ToList();
         for (var i = 0; i < 10; i++)
@@ -293,7 +293,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         broker.Start();
         var topic = broker.GetOrCreateTopic("t");
         var channel = topic.GetOrCreateChannel("c", StartPosition.Oldest);
-        var consumer = new Consumer(1);
+        var consumer = new TestConsumer(1);
         Assert.Null(channel.AddClient(consumer, 0));
         await topic.PublishBatchAsync(Enumerable.Range(0, 10).Select(_ => (ReadOnlyMemory<byte>)new byte[4]).ToList(), 0);
         var held = await TakeAsync(channel, consumer, 6, finish: false);
@@ -322,7 +322,7 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         Assert.Equal(0, live.PendingCount);
     }
 
-    private static async Task<List<(long Offset, ushort Attempts)>> TakeAsync(Nsqd.Broker.Channel channel, Consumer consumer, int count, bool finish)
+    private static async Task<List<(long Offset, ushort Attempts)>> TakeAsync(Nsqd.Broker.Channel channel, TestConsumer consumer, int count, bool finish)
     {
         var taken = new List<(long, ushort)>();
         while (taken.Count < count)
@@ -347,13 +347,13 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
     /// <summary>Random steps on the channel; returns how many times the copy was compared with the live cursors.</summary>
     private static async Task<int> RunRandomStepsAsync(BrokerNode broker, Topic topic, Nsqd.Broker.Channel channel, FakeTimeProvider time, Random rng, int steps)
     {
-        var consumers = new[] { new Consumer(1), new Consumer(2) };
+        var consumers = new[] { new TestConsumer(1), new TestConsumer(2) };
         foreach (var c in consumers)
         {
             Assert.Null(channel.AddClient(c, 0));
         }
 
-        var held = new List<(Consumer Client, MessageId Id)>();
+        var held = new List<(TestConsumer Client, MessageId Id)>();
         var compared = 0;
         for (var step = 0; step < steps; step++)
         {
@@ -501,26 +501,5 @@ public sealed class CursorOpStreamTests(Xunit.Abstractions.ITestOutputHelper out
         public int Resyncs { get; private set; }
 
         public void OnResync(Nsqd.Broker.Channel channel, CursorState state) => Resyncs++;
-    }
-
-    private sealed class Consumer(long id) : IChannelConsumer
-    {
-        public long ClientId => id;
-
-        public AsyncSignal Woken { get; } = new();
-
-        public void InFlightReleased(int count)
-        {
-        }
-
-        public void Wake() => Woken.Set();
-
-        public void CloseForChannelDelete()
-        {
-        }
-
-        public void CloseForLeadershipLoss(string error)
-        {
-        }
     }
 }

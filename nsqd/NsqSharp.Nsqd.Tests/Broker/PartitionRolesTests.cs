@@ -64,7 +64,7 @@ public sealed class PartitionRolesTests
         using var dirScope = dir;
         var topic = await broker.GetOrCreateTopicAsync("t", [0, 1]);
         var channel = topic.GetOrCreateChannel("c");
-        var consumer = new RecordingConsumer();
+        var consumer = new TestConsumer(9);
         Assert.Null(channel.AddClient(consumer, 0));
 
         // Both partitions hold one committed message each (as copied by a follower: HW advanced by replication).
@@ -105,7 +105,7 @@ public sealed class PartitionRolesTests
         return (dir, time, broker, roles);
     }
 
-    private static async Task<Delivery> TakeAsync(Nsqd.Broker.Channel channel, RecordingConsumer consumer)
+    private static async Task<Delivery> TakeAsync(Nsqd.Broker.Channel channel, TestConsumer consumer)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         while (true)
@@ -139,26 +139,5 @@ public sealed class PartitionRolesTests
         public bool IsLeader(string topic, int partition) => _leads.GetValueOrDefault((topic, partition));
 
         public bool CanAcceptPublish(string topic, int partition) => IsLeader(topic, partition);
-    }
-
-    private sealed class RecordingConsumer : IChannelConsumer
-    {
-        public long ClientId => 9;
-
-        public AsyncSignal Woken { get; } = new();
-
-        public ConcurrentQueue<string> Closed { get; } = new();
-
-        public void InFlightReleased(int count)
-        {
-        }
-
-        public void Wake() => Woken.Set();
-
-        public void CloseForChannelDelete()
-        {
-        }
-
-        public void CloseForLeadershipLoss(string error) => Closed.Enqueue(error);
     }
 }

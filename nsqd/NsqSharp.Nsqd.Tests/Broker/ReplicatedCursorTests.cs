@@ -44,7 +44,7 @@ public sealed class ReplicatedCursorTests
         }
 
         await PublishCommittedAsync(topic, log, "dpub", deferMs: 60_000);
-        var consumer = new Consumer();
+        var consumer = new TestConsumer(3);
         var taken = new List<(long Offset, ushort Attempts)>();
         for (var i = 0; i < 10; i++)
         {
@@ -178,7 +178,7 @@ public sealed class ReplicatedCursorTests
         await publish;
     }
 
-    private static async Task<(long Offset, ushort Attempts)> TakeAsync(Nsqd.Broker.Channel channel, Consumer consumer)
+    private static async Task<(long Offset, ushort Attempts)> TakeAsync(Nsqd.Broker.Channel channel, TestConsumer consumer)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         while (true)
@@ -212,26 +212,5 @@ public sealed class ReplicatedCursorTests
         public bool IsLeader(string topic, int partition) => _leads.GetValueOrDefault((topic, partition));
 
         public bool CanAcceptPublish(string topic, int partition) => IsLeader(topic, partition);
-    }
-
-    private sealed class Consumer : IChannelConsumer
-    {
-        public long ClientId => 3;
-
-        public AsyncSignal Woken { get; } = new();
-
-        public void InFlightReleased(int count)
-        {
-        }
-
-        public void Wake() => Woken.Set();
-
-        public void CloseForChannelDelete()
-        {
-        }
-
-        public void CloseForLeadershipLoss(string error)
-        {
-        }
     }
 }

@@ -25,7 +25,7 @@ public sealed class RetentionTests
         var slow = topic.GetOrCreateChannel("slow", StartPosition.Oldest);
         await PublishAsync(topic, 1000);
 
-        var consumer = new TestConsumer();
+        var consumer = new TestConsumer(1);
         Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), await ConsumeAsync(fast, consumer, 1000));
         Assert.Equal(Enumerable.Range(0, 300).Select(i => (long)i), await ConsumeAsync(slow, consumer, 300));
 
@@ -45,7 +45,7 @@ public sealed class RetentionTests
         var topic = broker.GetOrCreateTopic("t", partitions: 2);
         var channel = topic.GetOrCreateChannel("c", StartPosition.Oldest);
         await PublishAsync(topic, 1000); // round robin: 500 per partition
-        var consumer = new TestConsumer();
+        var consumer = new TestConsumer(1);
 
         // Consume everything, then replay nothing: every segment but each active one may go.
         Assert.Equal(1000, (await ConsumeAsync(channel, consumer, 1000)).Count);
@@ -90,7 +90,7 @@ public sealed class RetentionTests
 
         // What the channel had already read ahead is still delivered; then it skips to what is retained,
         // in order, through to the newest message.
-        var delivered = await ConsumeAsync(idle, new TestConsumer(), 1000, allowFewer: true);
+        var delivered = await ConsumeAsync(idle, new TestConsumer(1), 1000, allowFewer: true);
         Assert.Equal(delivered.OrderBy(o => o), delivered);
         Assert.True(delivered.Count < 1000, "deleted messages cannot have been delivered");
         Assert.Equal(Enumerable.Range((int)log.StartOffset, (int)(1000 - log.StartOffset)).Select(i => (long)i), delivered.Where(o => o >= log.StartOffset));
@@ -144,27 +144,5 @@ public sealed class RetentionTests
         }
 
         return offsets;
-    }
-
-    private sealed class TestConsumer : IChannelConsumer
-    {
-        public long ClientId => 1;
-
-        public void InFlightReleased(int count)
-        {
-        }
-
-        /// <summary>Set by the channel when a message is queued after a take found nothing.</summary>
-        public AsyncSignal Woken { get; } = new();
-
-        public void Wake() => Woken.Set();
-
-        public void CloseForChannelDelete()
-        {
-        }
-
-        public void CloseForLeadershipLoss(string error)
-        {
-        }
     }
 }
