@@ -94,7 +94,7 @@ public sealed partial class ClusterAgent : IClusterNode
         // Not joined yet: the follower's connection ends and it retries (its fetch loop backs off).
     }
 
-    public Task ForwardAsync(ForwardedPublish publish, CancellationToken ct)
+    public Task<bool> ForwardAsync(ForwardedPublish publish, CancellationToken ct)
     {
         if (Volatile.Read(ref _forwarder) is not { } forwarder)
         {

@@ -20,7 +20,10 @@ internal sealed class PublishForwarder(ClusterWatcher watcher, string selfId, Ti
 
     public TimeSpan Bound { get; } = bound;
 
-    public async Task ForwardAsync(ForwardedPublish publish, CancellationToken ct)
+    private readonly NsqSharp.Common.Net.LogRateLimiter _failures = new(TimeSpan.FromSeconds(5));
+
+    /// <returns>True once a leader acknowledged; false when this node leads the topic now (publish locally).</returns>
+    public async Task<bool> ForwardAsync(ForwardedPublish publish, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token);
         deadline.CancelAfter(Bound);
@@ -31,6 +34,11 @@ internal sealed class PublishForwarder(ClusterWatcher watcher, string selfId, Ti
             try
             {
                 var leader = PickLeader(view, publish.Topic);
+                if (leader is null && LeadsHere(view, publish.Topic))
+                {
+                    return false; // we were promoted meanwhile: the caller's local publish is the leader's answer
+                }
+
                 if (leader is null)
                 {
                     last ??= new ClusterRequestException(ClusterProtocol.ClusterUnavailable, $"no live leader for topic {publish.Topic}");
@@ -42,7 +50,7 @@ internal sealed class PublishForwarder(ClusterWatcher watcher, string selfId, Ti
                     {
                         connection = await ConnectionToAsync(leader, deadline.Token).ConfigureAwait(false);
                         await connection.PublishAsync(publish, deadline.Token).ConfigureAwait(false);
-                        return;
+                        return true;
                     }
                     catch (ClusterRequestException e) when (e.Code == ClusterProtocol.NotLeader)
                     {
@@ -56,7 +64,11 @@ internal sealed class PublishForwarder(ClusterWatcher watcher, string selfId, Ti
                         }
 
                         last = e;
-                        logger.LogWarning("forwarding to {Leader} for topic {Topic} failed: {Error}; retrying", leader.NodeId, publish.Topic, e.Message);
+                        if (_failures.ShouldLog(out var suppressed))
+                        {
+                            logger.LogWarning("forwarding to {Leader} for topic {Topic} failed: {Error}; retrying ({Suppressed} more failed forwards since the last report)",
+                                leader.NodeId, publish.Topic, e.Message, suppressed);
+                        }
                     }
                 }
 
@@ -102,6 +114,10 @@ internal sealed class PublishForwarder(ClusterWatcher watcher, string selfId, Ti
             .ToList();
         return leaders.Count == 0 ? null : leaders[(int)((uint)Interlocked.Increment(ref _next) % (uint)leaders.Count)];
     }
+
+    /// <summary>The state names this node leader of some partition of the topic.</summary>
+    private bool LeadsHere(ClusterView view, string topic) =>
+        view.Topics.TryGetValue(topic, out var t) && t.Partitions.Values.Any(p => p.State.Leader == selfId);
 
     private async Task<LeaderConnection> ConnectionToAsync(NodeRegistration node, CancellationToken ct)
     {

@@ -31,10 +31,11 @@ public interface IClusterNode : IAsyncDisposable
 
     /// <summary>
     /// Publishes on a leader of the topic for a publisher that reached a node leading none of its writable partitions,
-    /// and completes with the leader's answer: normally when the leader acknowledged, else with
-    /// <see cref="ClusterRequestException"/> carrying the NSQ error code (the leader's own, or one of ours).
+    /// and completes with the leader's answer: true when the leader acknowledged, else
+    /// <see cref="ClusterRequestException"/> carrying the NSQ error code (the leader's own, or one of ours). False when
+    /// this node itself became the topic's leader meanwhile: the caller publishes locally instead.
     /// </summary>
-    Task ForwardAsync(ForwardedPublish publish, CancellationToken ct);
+    Task<bool> ForwardAsync(ForwardedPublish publish, CancellationToken ct);
 
     /// <summary>The replication state of a local partition (/stats); null when the node does not hold it.</summary>
     PartitionReplicaInfo? Describe(string topic, int partition);

@@ -283,25 +283,41 @@ internal sealed class NsqdHttpApi
     private async ValueTask PublishInClusterAsync(ForwardedPublish forward, Func<Topic, ValueTask> publish)
     {
         var cluster = _server.Cluster!;
-        if (!_server.Broker.TryGetTopic(forward.Topic, out var topic) || topic.IsDeleting)
+        var time = _server.Options.Time;
+        var started = time.GetTimestamp();
+        while (true)
         {
-            var ids = await cluster.EnsureTopicAsync(forward.Topic, CancellationToken.None).ConfigureAwait(false);
-            topic = ids.Length == 0 ? null : await _server.Broker.GetOrCreateTopicAsync(forward.Topic, ids).ConfigureAwait(false);
-        }
-
-        if (topic != null)
-        {
-            try
+            if (!_server.Broker.TryGetTopic(forward.Topic, out var topic) || topic.IsDeleting)
             {
-                await publish(topic).ConfigureAwait(false);
+                var ids = await cluster.EnsureTopicAsync(forward.Topic, CancellationToken.None).ConfigureAwait(false);
+                topic = ids.Length == 0 ? null : await _server.Broker.GetOrCreateTopicAsync(forward.Topic, ids).ConfigureAwait(false);
+            }
+
+            if (topic != null)
+            {
+                try
+                {
+                    await publish(topic).ConfigureAwait(false);
+                    return;
+                }
+                catch (NotLeaderException)
+                {
+                }
+            }
+
+            if (await cluster.ForwardAsync(forward, CancellationToken.None).ConfigureAwait(false))
+            {
                 return;
             }
-            catch (NotLeaderException)
-            {
-            }
-        }
 
-        await cluster.ForwardAsync(forward, CancellationToken.None).ConfigureAwait(false);
+            // Made leader while forwarding (see ClientConnection): publish here once the roles follow.
+            if (time.GetElapsedTime(started) > _server.Options.ReplicatedAckTimeout)
+            {
+                throw new ClusterRequestException(ClusterProtocol.NotLeader, $"this node was made leader of {forward.Topic} but does not lead it yet");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), time).ConfigureAwait(false);
+        }
     }
 
     private async Task<Topic> TopicFromQueryAsync(GoQuery q, int? partitions = null)

@@ -566,25 +566,40 @@ internal sealed partial class ClientConnection
     /// </summary>
     private async ValueTask PublishInClusterAsync(IClusterNode cluster, string topicName, Func<Topic, ValueTask> publish, ForwardedPublish forward)
     {
-        var topic = await ClusterTopicAsync(cluster, topicName).ConfigureAwait(false);
-        if (topic != null)
+        var started = _options.Time.GetTimestamp();
+        while (true)
         {
-            try
+            var topic = await ClusterTopicAsync(cluster, topicName).ConfigureAwait(false);
+            if (topic != null)
             {
-                await publish(topic).ConfigureAwait(false);
+                try
+                {
+                    await publish(topic).ConfigureAwait(false);
+                    return;
+                }
+                catch (NotLeaderException) when (!IsForwarder)
+                {
+                }
+            }
+
+            if (IsForwarder)
+            {
+                throw new ClusterRequestException(ClusterProtocol.NotLeader, $"this node does not lead a writable partition of {topicName}");
+            }
+
+            if (await cluster.ForwardAsync(forward, _closed.Token).ConfigureAwait(false))
+            {
                 return;
             }
-            catch (NotLeaderException) when (!IsForwarder)
+
+            // The state made this node the leader while we forwarded; its roles follow within moments.
+            if (_options.Time.GetElapsedTime(started) > _options.ReplicatedAckTimeout)
             {
+                throw new ClusterRequestException(ClusterProtocol.NotLeader, $"this node was made leader of {topicName} but does not lead it yet");
             }
-        }
 
-        if (IsForwarder)
-        {
-            throw new ClusterRequestException("E_NOT_LEADER", $"this node does not lead a writable partition of {topicName}");
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _options.Time, _closed.Token).ConfigureAwait(false);
         }
-
-        await cluster.ForwardAsync(forward, _closed.Token).ConfigureAwait(false);
     }
 
     /// <summary>Cluster mode: the local topic when this node holds partitions of it (creating it cluster-wide first when
