@@ -113,8 +113,13 @@ stop_pid() {
   rm -f "$file"
 }
 
+BENCH_PID=""
 cleanup() {
   trap - EXIT INT TERM
+  if [[ -n "$BENCH_PID" ]]; then
+    kill -TERM "$BENCH_PID" 2>/dev/null || true
+    wait "$BENCH_PID" 2>/dev/null || true
+  fi
   echo "run-cluster-benchmarks: stopping the nodes, lookupd, etcd" >&2
   local stoppers=()
   for n in single n1 n2 n3; do stop_pid "$n" & stoppers+=($!); done
@@ -181,7 +186,8 @@ for _ in $(seq 1 300); do
 done
 [[ "$nodes" -ge 3 ]] || { echo "run-cluster-benchmarks: only $nodes of 3 nodes registered within 30 s; see $OUT/nsqd-*.log" >&2; exit 1; }
 
-# bench LABEL VERB [FLAGS...]: one nsq_bench run; its human lines to stderr, its JSON line kept.
+# bench LABEL VERB [FLAGS...]: one nsq_bench run; its human lines to stderr, its JSON line kept. It runs in the background
+# and is waited for, so a SIGTERM or SIGINT of this script alone stops it at once (the trap runs during a wait).
 bench() {
   local label=$1 verb=$2
   shift 2
@@ -189,7 +195,10 @@ bench() {
   slug=$(printf %s "$label" | tr -c "A-Za-z0-9_." "-")
   log="$OUT/$slug-r$round.log"
   echo "== $label (round $round, load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  "$BENCH" "$verb" --label="$label" "$@" > "$log" 2>&1 || echo "   (run failed, see $log)" >&2
+  "$BENCH" "$verb" --label="$label" "$@" > "$log" 2>&1 < /dev/null &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || echo "   (run failed, see $log)" >&2
+  BENCH_PID=""
   grep '^\[' "$log" >&2 || true
   tail -n 1 "$log" >> "$RESULTS" || true
 }

@@ -69,12 +69,15 @@ internal sealed class FailoverPublisher(RouteNode node, IPEndPoint endpoint, byt
     private readonly Queue<long> _pending = new();
     private NsqConnection? _connection;
     private long _acked;
+    private long _errors;
     private long _unanswered;
     private long _lastOk;
 
     public RouteNode Node => node;
 
     public long Acked => Volatile.Read(ref _acked);
+
+    public long Errors => Volatile.Read(ref _errors);
 
     public long Unanswered => Volatile.Read(ref _unanswered);
 
@@ -109,7 +112,9 @@ internal sealed class FailoverPublisher(RouteNode node, IPEndPoint endpoint, byt
                 continue;
             }
 
-            connection.Socket.SendTimeout = 2000; // a send to a stuck node must not hold the pacer
+            // A send blocks only when the node stopped reading (its socket buffer is full); the pacer must not wait for it
+            // long, or the other connections would publish late and a failover would look slower than it is.
+            connection.Socket.SendTimeout = 200;
             lock (_lock)
             {
                 _connection = connection;
@@ -207,6 +212,7 @@ internal sealed class FailoverPublisher(RouteNode node, IPEndPoint endpoint, byt
                 }
                 else
                 {
+                    Volatile.Write(ref _errors, _errors + 1);
                     var text = Encoding.UTF8.GetString(data);
                     var space = text.IndexOf(' ', StringComparison.Ordinal);
                     probe.OnError(space < 0 ? text : text[..space]);

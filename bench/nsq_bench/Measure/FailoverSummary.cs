@@ -4,9 +4,13 @@ namespace NsqSharp.Bench.Measure;
 /// One SIGKILL of a partition leader. FailoverMs: from the kill until the first publish sent after it was acknowledged
 /// (null: none within the bound). LookupdMs: until lookupd named a new leader. RecoverMs: from the restart until the
 /// node was back in the ISR and its connections published again (null: not restarted, or not back within the bound).
+/// Unanswered: publishes on the killed node's connections that its death left without an answer.
 /// </summary>
 internal sealed record FailoverKill(int Kill, string NodeId, int Pid, long EpochBefore, string? LeaderAfter, long EpochAfter,
-    double? FailoverMs, double? LookupdMs, double? RecoverMs);
+    double? FailoverMs, double? LookupdMs, double? RecoverMs, long Unanswered);
+
+/// <summary>What the connections to one node saw over the run: acknowledged, error answers, lost with the connection.</summary>
+internal sealed record FailoverNodeCounts(string NodeId, long Acked, long Errors, long Unanswered);
 
 /// <summary>Every kill of a failover run, and what the publishers saw meanwhile.</summary>
 internal sealed class FailoverSummary
@@ -18,6 +22,11 @@ internal sealed class FailoverSummary
 
     /// <summary>Publishes whose connection closed before they were answered (sent to the killed leader, mostly).</summary>
     public long Unanswered { get; set; }
+
+    /// <summary>Publishes still unanswered when the run ended (after waiting up to 10 s for them).</summary>
+    public long PendingAtEnd { get; set; }
+
+    public List<FailoverNodeCounts> Nodes { get; } = [];
 
     public int Connections { get; set; }
 

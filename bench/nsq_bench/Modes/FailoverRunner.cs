@@ -130,6 +130,7 @@ internal static class FailoverRunner
             Volatile.Write(ref sending, false);
             pacer?.Join(TimeSpan.FromSeconds(5));
             await WaitUntilAsync(() => Task.FromResult(publishers.TrueForAll(p => p.Pending == 0)), DrainBound).ConfigureAwait(false);
+            summary.PendingAtEnd = publishers.Sum(p => p.Pending);
             control.Stop();
             await control.Abort.CancelAsync().ConfigureAwait(false);
             await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
@@ -142,6 +143,11 @@ internal static class FailoverRunner
         }
 
         summary.Unanswered = publishers.Sum(p => p.Unanswered);
+        foreach (var node in publishers.GroupBy(p => p.Node.NodeId ?? p.Node.Address))
+        {
+            summary.Nodes.Add(new FailoverNodeCounts(node.Key, node.Sum(p => p.Acked), node.Sum(p => p.Errors), node.Sum(p => p.Unanswered)));
+        }
+
         result.Published = publishers.Sum(p => p.Acked);
         result.DurationSeconds = control.Elapsed.TotalSeconds;
         result.PubMsgsPerSec = result.DurationSeconds > 0 ? result.Published / result.DurationSeconds : 0;
@@ -173,12 +179,15 @@ internal static class FailoverRunner
 
         var killed = Stopwatch.GetTimestamp();
         probe.Arm(killed);
+        var victims = publishers.Where(p => p.Node.NodeId == leader).ToList();
+        var lostBefore = victims.Sum(p => p.Unanswered);
         var watch = NewLeaderAsync(clients, plan.Topic, before, plan.FailoverTimeout);
         await WaitUntilAsync(() => Task.FromResult(probe.FirstAck != 0), plan.FailoverTimeout).ConfigureAwait(false);
         var firstAck = probe.FirstAck;
         probe.Disarm();
         double? failoverMs = firstAck != 0 ? Ms(killed, firstAck) : null;
         var (lookupdMs, after) = await watch.ConfigureAwait(false);
+        var lost = victims.Sum(p => p.Unanswered) - lostBefore; // the connections closed at the kill, long before this
 
         double? recoverMs = null;
         if (failoverMs is not null && plan.RestartCommand.Length > 0)
@@ -192,7 +201,7 @@ internal static class FailoverRunner
             recoverMs = back ? Ms(restarted, Stopwatch.GetTimestamp()) : null;
         }
 
-        var outcome = new FailoverKill(kill, leader, pid, before.LeaderEpoch, after?.Leader, after?.LeaderEpoch ?? 0, failoverMs, lookupdMs, recoverMs);
+        var outcome = new FailoverKill(kill, leader, pid, before.LeaderEpoch, after?.Leader, after?.LeaderEpoch ?? 0, failoverMs, lookupdMs, recoverMs, lost);
         Console.WriteLine($"[{name}] {Describe(outcome)}");
         return outcome;
     }
@@ -202,6 +211,7 @@ internal static class FailoverRunner
         static string F(double? ms) => ms is { } v ? v.ToString("N1", CultureInfo.InvariantCulture) + " ms" : "never (bound reached)";
         var after = k.LeaderAfter is null ? "no new leader seen" : $"{k.LeaderAfter} leads (epoch {k.EpochAfter})";
         var recover = k.RecoverMs is null ? "" : $"; back in the ISR and publishing {F(k.RecoverMs)} after its restart";
+        recover += $"; {k.Unanswered:N0} publishes on its connections unanswered";
         return string.Create(CultureInfo.InvariantCulture,
             $"kill {k.Kill}: leader {k.NodeId} (pid {k.Pid}, epoch {k.EpochBefore}) SIGKILLed, {after}: first publish sent after the kill acknowledged after {F(k.FailoverMs)}; " +
             $"lookupd named the new leader after {F(k.LookupdMs)}{recover}");

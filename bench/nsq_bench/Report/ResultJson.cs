@@ -173,6 +173,7 @@ internal static class ResultJson
         json.WriteNumber("failover_rate", f.Rate);
         json.WriteNumber("failover_connections", f.Connections);
         json.WriteNumber("unanswered", f.Unanswered);
+        json.WriteNumber("pending_at_end", f.PendingAtEnd);
         json.WriteStartObject("publish_errors");
         foreach (var (code, count) in f.Errors)
         {
@@ -180,6 +181,18 @@ internal static class ResultJson
         }
 
         json.WriteEndObject();
+        json.WriteStartArray("per_node");
+        foreach (var n in f.Nodes)
+        {
+            json.WriteStartObject();
+            json.WriteString("node_id", n.NodeId);
+            json.WriteNumber("acked", n.Acked);
+            json.WriteNumber("errors", n.Errors);
+            json.WriteNumber("unanswered", n.Unanswered);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
         json.WriteStartArray("failovers");
         foreach (var k in f.Kills)
         {
@@ -197,6 +210,7 @@ internal static class ResultJson
             NumberOrNull(json, "failover_ms", k.FailoverMs);
             NumberOrNull(json, "lookupd_ms", k.LookupdMs);
             NumberOrNull(json, "recover_ms", k.RecoverMs);
+            json.WriteNumber("unanswered", k.Unanswered);
             json.WriteEndObject();
         }
 

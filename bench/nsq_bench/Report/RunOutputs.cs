@@ -71,7 +71,9 @@ internal static class RunOutputs
             var each = string.Join(", ", f.Kills.Select(k => k.FailoverMs is { } ms ? ms.ToString("N1", CultureInfo.InvariantCulture) : "none"));
             yield return Inv($"[{name}] failover (SIGKILL of the leader -> first publish sent after it acknowledged) over {f.Kills.Count} kills: min {min:N1} - median {median:N1} - max {max:N1} ms; each: {each} ms");
             var errors = f.Errors.Count == 0 ? "none" : string.Join(", ", f.Errors.Select(e => $"{e.Key} {e.Value:N0}"));
-            yield return Inv($"[{name}] publishes: {r.Published:N0} acknowledged, {f.Unanswered:N0} unanswered (connection lost), errors: {errors}");
+            yield return Inv($"[{name}] publishes: {r.Published:N0} acknowledged, {f.Unanswered:N0} unanswered (connection lost), {f.PendingAtEnd:N0} unanswered at the end, errors: {errors}");
+            var nodes = string.Join("; ", f.Nodes.Select(n => Inv($"{n.NodeId} {n.Acked:N0} acknowledged, {n.Errors:N0} errors, {n.Unanswered:N0} unanswered")));
+            yield return $"[{name}] per node: {nodes}";
         }
 
         if (r.Broker is { } b)
