@@ -5,21 +5,22 @@
 #   2. cluster writer: the same load on a topic with REPLICAS replicas and MIN_ISR, found through --lookupd-http-address
 #   3. cluster ack latency at RATE msg/s (p50 / p90 / p99 / p99.9 / max), a fresh topic per round, same settings
 #   (with WIDE > 0, 1 and 2 again with WIDE connections instead of one per processor: more batches in flight)
-#   4. failover: KILLS SIGKILLs of the topic's leader (nsq_bench failover), each node restarted by this script and back in
-#      the ISR before the next kill; time from the kill to the first acknowledged publish sent after it
+#   4. failover: KILLS SIGKILLs of the topic's leader (nsq_bench failover), each node restarted by this script and
+#      back in the ISR before the next kill; time from the kill to the first acknowledged publish sent after it
 # 1-3 run RUNS rounds, interleaved; 4 runs once. Then min / median / max as markdown tables (also in $OUT/results.md),
 # with the cluster writer's median as a percentage of the single-node one.
 #
-#   bench/run-cluster-benchmarks.sh                      # RUNS=3 RUNFOR=10s RATE=10000 KILLS=5
-#   RUNS=5 RUNFOR=20s NSQD_ARGS=--cluster-lease-ttl=1s bench/run-cluster-benchmarks.sh
+#   bench/run-cluster-benchmarks.sh                      # RUNS=3 RUNFOR=10s RATE=10000 KILLS=5 WIDE=8
+#   RUNS=5 RUNFOR=20s bench/run-cluster-benchmarks.sh
+#   RUNS=0 NSQD_ARGS=--cluster-lease-ttl=1s bench/run-cluster-benchmarks.sh   # the failover alone, a shorter lease
 #
-# Env: RUNS (3), RUNFOR (10s), RATE (10000), KILLS (5), PARTITIONS (1), REPLICAS (3), MIN_ISR (2), SIZE (200), BATCH (200),
-#      CONCURRENCY (connections per side, 0 = number of processors as bench_writer), WIDE (8; 0 = skip), NSQD_ARGS (extra flags for every
-#      nsqd, single-node included), OUT (logs, JSON lines, tables; default a new /tmp/nsq-cluster-bench-* directory),
-#      SKIP_BUILD=1, KEEP_DATA=1 (leave the data directories).
-# Ports are free ones in 20000-32000, never 4150/4160/2379, so a scripts/run-cluster.sh can run beside it. Data lives under
-# a temporary directory; everything is stopped (nodes, then lookupd, then etcd) and removed on exit, Ctrl-C or SIGTERM.
-# Needs etcd (Debian's etcd-server) and curl.
+# Env: RUNS (3), RUNFOR (10s), RATE (10000), KILLS (5), PARTITIONS (1), REPLICAS (3), MIN_ISR (2), SIZE (200),
+#      BATCH (200), CONCURRENCY (connections per side, 0 = number of processors as bench_writer), WIDE (8; 0 = skip),
+#      NSQD_ARGS (extra flags for every nsqd, single-node included), OUT (logs, JSON lines, tables; default a new
+#      /tmp/nsq-cluster-bench-* directory), SKIP_BUILD=1, KEEP_DATA=1 (leave the data directories).
+# Ports are free ones in 20000-32000, never 4150/4160/2379, so a scripts/run-cluster.sh can run beside it. Data lives
+# under a temporary directory; everything is stopped (nodes, then lookupd, then etcd) and removed on exit, Ctrl-C or
+# SIGTERM. Every wait is bounded. Needs etcd (Debian's etcd-server) and curl.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -241,8 +242,11 @@ bench "cluster failover RF=$REPLICAS min_isr=$MIN_ISR" failover --lookupd-http-a
   echo "Cluster: etcd + nsqlookupd + 3 nsqd on 127.0.0.1, topics with $PARTITIONS partition(s), RF=$REPLICAS, min_isr=$MIN_ISR; nsqd flags: ${NSQD_ARGS:-defaults}"
   echo "Runs: $RUNS x $RUNFOR per scenario, $SIZE B messages, MPUB $BATCH, latency at $RATE msg/s, $KILLS kills; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  ratios="$CLUSTER vs $SINGLE"
-  [[ "$WIDE" -gt 0 ]] && ratios+="; $CLUSTER$(suffix "$WIDE") vs $SINGLE$(suffix "$WIDE")"
+  ratios=""
+  if [[ "$RUNS" -gt 0 ]]; then
+    ratios="$CLUSTER vs $SINGLE"
+    [[ "$WIDE" -gt 0 ]] && ratios+="; $CLUSTER$(suffix "$WIDE") vs $SINGLE$(suffix "$WIDE")"
+  fi
   "$BENCH" table --ratio="$ratios" "$RESULTS"
 } | tee "$OUT/results.md"
 echo
