@@ -8,7 +8,7 @@ using NsqSharp.Bench.Report;
 Type[] verbs =
 [
     typeof(WriterOptions), typeof(ReaderOptions), typeof(PubSubOptions), typeof(FanoutOptions), typeof(ManyTopicsOptions),
-    typeof(LatencyOptions), typeof(CompareCommandOptions), typeof(TableOptions), typeof(SelftestOptions), typeof(ResourcesOptions),
+    typeof(LatencyOptions), typeof(FailoverOptions), typeof(CompareCommandOptions), typeof(TableOptions), typeof(SelftestOptions), typeof(ResourcesOptions),
 ];
 var normalized = ArgumentNormalizer.Normalize(args, verbs);
 var parser = new Parser(s =>
@@ -33,6 +33,7 @@ try
         FanoutOptions o => RunOutputs.Emit(await ThroughputRunner.RunAsync(ThroughputPlan.From("fanout", o)), o),
         ManyTopicsOptions o => RunOutputs.Emit(await ThroughputRunner.RunAsync(ThroughputPlan.From("manytopics", o)), o),
         LatencyOptions o => RunOutputs.Emit(await LatencyRunner.RunAsync(LatencyPlan.From(o)), o),
+        FailoverOptions o => RunOutputs.Emit(await FailoverRunner.RunAsync(FailoverPlan.From(o)), o),
         CompareCommandOptions o => await NsqSharp.Bench.Compare.CompareRunner.RunAsync(o),
         TableOptions o => SummaryTable.Run(o),
         SelftestOptions o => await NsqSharp.Bench.Selftest.SelftestRunner.RunAsync(o),

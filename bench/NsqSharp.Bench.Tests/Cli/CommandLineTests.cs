@@ -12,7 +12,7 @@ public class CommandLineTests
 {
     private static readonly TimeSpan Quick = TimeSpan.FromSeconds(30);
 
-    private static readonly string[] Verbs = ["writer", "reader", "pubsub", "fanout", "manytopics", "latency", "compare", "table", "selftest"];
+    private static readonly string[] Verbs = ["writer", "reader", "pubsub", "fanout", "manytopics", "latency", "failover", "compare", "table", "selftest"];
 
     [Fact]
     public async Task Help_lists_every_verb_and_exits_0()
@@ -30,6 +30,8 @@ public class CommandLineTests
     [InlineData("reader", "--nsqd-tcp-address", "--runfor", "--idle-stop", "--topic")]
     [InlineData("latency", "--rate", "--warmup", "--drain-timeout", "--runfor")]
     [InlineData("selftest", "--runfor", "--size", "--batch-size", "--progress")]
+    [InlineData("writer", "--lookupd-http-address", "--partitions", "--replicas", "--min-isr")]
+    [InlineData("failover", "--lookupd-http-address", "--kills", "--restart-cmd", "--failover-timeout")]
     public async Task Verb_help_shows_its_flags_and_exits_0(string verb, string flag1, string flag2, string flag3, string flag4)
     {
         foreach (var args in new[] { new[] { verb, "--help" }, new[] { "help", verb } })
@@ -62,6 +64,10 @@ public class CommandLineTests
     [InlineData("--size must be >= 24", "latency", "--size=8", "--warmup=0")]
     [InlineData("invalid topic name", "writer", "--topic=no spaces")]
     [InlineData("--batch-size must be > 0", "reader", "--batch-size=0")]
+    [InlineData("invalid --lookupd-http-address \"nohost\"", "writer", "--lookupd-http-address=nohost")]
+    [InlineData("--partitions, --replicas and --min-isr must be >= 0", "latency", "--lookupd-http-address=127.0.0.1:4161", "--replicas=-1")]
+    [InlineData("Required option 'lookupd-http-address' is missing", "failover")]
+    [InlineData("--kills > 1 needs --restart-cmd", "failover", "--lookupd-http-address=127.0.0.1:4161", "--kills=2")]
     public async Task Usage_error_exits_non_zero_with_a_message_on_stderr(string message, params string[] args)
     {
         var run = await BenchRun.RunAsync(Quick, args);

@@ -28,6 +28,9 @@ internal sealed class WriterOptions : ThroughputOptions
     [
         new("upstream bench_writer defaults (MPUB 200 x 200 B for 10 s, one connection per processor)", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new WriterOptions { Topics = 1 }),
         new("4 connections, 1 KiB messages, 30 s", new UnParserSettings { SkipDefault = true, PreferShortName = false }, new WriterOptions { Topics = 1, NsqdTcpAddress = "127.0.0.1:4150", Size = 1024, Concurrency = 4, RunFor = "30s" }),
+        new("a cluster: the leaders from nsqlookupd, the topic created with 3 replicas and min_isr 2 if it is new",
+            new UnParserSettings { SkipDefault = true, PreferShortName = false },
+            new WriterOptions { Topics = 1, LookupdHttpAddresses = ["127.0.0.1:4161"], Replicas = 3, MinIsr = 2 }),
     ];
 
     [Option("topics", Default = 1, HelpText = "number of topics the connections publish to, round-robin")]

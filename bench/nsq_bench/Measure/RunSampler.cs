@@ -6,22 +6,22 @@ namespace NsqSharp.Bench.Measure;
 /// <summary>
 /// Turns counters into a time series: each <see cref="Tick"/> records every series' rate since the
 /// previous tick, and the broker's and this tool's CPU/RSS (the tool's own CPU shows whether it,
-/// rather than the broker, was the limit).
+/// rather than the broker, was the limit). Several broker processes (a cluster's nodes) are summed.
 /// </summary>
 internal sealed class RunSampler
 {
     private readonly (string Name, WorkerCounters Counters)[] _series;
-    private readonly ProcessSampler? _broker;
+    private readonly ProcessSampler[] _brokers;
     private readonly ProcessSampler _tool = new(Environment.ProcessId);
     private readonly SystemCpuSampler _system = new();
     private readonly long[] _lastTotals;
     private long _startTimestamp;
     private long _lastTimestamp;
 
-    public RunSampler(IReadOnlyList<(string Name, WorkerCounters Counters)> series, ProcessSampler? broker)
+    public RunSampler(IReadOnlyList<(string Name, WorkerCounters Counters)> series, IReadOnlyList<ProcessSampler> brokers)
     {
         _series = [.. series];
-        _broker = broker;
+        _brokers = [.. brokers];
         _lastTotals = new long[_series.Length];
     }
 
@@ -29,13 +29,17 @@ internal sealed class RunSampler
 
     public List<TimeSample> Samples { get; } = [];
 
-    public ProcessSampler? Broker => _broker;
+    public IReadOnlyList<int> BrokerPids => Array.ConvertAll(_brokers, b => b.Pid);
 
     /// <summary>Call at the run's start so the first interval and the CPU baselines begin there.</summary>
     public void Begin(long startTimestamp)
     {
         _startTimestamp = _lastTimestamp = startTimestamp;
-        _broker?.Sample();
+        foreach (var b in _brokers)
+        {
+            b.Sample();
+        }
+
         _tool.Sample();
         _system.Sample();
     }
@@ -59,7 +63,7 @@ internal sealed class RunSampler
         }
 
         _lastTimestamp = now;
-        var broker = _broker?.Sample();
+        var broker = SampleBrokers();
         var tool = _tool.Sample();
         var system = _system.Sample();
         double? other = system is { } all ? Math.Max(0, all - (broker?.CpuPercent ?? 0) - (tool?.CpuPercent ?? 0)) : null;
@@ -67,5 +71,20 @@ internal sealed class RunSampler
             broker?.CpuPercent, broker?.RssMib, tool?.CpuPercent, other);
         Samples.Add(sample);
         return sample;
+    }
+
+    /// <summary>The brokers' CPU and RSS added up (those still alive); null when none answered.</summary>
+    private (double CpuPercent, double RssMib)? SampleBrokers()
+    {
+        (double CpuPercent, double RssMib)? sum = null;
+        foreach (var b in _brokers)
+        {
+            if (b.Sample() is { } s)
+            {
+                sum = sum is { } t ? (t.CpuPercent + s.CpuPercent, t.RssMib + s.RssMib) : s;
+            }
+        }
+
+        return sum;
     }
 }

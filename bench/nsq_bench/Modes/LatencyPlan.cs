@@ -1,18 +1,16 @@
-using System.Net;
 using NsqSharp.Bench.Cli;
+using NsqSharp.Bench.Cluster;
 using NsqSharp.Bench.Load;
 using NsqSharp.Common.Cli;
 
 namespace NsqSharp.Bench.Modes;
 
-/// <summary>A latency run resolved from flags.</summary>
+/// <summary>A latency run resolved from flags (where it connects is decided at the run's start, as in <see cref="ThroughputPlan"/>).</summary>
 internal sealed record LatencyPlan(
     string Address,
-    IPEndPoint Endpoint,
     string Topic,
     string Channel,
-    int Publishers,
-    int Consumers,
+    int Concurrency,
     int Size,
     int BatchSize,
     int Rate,
@@ -28,7 +26,8 @@ internal sealed record LatencyPlan(
     int BrokerPid,
     TimeSpan SampleInterval,
     string Progress,
-    string Label)
+    string Label,
+    LookupdSettings Lookupd)
 {
     public static LatencyPlan From(LatencyOptions o)
     {
@@ -44,12 +43,11 @@ internal sealed record LatencyPlan(
         var runId = Random.Shared.NextInt64(1, long.MaxValue);
         var topic = o.Topic ?? $"sub_bench_latency_{runId & 0xffffffff:x8}";
         ThroughputPlan.RequireValidNames([topic], [o.Channel]);
+        var lookupd = ThroughputPlan.LookupdOf(o);
         return new LatencyPlan(
             o.NsqdTcpAddress,
-            Wire.NsqEndpoint.Parse(o.NsqdTcpAddress),
             topic,
             o.Channel,
-            concurrency,
             concurrency,
             o.Size,
             o.BatchSize,
@@ -66,6 +64,7 @@ internal sealed record LatencyPlan(
             o.BrokerPid,
             GoDuration.Parse(o.SampleInterval),
             o.Progress,
-            o.Label);
+            o.Label,
+            lookupd);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NsqSharp.Bench.Cluster;
 using NsqSharp.Bench.Load;
 using NsqSharp.Bench.Measure;
 using NsqSharp.Bench.Report;
@@ -21,16 +22,31 @@ internal static class LatencyRunner
             Target = plan.Address,
             Size = plan.Size,
             BatchSize = plan.BatchSize,
-            Writers = plan.Publishers,
-            Readers = plan.Consumers,
             Topics = 1,
             Channels = 1,
             TargetRate = plan.Rate,
         };
-        var acked = new WorkerCounters(plan.Publishers);
-        var received = new WorkerCounters(plan.Consumers);
-        var broker = BrokerLocator.Locate(plan.BrokerPid, plan.Endpoint);
-        var sampler = new RunSampler([("pub", acked), ("sub", received)], broker);
+        var name = plan.Label.Length > 0 ? plan.Label : "latency";
+        Routes routes;
+        try
+        {
+            routes = await RouteSetup.ResolveAsync(plan.Lookupd, plan.Address, [plan.Topic], name).ConfigureAwait(false);
+        }
+        catch (LookupdException e)
+        {
+            result.Error = e.Message;
+            return result;
+        }
+
+        RouteSetup.Apply(result, routes);
+        // Publishers spread over the leaders (the rate over all of them); at least one consumer per leader reads every partition.
+        var publisherTargets = TargetAssignment.Publishers([plan.Topic], routes, plan.Concurrency);
+        var consumerTargets = TargetAssignment.Consumers([plan.Topic], [plan.Channel], routes, plan.Concurrency);
+        result.Writers = publisherTargets.Count;
+        result.Readers = consumerTargets.Count;
+        var acked = new WorkerCounters(publisherTargets.Count);
+        var received = new WorkerCounters(consumerTargets.Count);
+        var sampler = new RunSampler([("pub", acked), ("sub", received)], BrokerLocator.LocateAll(plan.BrokerPid, routes.NodeAddresses));
         var control = new RunControl();
         var schedule = new LatencySchedule((double)plan.Rate / plan.BatchSize, plan.Warmup, plan.RunFor);
         var connections = new List<NsqConnection>();
@@ -39,10 +55,10 @@ internal static class LatencyRunner
         var consumers = new List<SubscribeWorker>();
         try
         {
-            for (var i = 0; i < plan.Consumers; i++)
+            for (var i = 0; i < consumerTargets.Count; i++)
             {
-                var c = await NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_latency_reader", plan.OutputBufferSize, plan.OutputBufferTimeoutMs),
-                    256 * 1024, CancellationToken.None).ConfigureAwait(false);
+                var c = await NsqConnection.OpenAsync(RouteSetup.Endpoint(consumerTargets[i].Address),
+                    new IdentifySettings("bench_latency_reader", plan.OutputBufferSize, plan.OutputBufferTimeoutMs), 256 * 1024, CancellationToken.None).ConfigureAwait(false);
                 connections.Add(c);
                 var sink = new LatencySink(plan.RunId, schedule);
                 sinks.Add(sink);
@@ -51,11 +67,12 @@ internal static class LatencyRunner
                 consumers.Add(worker);
             }
 
-            for (var i = 0; i < plan.Publishers; i++)
+            for (var i = 0; i < publisherTargets.Count; i++)
             {
-                var c = await NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_latency_writer"), 64 * 1024, CancellationToken.None).ConfigureAwait(false);
+                var c = await NsqConnection.OpenAsync(RouteSetup.Endpoint(publisherTargets[i].Address), new IdentifySettings("bench_latency_writer"), 64 * 1024,
+                    CancellationToken.None).ConfigureAwait(false);
                 connections.Add(c);
-                publishers.Add(new PacedPublisher(c, plan.Topic, plan.Size, plan.BatchSize, schedule, i, plan.Publishers, plan.RunId, plan.Spin, control, acked));
+                publishers.Add(new PacedPublisher(c, plan.Topic, plan.Size, plan.BatchSize, schedule, i, publisherTargets.Count, plan.RunId, plan.Spin, control, acked));
             }
 
             await DeadlineWait.UntilAsync(plan.StartAtUtc).ConfigureAwait(false);
@@ -64,7 +81,7 @@ internal static class LatencyRunner
             var senders = publishers.Select(p => new Thread(p.SendLoop) { IsBackground = true, Name = "paced-publisher" }).ToList();
             senders.ForEach(t => t.Start());
 
-            await ProgressDisplay.RunAsync(plan.Progress, plan.Label.Length > 0 ? plan.Label : "latency", plan.RunFor, sampler.SeriesNames, plan.Size,
+            await ProgressDisplay.RunAsync(plan.Progress, name, plan.RunFor, sampler.SeriesNames, plan.Size,
                 display => MonitorAsync(plan, control, schedule, sampler, publishers, sinks, tasks, display)).ConfigureAwait(false);
             control.Stop();
             await control.Abort.CancelAsync().ConfigureAwait(false);
@@ -92,7 +109,7 @@ internal static class LatencyRunner
             }
         }
 
-        result.AttachSamples(sampler, broker?.Pid);
+        result.AttachSamples(sampler);
         return result;
     }
 

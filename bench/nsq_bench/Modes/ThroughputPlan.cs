@@ -1,19 +1,22 @@
 using System.Globalization;
-using System.Net;
 using NsqSharp.Bench.Cli;
+using NsqSharp.Bench.Cluster;
 using NsqSharp.Common.Cli;
 
 namespace NsqSharp.Bench.Modes;
 
-/// <summary>A closed-loop run resolved from flags: which connections publish or consume what, for how long.</summary>
+/// <summary>
+/// A closed-loop run resolved from flags: which connections publish or consume what, for how long. Where they connect
+/// is decided at the start of the run (<see cref="Routes"/>: --nsqd-tcp-address, or the leaders lookupd names).
+/// </summary>
 internal sealed record ThroughputPlan(
     string Mode,
     string Address,
-    IPEndPoint Endpoint,
     string[] Topics,
     string[] Channels,
-    int Writers,
-    int Readers,
+    int Concurrency,
+    bool Publishes,
+    bool Consumes,
     int Size,
     int BatchSize,
     int Pipeline,
@@ -24,9 +27,16 @@ internal sealed record ThroughputPlan(
     int BrokerPid,
     TimeSpan SampleInterval,
     string Progress,
-    string Label)
+    string Label,
+    LookupdSettings Lookupd)
 {
     public const string DefaultTopic = "sub_bench";
+
+    /// <summary>The publishing connections over these routes (none in reader mode).</summary>
+    public List<PublishTarget> WriterTargets(Routes routes) => Publishes ? TargetAssignment.Publishers(Topics, routes, Concurrency) : [];
+
+    /// <summary>The consuming connections over these routes (none in writer mode).</summary>
+    public List<ConsumeTarget> ReaderTargets(Routes routes) => Consumes ? TargetAssignment.Consumers(Topics, Channels, routes, Concurrency) : [];
 
     public static ThroughputPlan From(string mode, ThroughputOptions o)
     {
@@ -46,14 +56,15 @@ internal sealed record ThroughputPlan(
         var runFor = GoDuration.Parse(o.RunFor);
         Require(runFor > TimeSpan.Zero, "--runfor must be > 0");
         var idle = o is ReaderOptions r ? GoDuration.Parse(r.IdleStop) : TimeSpan.Zero;
+        var lookupd = LookupdOf(o);
         return new ThroughputPlan(
             mode,
             o.NsqdTcpAddress,
-            Wire.NsqEndpoint.Parse(o.NsqdTcpAddress),
             topics,
             channels,
-            publishes ? Math.Max(concurrency, topics.Length) : 0,
-            consumes ? Math.Max(concurrency, topics.Length * channels.Length) : 0,
+            concurrency,
+            publishes,
+            consumes,
             o.Size,
             o.BatchSize,
             o.Pipeline,
@@ -64,7 +75,20 @@ internal sealed record ThroughputPlan(
             o.BrokerPid,
             GoDuration.Parse(o.SampleInterval),
             o.Progress,
-            o.Label);
+            o.Label,
+            lookupd);
+    }
+
+    /// <summary>The lookupd flags, checked; without them --nsqd-tcp-address is checked instead (both are usage errors).</summary>
+    public static LookupdSettings LookupdOf(CommonOptions o)
+    {
+        var lookupd = LookupdSettings.From(o.LookupdHttpAddresses, o.Partitions, o.Replicas, o.MinIsr);
+        if (!lookupd.Enabled)
+        {
+            _ = Wire.NsqEndpoint.Parse(o.NsqdTcpAddress);
+        }
+
+        return lookupd;
     }
 
     /// <summary>One name, or name_0..name_{n-1} when there are several.</summary>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using NsqSharp.Bench.Cluster;
 using NsqSharp.Bench.Load;
 using NsqSharp.Bench.Measure;
 using NsqSharp.Bench.Report;
@@ -29,39 +31,53 @@ internal static class ThroughputRunner
             Target = plan.Address,
             Size = plan.Size,
             BatchSize = plan.BatchSize,
-            Writers = plan.Writers,
-            Readers = plan.Readers,
             Topics = plan.Topics.Length,
             Channels = plan.Channels.Length,
         };
-        var pub = new WorkerCounters(plan.Writers);
-        var sub = new WorkerCounters(plan.Readers);
+        var name = plan.Label.Length > 0 ? plan.Label : plan.Mode;
+        Routes routes;
+        try
+        {
+            routes = await RouteSetup.ResolveAsync(plan.Lookupd, plan.Address, plan.Topics, name).ConfigureAwait(false);
+        }
+        catch (LookupdException e)
+        {
+            result.Error = e.Message;
+            return result;
+        }
+
+        RouteSetup.Apply(result, routes);
+        var writerTargets = plan.WriterTargets(routes);
+        var readerTargets = plan.ReaderTargets(routes);
+        result.Writers = writerTargets.Count;
+        result.Readers = readerTargets.Count;
+        var pub = new WorkerCounters(writerTargets.Count);
+        var sub = new WorkerCounters(readerTargets.Count);
         var series = new List<(string, WorkerCounters)>();
-        if (plan.Writers > 0)
+        if (writerTargets.Count > 0)
         {
             series.Add(("pub", pub));
         }
 
-        if (plan.Readers > 0)
+        if (readerTargets.Count > 0)
         {
             series.Add(("sub", sub));
         }
 
-        var broker = BrokerLocator.Locate(plan.BrokerPid, plan.Endpoint);
-        var sampler = new RunSampler(series, broker);
+        var sampler = new RunSampler(series, BrokerLocator.LocateAll(plan.BrokerPid, routes.NodeAddresses));
         var control = new RunControl();
         var connections = new List<NsqConnection>();
         var publishers = new List<PublishWorker>();
         var subscribers = new List<SubscribeWorker>();
         try
         {
-            await ConnectAsync(plan, control, pub, sub, connections, publishers, subscribers).ConfigureAwait(false);
+            await ConnectAsync(plan, writerTargets, readerTargets, control, pub, sub, connections, publishers, subscribers).ConfigureAwait(false);
             await DeadlineWait.UntilAsync(plan.StartAtUtc).ConfigureAwait(false);
 
             var tasks = new List<Task>();
             tasks.AddRange(publishers.Select(p => Task.Run(p.RunAsync)));
             tasks.AddRange(subscribers.Select(s => Task.Run(s.RunAsync)));
-            var stoppedIdle = await ProgressDisplay.RunAsync(plan.Progress, plan.Label.Length > 0 ? plan.Label : plan.Mode, plan.RunFor, sampler.SeriesNames, plan.Size,
+            var stoppedIdle = await ProgressDisplay.RunAsync(plan.Progress, name, plan.RunFor, sampler.SeriesNames, plan.Size,
                 display => MonitorAsync(plan, control, sampler, subscribers, tasks, display)).ConfigureAwait(false);
             var stopTimestamp = Stopwatch.GetTimestamp();
             control.Stop();
@@ -90,27 +106,30 @@ internal static class ThroughputRunner
             }
         }
 
-        result.AttachSamples(sampler, broker?.Pid);
+        result.AttachSamples(sampler);
         return result;
     }
 
-    private static async Task ConnectAsync(ThroughputPlan plan, RunControl control, WorkerCounters pub, WorkerCounters sub,
-        List<NsqConnection> connections, List<PublishWorker> publishers, List<SubscribeWorker> subscribers)
+    private static async Task ConnectAsync(ThroughputPlan plan, List<PublishTarget> writerTargets, List<ConsumeTarget> readerTargets, RunControl control,
+        WorkerCounters pub, WorkerCounters sub, List<NsqConnection> connections, List<PublishWorker> publishers, List<SubscribeWorker> subscribers)
     {
         // One command per topic, built once and shared read-only by every connection publishing to it.
         var body = new byte[plan.Size];
         Array.Fill(body, (byte)'a');
-        var commands = plan.Topics.Select(t => CommandBytes.Publish(t, plan.BatchSize, body, out _)).ToArray();
+        var commands = plan.Topics.Distinct(StringComparer.Ordinal)
+            .ToDictionary(t => t, t => CommandBytes.Publish(t, plan.BatchSize, body, out _), StringComparer.Ordinal);
+        var endpoints = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
+        IPEndPoint EndpointOf(string address) => endpoints.TryGetValue(address, out var e) ? e : endpoints[address] = RouteSetup.Endpoint(address);
 
         var opens = new List<Task<NsqConnection>>();
-        for (var i = 0; i < plan.Writers; i++)
+        foreach (var target in writerTargets)
         {
-            opens.Add(NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_writer"), WriterReadBuffer, CancellationToken.None));
+            opens.Add(NsqConnection.OpenAsync(EndpointOf(target.Address), new IdentifySettings("bench_writer"), WriterReadBuffer, CancellationToken.None));
         }
 
-        for (var i = 0; i < plan.Readers; i++)
+        foreach (var target in readerTargets)
         {
-            opens.Add(NsqConnection.OpenAsync(plan.Endpoint, new IdentifySettings("bench_reader"), ReaderReadBuffer, CancellationToken.None));
+            opens.Add(NsqConnection.OpenAsync(EndpointOf(target.Address), new IdentifySettings("bench_reader"), ReaderReadBuffer, CancellationToken.None));
         }
 
         try
@@ -122,16 +141,15 @@ internal static class ThroughputRunner
             connections.AddRange(opens.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
         }
 
-        for (var i = 0; i < plan.Writers; i++)
+        for (var i = 0; i < writerTargets.Count; i++)
         {
-            publishers.Add(new PublishWorker(opens[i].Result, commands[i % commands.Length], plan.BatchSize, plan.Pipeline, pub, i, control));
+            publishers.Add(new PublishWorker(opens[i].Result, commands[writerTargets[i].Topic], plan.BatchSize, plan.Pipeline, pub, i, control));
         }
 
-        var pairs = plan.Topics.SelectMany(t => plan.Channels.Select(c => (Topic: t, Channel: c))).ToArray();
-        for (var i = 0; i < plan.Readers; i++)
+        for (var i = 0; i < readerTargets.Count; i++)
         {
-            var (topic, channel) = pairs[i % pairs.Length];
-            subscribers.Add(new SubscribeWorker(opens[plan.Writers + i].Result, topic, channel, plan.Rdy, sub, i, control, sink: null));
+            var target = readerTargets[i];
+            subscribers.Add(new SubscribeWorker(opens[writerTargets.Count + i].Result, target.Topic, target.Channel, plan.Rdy, sub, i, control, sink: null));
         }
 
         await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(CancellationToken.None))).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using NsqSharp.Bench.Cluster;
 using NsqSharp.Bench.Measure;
 
 namespace NsqSharp.Bench.Report;
@@ -9,7 +10,14 @@ internal sealed class BenchResult
 
     public string Label { get; set; } = "";
 
-    public required string Target { get; init; }
+    /// <summary>The nsqd address, or (from lookupd) the addresses used, comma-separated.</summary>
+    public required string Target { get; set; }
+
+    /// <summary>Where the load went when lookupd was asked (null with --nsqd-tcp-address).</summary>
+    public Routes? Routes { get; set; }
+
+    /// <summary>With lookupd: the nsqd TCP addresses the connections went to (the leaders; failover: every replica).</summary>
+    public IReadOnlyList<string> NsqdAddresses { get; set; } = [];
 
     public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
 
@@ -17,9 +25,9 @@ internal sealed class BenchResult
 
     public int BatchSize { get; init; }
 
-    public int Writers { get; init; }
+    public int Writers { get; set; }
 
-    public int Readers { get; init; }
+    public int Readers { get; set; }
 
     public int Topics { get; init; }
 
@@ -53,8 +61,15 @@ internal sealed class BenchResult
 
     public long Undelivered { get; set; }
 
+    // --- failover ---
+    public FailoverSummary? Failover { get; set; }
+
     // --- resources ---
+
+    /// <summary>CPU and RSS of the broker, summed over <see cref="BrokerPids"/> when there are several (a cluster's nodes).</summary>
     public ResourceSummary? Broker { get; set; }
+
+    public IReadOnlyList<int> BrokerPids { get; set; } = [];
 
     public double ToolCpuAvgPercent { get; set; }
 
@@ -64,11 +79,12 @@ internal sealed class BenchResult
     public string LoadBefore { get; init; } = LoadAverage.Read();
 
     /// <summary>Copies what the sampler saw during the run (time series, broker and machine CPU/RSS) into the result.</summary>
-    public void AttachSamples(RunSampler sampler, int? brokerPid)
+    public void AttachSamples(RunSampler sampler)
     {
         SeriesNames = sampler.SeriesNames;
         Samples = sampler.Samples;
-        Broker = ResourceSummary.FromBroker(brokerPid, sampler.Samples);
+        BrokerPids = sampler.BrokerPids;
+        Broker = ResourceSummary.FromBroker(BrokerPids.Count > 0 ? BrokerPids[0] : null, sampler.Samples);
         ToolCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.ToolCpuPercent);
         OtherCpuAvgPercent = ResourceSummary.Average(sampler.Samples, s => s.OtherCpuPercent);
     }

@@ -64,9 +64,22 @@ internal static class ResultJson
             json.WriteNumber("readers", r.Readers);
             json.WriteNumber("topics", r.Topics);
             json.WriteNumber("channels", r.Channels);
+            WriteRoutes(json, r);
+            WriteFailover(json, r.Failover);
             if (r.Broker is { } b)
             {
                 json.WriteNumber("broker_pid", b.Pid);
+                if (r.BrokerPids.Count > 1)
+                {
+                    json.WriteStartArray("broker_pids");
+                    foreach (var pid in r.BrokerPids)
+                    {
+                        json.WriteNumberValue(pid);
+                    }
+
+                    json.WriteEndArray();
+                }
+
                 json.WriteNumber("broker_cpu_avg_pct", Math.Round(b.CpuAvgPercent, 1));
                 json.WriteNumber("broker_cpu_max_pct", Math.Round(b.CpuMaxPercent, 1));
                 json.WriteNumber("broker_rss_start_mib", Math.Round(b.RssStartMib, 1));
@@ -96,6 +109,146 @@ internal static class ResultJson
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Cluster mode: the lookupds asked, the nsqd addresses used, and each topic's leaders (with the partitions they lead).</summary>
+    private static void WriteRoutes(Utf8JsonWriter json, BenchResult r)
+    {
+        if (r.Routes is not { } routes)
+        {
+            return;
+        }
+
+        WriteStrings(json, "lookupd_http_addresses", routes.LookupdAddresses);
+        WriteStrings(json, "nsqd_tcp_addresses", r.NsqdAddresses);
+        json.WriteStartArray("leaders");
+        foreach (var topic in routes.Topics)
+        {
+            foreach (var leader in topic.Leaders)
+            {
+                json.WriteStartObject();
+                json.WriteString("topic", topic.Topic);
+                if (leader.NodeId is not null)
+                {
+                    json.WriteString("node_id", leader.NodeId);
+                }
+
+                json.WriteString("address", leader.Address);
+                json.WriteString("source", topic.Source);
+                if (topic.Partitions is not null)
+                {
+                    json.WriteStartArray("partitions");
+                    foreach (var p in topic.PartitionsLedBy(leader))
+                    {
+                        json.WriteNumberValue(p);
+                    }
+
+                    json.WriteEndArray();
+                }
+
+                json.WriteEndObject();
+            }
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteFailover(Utf8JsonWriter json, FailoverSummary? f)
+    {
+        if (f is null)
+        {
+            return;
+        }
+
+        json.WriteNumber("kills", f.Kills.Count);
+        var (min, median, max) = FailoverSummary.Spread(f.FailoverMs);
+        json.WriteNumber("failover_ms_min", min);
+        json.WriteNumber("failover_ms_median", median);
+        json.WriteNumber("failover_ms_max", max);
+        WriteNumbers(json, "failover_ms", f.FailoverMs);
+        json.WriteNumber("lookupd_ms_median", FailoverSummary.Spread(f.LookupdMs).Median);
+        WriteNumbers(json, "lookupd_ms", f.LookupdMs);
+        json.WriteNumber("recover_ms_median", FailoverSummary.Spread(f.RecoverMs).Median);
+        WriteNumbers(json, "recover_ms", f.RecoverMs);
+        json.WriteNumber("failover_rate", f.Rate);
+        json.WriteNumber("failover_connections", f.Connections);
+        json.WriteNumber("unanswered", f.Unanswered);
+        json.WriteNumber("pending_at_end", f.PendingAtEnd);
+        json.WriteStartObject("publish_errors");
+        foreach (var (code, count) in f.Errors)
+        {
+            json.WriteNumber(code, count);
+        }
+
+        json.WriteEndObject();
+        json.WriteStartArray("per_node");
+        foreach (var n in f.Nodes)
+        {
+            json.WriteStartObject();
+            json.WriteString("node_id", n.NodeId);
+            json.WriteNumber("acked", n.Acked);
+            json.WriteNumber("errors", n.Errors);
+            json.WriteNumber("unanswered", n.Unanswered);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("failovers");
+        foreach (var k in f.Kills)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("kill", k.Kill);
+            json.WriteString("node_id", k.NodeId);
+            json.WriteNumber("pid", k.Pid);
+            json.WriteNumber("epoch_before", k.EpochBefore);
+            if (k.LeaderAfter is not null)
+            {
+                json.WriteString("leader_after", k.LeaderAfter);
+                json.WriteNumber("epoch_after", k.EpochAfter);
+            }
+
+            NumberOrNull(json, "failover_ms", k.FailoverMs);
+            NumberOrNull(json, "lookupd_ms", k.LookupdMs);
+            NumberOrNull(json, "recover_ms", k.RecoverMs);
+            json.WriteNumber("unanswered", k.Unanswered);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void NumberOrNull(Utf8JsonWriter json, string name, double? value)
+    {
+        if (value is { } v)
+        {
+            json.WriteNumber(name, v);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+
+    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            json.WriteStringValue(v);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter json, string name, IEnumerable<double> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            json.WriteNumberValue(v);
+        }
+
+        json.WriteEndArray();
     }
 
     private static void WritePercentiles(Utf8JsonWriter json, string prefix, LatencySummary s)

@@ -9,7 +9,7 @@ namespace NsqSharp.Bench.Report;
 /// </summary>
 internal static class RunOutputs
 {
-    public static int Emit(BenchResult r, CommonOptions o)
+    public static int Emit(BenchResult r, IRunOutputOptions o)
     {
         foreach (var line in HumanLines(r))
         {
@@ -65,9 +65,21 @@ internal static class RunOutputs
             }
         }
 
+        if (r.Failover is { Kills.Count: > 0 } f)
+        {
+            var (min, median, max) = Measure.FailoverSummary.Spread(f.FailoverMs);
+            var each = string.Join(", ", f.Kills.Select(k => k.FailoverMs is { } ms ? ms.ToString("N1", CultureInfo.InvariantCulture) : "none"));
+            yield return Inv($"[{name}] failover (SIGKILL of the leader -> first publish sent after it acknowledged) over {f.Kills.Count} kills: min {min:N1} - median {median:N1} - max {max:N1} ms; each: {each} ms");
+            var errors = f.Errors.Count == 0 ? "none" : string.Join(", ", f.Errors.Select(e => $"{e.Key} {e.Value:N0}"));
+            yield return Inv($"[{name}] publishes: {r.Published:N0} acknowledged, {f.Unanswered:N0} unanswered (connection lost), {f.PendingAtEnd:N0} unanswered at the end, errors: {errors}");
+            var nodes = string.Join("; ", f.Nodes.Select(n => Inv($"{n.NodeId} {n.Acked:N0} acknowledged, {n.Errors:N0} errors, {n.Unanswered:N0} unanswered")));
+            yield return $"[{name}] per node: {nodes}";
+        }
+
         if (r.Broker is { } b)
         {
-            yield return Inv($"[{name}] broker pid {b.Pid}: cpu avg {b.CpuAvgPercent:0}% max {b.CpuMaxPercent:0}% - rss {b.RssStartMib:0.0} -> max {b.RssMaxMib:0.0} -> end {b.RssEndMib:0.0} MiB; nsq_bench cpu avg {r.ToolCpuAvgPercent:0}%, everything else {r.OtherCpuAvgPercent:0}%");
+            var pids = r.BrokerPids.Count > 1 ? $"s {string.Join("+", r.BrokerPids)} (summed)" : $" {b.Pid}";
+            yield return Inv($"[{name}] broker pid{pids}: cpu avg {b.CpuAvgPercent:0}% max {b.CpuMaxPercent:0}% - rss {b.RssStartMib:0.0} -> max {b.RssMaxMib:0.0} -> end {b.RssEndMib:0.0} MiB; nsq_bench cpu avg {r.ToolCpuAvgPercent:0}%, everything else {r.OtherCpuAvgPercent:0}%");
         }
     }
 
