@@ -97,15 +97,17 @@ public class RealNsqdTests(NsqdFixture fixture) : IClassFixture<NsqdFixture>
     public async Task Touch_keeps_a_slow_message_from_timing_out()
     {
         var topic = NsqdFixture.UniqueTopic("touch");
-        await using var consumer = new Consumer(topic, "ch", new NsqConfig { MsgTimeout = TimeSpan.FromSeconds(1) });
+        // 4.5 s of work against a 3 s msg_timeout, touched every 200 ms: without TOUCH it would be redelivered, with it a
+        // stall would have to last 2.8 s (a loaded CI machine stretched the old 300 ms / 1 s margin past the timeout).
+        await using var consumer = new Consumer(topic, "ch", new NsqConfig { MsgTimeout = TimeSpan.FromSeconds(3) });
         var deliveries = 0;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         consumer.AddHandler(async (m, ct) =>
         {
             Interlocked.Increment(ref deliveries);
-            for (var i = 0; i < 6; i++)
+            for (var i = 0; i < 22; i++)
             {
-                await Task.Delay(300, ct);
+                await Task.Delay(200, ct);
                 m.Touch();
             }
 
@@ -116,7 +118,7 @@ public class RealNsqdTests(NsqdFixture fixture) : IClassFixture<NsqdFixture>
         await producer.PublishAsync(topic, "slow").AsTask().WaitAsync(Wait);
         await done.Task.WaitAsync(Wait);
         await ProducerTests.WaitUntilAsync(() => consumer.GetStats().MessagesFinished == 1);
-        Assert.Equal(1, Volatile.Read(ref deliveries)); // 1.8 s of work, msg_timeout 1 s, never redelivered
+        Assert.Equal(1, Volatile.Read(ref deliveries)); // never redelivered
     }
 
     [NsqdFact]
