@@ -242,12 +242,13 @@ bench "cluster failover RF=$REPLICAS min_isr=$MIN_ISR" failover --lookupd-http-a
   echo "Cluster: etcd + nsqlookupd + 3 nsqd on 127.0.0.1, topics with $PARTITIONS partition(s), RF=$REPLICAS, min_isr=$MIN_ISR; nsqd flags: ${NSQD_ARGS:-defaults}"
   echo "Runs: $RUNS x $RUNFOR per scenario, $SIZE B messages, MPUB $BATCH, latency at $RATE msg/s, $KILLS kills; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  ratios=""
+  ratio=()
   if [[ "$RUNS" -gt 0 ]]; then
     ratios="$CLUSTER vs $SINGLE"
     [[ "$WIDE" -gt 0 ]] && ratios+="; $CLUSTER$(suffix "$WIDE") vs $SINGLE$(suffix "$WIDE")"
+    ratio=(--ratio="$ratios")
   fi
-  "$BENCH" table --ratio="$ratios" "$RESULTS"
+  "$BENCH" table "${ratio[@]}" "$RESULTS"
 } | tee "$OUT/results.md"
 echo
 echo "Results in $OUT (results.md, results.jsonl, one log per run)"
