@@ -92,6 +92,7 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
         }
 
         await using var stream = client.GetStream();
+        using var frames = new FrameBuffer(); // fetch responses: reused, so no large allocation per fetch
         await stream.WriteAsync(ReplicationCodec.Magic.ToArray(), ct).ConfigureAwait(false);
 
         if (await TruncateToLeaderAsync(stream, ct).ConfigureAwait(false) is { } stop)
@@ -103,7 +104,7 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
         while (!ct.IsCancellationRequested)
         {
             var request = new FetchRequest(Topic, Log.Partition, selfId, LeaderEpoch, Log.LogEnd, settings.FetchMaxBytes, (int)settings.FetchMaxWait.TotalMilliseconds);
-            var response = await ExchangeAsync(stream, request, settings.FetchMaxWait + settings.RequestTimeout, ct).ConfigureAwait(false);
+            var response = await ExchangeAsync(stream, frames, request, settings.FetchMaxWait + settings.RequestTimeout, ct).ConfigureAwait(false);
             Interlocked.Increment(ref _fetches);
             switch (response.Error)
             {
@@ -132,6 +133,7 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
 
             if (!response.Batches.IsEmpty)
             {
+                // (copied before the call returns: the frame buffer may be reused at the next fetch)
                 await Log.AppendRawBatchesAsync(response.Batches, ct).ConfigureAwait(false);
             }
 
@@ -254,10 +256,14 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
         return null;
     }
 
-    private async Task<FetchResponse> ExchangeAsync(Stream stream, FetchRequest request, TimeSpan timeout, CancellationToken ct)
+    /// <summary>A fetch: the response's batches live in <paramref name="frames"/> until the next fetch.</summary>
+    private static async Task<FetchResponse> ExchangeAsync(Stream stream, FrameBuffer frames, FetchRequest request, TimeSpan timeout, CancellationToken ct)
     {
         await ReplicationCodec.WriteAsync(stream, request, ct).ConfigureAwait(false);
-        var frame = await ReadWithTimeoutAsync(stream, timeout, ct).ConfigureAwait(false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        var frame = await ReplicationCodec.ReadFrameAsync(stream, frames, deadline.Token).ConfigureAwait(false)
+            ?? throw new IOException("leader closed the replication connection");
         if (frame.Type != ReplicationMessageType.FetchResponse)
         {
             throw new InvalidDataException($"expected a fetch response, got {frame.Type}");

@@ -111,6 +111,40 @@ public static class ReplicationCodec
     /// Reads one frame: its type and body (a buffer of exactly the body's size). Null at a clean end of stream
     /// before a frame; InvalidDataException for a bad size or a truncated frame.
     /// </summary>
+    /// <summary>
+    /// Reads one frame into <paramref name="buffer"/> (grown from the shared pool as needed, reused for the next frame):
+    /// the follower's fetch responses, up to <see cref="MaxFetchBytes"/> each, without a large allocation per fetch. The
+    /// body is valid until the next read into the same buffer.
+    /// </summary>
+    public static async Task<(ReplicationMessageType Type, ReadOnlyMemory<byte> Body)?> ReadFrameAsync(Stream stream, FrameBuffer buffer, CancellationToken ct)
+    {
+        var header = buffer.Header;
+        int read = await stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        if (read == 0)
+        {
+            return null;
+        }
+
+        if (read < header.Length)
+        {
+            throw new InvalidDataException("replication frame truncated in its header");
+        }
+
+        int size = BinaryPrimitives.ReadInt32BigEndian(header.Span);
+        if (size < 1 || size > MaxFrameBytes)
+        {
+            throw new InvalidDataException($"replication frame size {size} out of range");
+        }
+
+        var body = buffer.Take(size - 1);
+        if (await stream.ReadAtLeastAsync(body, body.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false) < body.Length)
+        {
+            throw new InvalidDataException("replication frame truncated");
+        }
+
+        return ((ReplicationMessageType)header.Span[4], body);
+    }
+
     public static async Task<(ReplicationMessageType Type, byte[] Body)?> ReadFrameAsync(Stream stream, CancellationToken ct)
     {
         var header = new byte[5];
