@@ -180,7 +180,16 @@ public sealed class Topic
                 return log;
             }
 
-            leads |= roles.IsLeader(Name, log.Partition);
+            if (roles.IsLeader(Name, log.Partition))
+            {
+                // Asked again: the role may have been installed between the two questions (at a failover).
+                if (roles.CanAcceptPublish(Name, log.Partition))
+                {
+                    return log;
+                }
+
+                leads = true;
+            }
         }
 
         // Leading with too small an ISR is this node's answer to give (Kafka's NOT_ENOUGH_REPLICAS), not a reason to
