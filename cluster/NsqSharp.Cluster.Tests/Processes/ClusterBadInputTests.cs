@@ -118,7 +118,7 @@ public sealed class ClusterBadInputTests
                 await retry.PublishAsync("early", "joined"u8.ToArray(), bound.Token);
                 break;
             }
-            catch (NsqServerException e) when (e.Code is "E_CLUSTER_UNAVAILABLE")
+            catch (NsqServerException e) when (e.Code is "E_CLUSTER_UNAVAILABLE" or "E_NOT_LEADER") // joining: no state yet, or the roles not applied yet
             {
                 await Task.Delay(200, bound.Token);
             }

@@ -54,7 +54,7 @@ public sealed class EtcdOutageTests(ITestOutputHelper output)
                     await producer.PublishAsync("born-after", "x"u8.ToArray(), bound.Token);
                     break;
                 }
-                catch (NsqServerException e) when (e.Code is "E_CLUSTER_UNAVAILABLE" or "E_NOT_ENOUGH_REPLICAS")
+                catch (NsqServerException e) when (e.Code is "E_CLUSTER_UNAVAILABLE" or "E_NOT_ENOUGH_REPLICAS" or "E_NOT_LEADER") // all say "not taken, try again"
                 {
                     await Task.Delay(200, bound.Token);
                 }
