@@ -56,10 +56,21 @@ public sealed partial class ClusterAgent
         await writes.ConfigureAwait(false);
     }
 
-    /// <summary>Local copies follow the state: create what it lists, delete what it listed before and no longer does.</summary>
+    /// <summary>Local copies follow the state: create what it lists, delete what it listed before and no longer does.
+    /// A topic deleted cluster-wide (lookupd's /topic/delete) goes here too, data and all: recreated later, it starts
+    /// again at epoch 1, which the old log (with its later epochs) could not take.</summary>
     private void ApplyChannels(ClusterView before, ClusterView now)
     {
         var broker = _server!.Broker;
+        foreach (var gone in before.Topics.Values.Where(t => t.Config is not null && now.Topics.GetValueOrDefault(t.Name)?.Config is null))
+        {
+            if (broker.TryGetTopic(gone.Name, out _))
+            {
+                _logger.LogInformation("cluster: topic {Topic} deleted here (cluster-wide)", gone.Name);
+                _ = broker.DeleteTopicAsync(gone.Name);
+            }
+        }
+
         foreach (var topicView in now.Topics.Values)
         {
             if (!broker.TryGetTopic(topicView.Name, out var topic) || topic.IsDeleting)

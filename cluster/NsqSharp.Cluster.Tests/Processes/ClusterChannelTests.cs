@@ -57,6 +57,42 @@ public sealed class ClusterChannelTests
         }
     }
 
+    [EtcdFact(Timeout = 180_000)]
+    public async Task ATopicDeletedClusterWide_LeavesEveryReplica_AndCanBeCreatedAgain()
+    {
+        await using var harness = await ClusterHarness.StartAsync(3, inTestController: true);
+        await harness.CreateTopicAsync("doomed", replicas: 3, minIsr: 2, "drain");
+        var leader = harness.Cluster.Nodes[0];
+        await using (var producer = new NsqSharp.Client.Producer(leader.TcpAddress))
+        {
+            await producer.PublishAsync("doomed", "old"u8.ToArray()).AsTask().WaitAsync(ClusterHarness.Bound);
+        }
+
+        // What lookupd's POST /topic/delete does: the topic's whole prefix goes from etcd.
+        await harness.Writer.DeleteTopicAsync("doomed");
+        foreach (var node in harness.Cluster.Nodes)
+        {
+            await WaitUntilAsync(async () => !(await TopicNamesAsync(node)).Contains("doomed"));
+        }
+
+        // Created again it starts over (epoch 1, offset 0): the old log, with its data, is gone from every replica.
+        await harness.CreateTopicAsync("doomed", replicas: 3, minIsr: 2, "drain");
+        await using (var producer = new NsqSharp.Client.Producer(leader.TcpAddress))
+        {
+            await producer.PublishAsync("doomed", "new"u8.ToArray()).AsTask().WaitAsync(ClusterHarness.Bound);
+        }
+
+        var received = await ClusterHarness.DrainAsync(leader, "doomed", "drain", ["new"]);
+        Assert.Equal(["new"], received);
+    }
+
+    private static async Task<List<string>> TopicNamesAsync(NsqdProcess node)
+    {
+        using var doc = JsonDocument.Parse(await Http.GetStringAsync($"{node.HttpBase}/stats?format=json"));
+        var topics = doc.RootElement.GetProperty("topics");
+        return topics.ValueKind != JsonValueKind.Array ? [] : [.. topics.EnumerateArray().Select(t => t.GetProperty("topic_name").GetString()!)];
+    }
+
     private static async Task PostAsync(NsqdProcess node, string pathAndQuery)
     {
         using var response = await Http.PostAsync(node.HttpBase + pathAndQuery, null);
