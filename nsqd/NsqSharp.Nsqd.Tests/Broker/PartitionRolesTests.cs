@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using NsqSharp.Nsqd.Broker;
@@ -126,18 +125,5 @@ public sealed class PartitionRolesTests
         {
             await Task.Delay(5, cts.Token);
         }
-    }
-
-    private sealed class FakeRoles : IPartitionRoles
-    {
-        private readonly ConcurrentDictionary<(string, int), bool> _leads = new();
-
-        public void Lead(string topic, int partition) => _leads[(topic, partition)] = true;
-
-        public void Follow(string topic, int partition) => _leads[(topic, partition)] = false;
-
-        public bool IsLeader(string topic, int partition) => _leads.GetValueOrDefault((topic, partition));
-
-        public bool CanAcceptPublish(string topic, int partition) => IsLeader(topic, partition);
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -199,18 +198,5 @@ public sealed class ReplicatedCursorTests
         {
             await Task.Delay(5, cts.Token);
         }
-    }
-
-    private sealed class FakeRoles : IPartitionRoles
-    {
-        private readonly ConcurrentDictionary<(string, int), bool> _leads = new();
-
-        public void Lead(string topic, int partition) => _leads[(topic, partition)] = true;
-
-        public void Follow(string topic, int partition) => _leads[(topic, partition)] = false;
-
-        public bool IsLeader(string topic, int partition) => _leads.GetValueOrDefault((topic, partition));
-
-        public bool CanAcceptPublish(string topic, int partition) => IsLeader(topic, partition);
     }
 }
