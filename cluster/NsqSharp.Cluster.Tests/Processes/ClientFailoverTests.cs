@@ -41,12 +41,12 @@ public sealed class ClientFailoverTests(ITestOutputHelper output)
         var log = new PublishLog();
         using var stop = new CancellationTokenSource();
         var publisher = Task.Run(() => ClusterHarness.PublishUntilAsync(harness.Cluster.Nodes[2], "events", "p", log, stop.Token));
-        await WaitUntilAsync(() => firstFrom.ContainsKey(harness.Cluster.Nodes[0].TcpAddress));
+        await ClusterHarness.WaitUntilAsync(() => firstFrom.ContainsKey(harness.Cluster.Nodes[0].TcpAddress));
 
         harness.Cluster.Nodes[0].Kill9();
         var (newLeader, listedAt) = await WaitForNewLeaderInLookupdAsync(lookupd, "events", harness.Cluster.Nodes[0].TcpPort);
         var node = harness.Cluster.Nodes.Single(n => n.TcpPort == newLeader);
-        await WaitUntilAsync(() => firstFrom.ContainsKey(node.TcpAddress));
+        await ClusterHarness.WaitUntilAsync(() => firstFrom.ContainsKey(node.TcpAddress));
         var rerouted = Stopwatch.GetElapsedTime(listedAt, firstFrom[node.TcpAddress]);
         output.WriteLine($"first message from the new leader {rerouted.TotalMilliseconds:0} ms after lookupd listed it");
         foreach (var l in lines)
@@ -113,14 +113,6 @@ public sealed class ClientFailoverTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var bound = new CancellationTokenSource(ClusterHarness.Bound);
-        while (!condition())
-        {
-            await Task.Delay(20, bound.Token);
-        }
-    }
 }
 
 internal sealed class LineLogger(System.Collections.Concurrent.ConcurrentQueue<string> lines) : Microsoft.Extensions.Logging.ILogger

@@ -25,7 +25,7 @@ public sealed class ClusterChannelTests
         await harness.WaitForAsync(v => v.Topics["shared"].Channels.ContainsKey("billing"));
         foreach (var node in nodes)
         {
-            await WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing")) is not null);
+            await ClusterHarness.WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing")) is not null);
         }
 
         // Paused on the leader: paused everywhere.
@@ -33,7 +33,7 @@ public sealed class ClusterChannelTests
         await harness.WaitForAsync(v => v.Topics["shared"].Channels["billing"].Paused);
         foreach (var node in nodes)
         {
-            await WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing"))?.GetProperty("paused").GetBoolean() == true);
+            await ClusterHarness.WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing"))?.GetProperty("paused").GetBoolean() == true);
         }
 
         // The leader dies: its successor's copy is paused too; unpaused there, the flag reaches the survivors.
@@ -45,7 +45,7 @@ public sealed class ClusterChannelTests
         await harness.WaitForAsync(v => !v.Topics["shared"].Channels["billing"].Paused);
         foreach (var node in nodes.Skip(1))
         {
-            await WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing"))?.GetProperty("paused").GetBoolean() == false);
+            await ClusterHarness.WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing"))?.GetProperty("paused").GetBoolean() == false);
         }
 
         // Deleted on one replica: gone from etcd and from the others.
@@ -53,7 +53,7 @@ public sealed class ClusterChannelTests
         await harness.WaitForAsync(v => !v.Topics["shared"].Channels.ContainsKey("billing"));
         foreach (var node in nodes.Skip(1))
         {
-            await WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing")) is null);
+            await ClusterHarness.WaitUntilAsync(async () => (await ChannelAsync(node, "shared", "billing")) is null);
         }
     }
 
@@ -72,7 +72,7 @@ public sealed class ClusterChannelTests
         await harness.Writer.DeleteTopicAsync("doomed");
         foreach (var node in harness.Cluster.Nodes)
         {
-            await WaitUntilAsync(async () => !(await TopicNamesAsync(node)).Contains("doomed"));
+            await ClusterHarness.WaitUntilAsync(async () => !(await TopicNamesAsync(node)).Contains("doomed"));
         }
 
         // Created again it starts over (epoch 1, offset 0): the old log, with its data, is gone from every replica.
@@ -125,14 +125,5 @@ public sealed class ClusterChannelTests
         }
 
         return null;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        using var bound = new CancellationTokenSource(ClusterHarness.Bound);
-        while (!await condition())
-        {
-            await Task.Delay(50, bound.Token);
-        }
     }
 }

@@ -57,6 +57,26 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return harness;
     }
 
+    /// <summary>Polls until the condition holds (bounded by <see cref="Bound"/>: a hang fails the test).</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (!condition())
+        {
+            await Task.Delay(20, bound.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Polls an asynchronous condition (an HTTP answer, say) until it holds, bounded by <see cref="Bound"/>.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (!await condition().ConfigureAwait(false))
+        {
+            await Task.Delay(50, bound.Token).ConfigureAwait(false);
+        }
+    }
+
     public Task<ClusterView> WaitForAsync(Func<ClusterView, bool> condition) => Watcher.WaitForAsync(condition, CancellationToken.None).WaitAsync(Bound);
 
     public PartitionState Partition(string topic, int partition = 0) => Watcher.Current.Topics[topic].Partitions[partition].State;

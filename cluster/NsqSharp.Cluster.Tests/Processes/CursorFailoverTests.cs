@@ -98,9 +98,9 @@ public sealed class CursorFailoverTests(ITestOutputHelper output)
             }
         });
 
-        await WaitUntilAsync(() => seen.Count == N);
+        await ClusterHarness.WaitUntilAsync(() => seen.Count == N);
         Assert.Equal(20, held.Count);
-        await WaitUntilAsync(async () => await ChannelAsync(leader) is { InFlight: 20, Deferred: 10, Depth: 0 });
+        await ClusterHarness.WaitUntilAsync(async () => await ChannelAsync(leader) is { InFlight: 20, Deferred: 10, Depth: 0 });
 
         // Both followers' copies hold the leader's state: nothing waiting but the 20 held (requeued there), 10 deferred.
         foreach (var follower in followers)
@@ -108,7 +108,7 @@ public sealed class CursorFailoverTests(ITestOutputHelper output)
             (long Depth, long InFlight, long Deferred) last = default;
             try
             {
-                await WaitUntilAsync(async () => (last = await ChannelAsync(follower)) is { Depth: 20, Deferred: 10, InFlight: 0 });
+                await ClusterHarness.WaitUntilAsync(async () => (last = await ChannelAsync(follower)) is { Depth: 20, Deferred: 10, InFlight: 0 });
             }
             catch (OperationCanceledException)
             {
@@ -125,7 +125,7 @@ public sealed class CursorFailoverTests(ITestOutputHelper output)
             message.Finish();
         }
 
-        await WaitUntilAsync(async () => await ChannelAsync(leader) is { InFlight: 10 });
+        await ClusterHarness.WaitUntilAsync(async () => await ChannelAsync(leader) is { InFlight: 10 });
         leader.Kill9();
         await stopConsuming.CancelAsync();
         await consuming;
@@ -144,7 +144,7 @@ public sealed class CursorFailoverTests(ITestOutputHelper output)
         var moved = await harness.WaitForAsync(v => v.Topics["jobs"].Partitions[0].State is { Leader: not null } s && s.LeaderEpoch > before.LeaderEpoch);
         var newLeader = harness.Cluster.Node(moved.Topics["jobs"].Partitions[0].State.Leader!);
         Assert.NotSame(leader, newLeader);
-        await WaitUntilAsync(async () => await RoleAsync(newLeader) == "leader");
+        await ClusterHarness.WaitUntilAsync(async () => await ClusterHarness.RoleAsync(newLeader, "jobs") == "leader");
 
         // The new leader's channel starts from the replicated cursor: the deferred messages are deferred there.
         var atTakeover = await ChannelAsync(newLeader);
@@ -211,23 +211,5 @@ public sealed class CursorFailoverTests(ITestOutputHelper output)
         var topic = doc.RootElement.GetProperty("topics").EnumerateArray().Single(t => t.GetProperty("topic_name").GetString() == "jobs");
         var channel = topic.GetProperty("channels").EnumerateArray().Single(c => c.GetProperty("channel_name").GetString() == "work");
         return (channel.GetProperty("depth").GetInt64(), channel.GetProperty("in_flight_count").GetInt64(), channel.GetProperty("deferred_count").GetInt64());
-    }
-
-    private static async Task<string?> RoleAsync(NsqdProcess node)
-    {
-        using var doc = JsonDocument.Parse(await Http.GetStringAsync($"{node.HttpBase}/stats?format=json&topic=jobs"));
-        var topic = doc.RootElement.GetProperty("topics").EnumerateArray().Single(t => t.GetProperty("topic_name").GetString() == "jobs");
-        return topic.GetProperty("partitions")[0].GetProperty("role").GetString();
-    }
-
-    private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        using var bound = new CancellationTokenSource(ClusterHarness.Bound);
-        while (!await condition())
-        {
-            await Task.Delay(50, bound.Token);
-        }
     }
 }

@@ -23,7 +23,7 @@ public sealed class EtcdOutageTests(ITestOutputHelper output)
         var log = new PublishLog();
         using var stop = new CancellationTokenSource();
         var publishers = harness.Cluster.Nodes.Select((node, i) => Task.Run(() => ClusterHarness.PublishUntilAsync(node, "steady", $"w{i}", log, stop.Token))).ToList();
-        await WaitUntilAsync(() => log.AckedCount >= 200);
+        await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= 200);
 
         harness.Cluster.Etcd.Kill9();
         var ackedAtStop = log.AckedCount;
@@ -62,7 +62,7 @@ public sealed class EtcdOutageTests(ITestOutputHelper output)
         }
 
         var afterRestart = log.AckedCount;
-        await WaitUntilAsync(() => log.AckedCount >= afterRestart + 200);
+        await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= afterRestart + 200);
         await stop.CancelAsync();
         await Task.WhenAll(publishers);
         var acked = log.AckedBodies;
@@ -72,14 +72,5 @@ public sealed class EtcdOutageTests(ITestOutputHelper output)
         var received = await ClusterHarness.DrainAsync(leader, "steady", "drain", acked);
         var lost = acked.Where(a => !received.Contains(a)).ToList();
         Assert.True(lost.Count == 0, $"{lost.Count} of {acked.Count} acknowledged messages lost, e.g. {string.Join(", ", lost.Take(5))}");
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var bound = new CancellationTokenSource(ClusterHarness.Bound);
-        while (!condition())
-        {
-            await Task.Delay(20, bound.Token);
-        }
     }
 }

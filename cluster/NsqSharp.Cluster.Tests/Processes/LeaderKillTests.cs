@@ -25,7 +25,7 @@ public sealed class LeaderKillTests(ITestOutputHelper output)
         var log = new PublishLog();
         using var stop = new CancellationTokenSource();
         var publishers = harness.Cluster.Nodes.Select((node, i) => Task.Run(() => ClusterHarness.PublishUntilAsync(node, "orders", $"w{i}", log, stop.Token))).ToList();
-        await WaitUntilAsync(() => log.AckedCount >= 300);
+        await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= 300);
 
         var failovers = new List<TimeSpan>();
         for (var kill = 0; kill < 2; kill++)
@@ -40,7 +40,7 @@ public sealed class LeaderKillTests(ITestOutputHelper output)
             Assert.DoesNotContain(before.Leader, after.Isr);
 
             // Acknowledged again: a publish acked after the kill went through the new leader (the old one is dead).
-            await WaitUntilAsync(() => log.FirstAckAfter(killedAt) is not null);
+            await ClusterHarness.WaitUntilAsync(() => log.FirstAckAfter(killedAt) is not null);
             var failover = Stopwatch.GetElapsedTime(killedAt, log.FirstAckAfter(killedAt)!.Value);
             failovers.Add(failover);
             output.WriteLine($"kill {kill + 1}: leader {before.Leader} (epoch {before.LeaderEpoch}) -> {after.Leader} (epoch {after.LeaderEpoch}); acknowledged again after {failover.TotalMilliseconds:0} ms");
@@ -49,7 +49,7 @@ public sealed class LeaderKillTests(ITestOutputHelper output)
             await victim.RestartAsync();
             await harness.WaitForAsync(v => v.Topics["orders"].Partitions[0].State.Isr.Contains(before.Leader!));
             Assert.NotEqual(before.Leader, harness.Partition("orders").Leader);
-            await WaitUntilAsync(() => log.AckedCount >= 300 * (kill + 2));
+            await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= 300 * (kill + 2));
             if (kill == 0)
             {
                 var controller = harness.Watcher.Current.Controller!;
@@ -70,14 +70,5 @@ public sealed class LeaderKillTests(ITestOutputHelper output)
         var lost = acked.Where(a => !received.Contains(a)).ToList();
         Assert.True(lost.Count == 0, $"{lost.Count} of {acked.Count} acknowledged messages lost, e.g. {string.Join(", ", lost.Take(5))}");
         output.WriteLine($"failover (kill -> first ack on the new leader): {string.Join(", ", failovers.Select(f => $"{f.TotalMilliseconds:0} ms"))}");
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var bound = new CancellationTokenSource(ClusterHarness.Bound);
-        while (!condition())
-        {
-            await Task.Delay(20, bound.Token);
-        }
     }
 }

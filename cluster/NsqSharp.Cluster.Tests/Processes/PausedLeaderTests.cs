@@ -23,19 +23,19 @@ public sealed class PausedLeaderTests(ITestOutputHelper output)
         var log = new PublishLog();
         using var stop = new CancellationTokenSource();
         var publishers = harness.Cluster.Nodes.Select((node, i) => Task.Run(() => ClusterHarness.PublishUntilAsync(node, "ledger", $"w{i}", log, stop.Token))).ToList();
-        await WaitUntilAsync(() => log.AckedCount >= 200);
+        await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= 200);
 
         var old = harness.Cluster.Nodes[0];
         old.Pause();
         var moved = await harness.WaitForAsync(v => v.Topics["ledger"].Partitions[0].State is { Leader: not null and not "n1", LeaderEpoch: > 1 });
         var newLeader = moved.Topics["ledger"].Partitions[0].State.Leader!;
         var ackedAtTakeover = log.AckedCount;
-        await WaitUntilAsync(() => log.AckedCount >= ackedAtTakeover + 200); // the new leader acknowledges meanwhile
+        await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= ackedAtTakeover + 200); // the new leader acknowledges meanwhile
         old.Resume();
 
         // The old leader learns the new state, truncates and follows; it is back in the ISR once caught up.
         await harness.WaitForAsync(v => v.Topics["ledger"].Partitions[0].State.Isr.Contains("n1"));
-        await WaitUntilAsync(() => log.AckedCount >= ackedAtTakeover + 400);
+        await ClusterHarness.WaitUntilAsync(() => log.AckedCount >= ackedAtTakeover + 400);
         await stop.CancelAsync();
         await Task.WhenAll(publishers);
         var acked = log.AckedBodies;
@@ -96,14 +96,5 @@ public sealed class PausedLeaderTests(ITestOutputHelper output)
         using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"{node.HttpBase}/stats?format=json&topic={topic}"));
         var t = doc.RootElement.GetProperty("topics").EnumerateArray().Single(t => t.GetProperty("topic_name").GetString() == topic);
         return t.GetProperty("partitions")[0].GetProperty("high_watermark").GetInt64();
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var bound = new CancellationTokenSource(ClusterHarness.Bound);
-        while (!condition())
-        {
-            await Task.Delay(20, bound.Token);
-        }
     }
 }

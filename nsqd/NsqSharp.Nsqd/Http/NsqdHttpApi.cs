@@ -140,7 +140,7 @@ internal sealed class NsqdHttpApi
         }
 
         var publish = topic is null
-            ? PublishInClusterAsync(new ForwardedPublish(topicName, [body], Multiple: false, deferMs), t => t.PublishAsync(body, deferMs))
+            ? ClusterPublisher.PublishAsync(_server, _server.Cluster!, new ForwardedPublish(topicName, [body], Multiple: false, deferMs), t => t.PublishAsync(body, deferMs), fromForwarder: false, CancellationToken.None)
             : topic.PublishAsync(body, deferMs);
         await PublishOrFail("PUB", topicName, publish).ConfigureAwait(false);
         return ApiResult.Text("OK");
@@ -203,7 +203,7 @@ internal sealed class NsqdHttpApi
         if (messages.Count > 0)
         {
             var publish = topic is null
-                ? PublishInClusterAsync(new ForwardedPublish(topicName, messages, Multiple: true, 0), t => t.PublishBatchAsync(messages, 0))
+                ? ClusterPublisher.PublishAsync(_server, _server.Cluster!, new ForwardedPublish(topicName, messages, Multiple: true, 0), t => t.PublishBatchAsync(messages, 0), fromForwarder: false, CancellationToken.None)
                 : topic.PublishBatchAsync(messages, 0);
             await PublishOrFail("MPUB", topicName, publish).ConfigureAwait(false);
         }
@@ -277,47 +277,6 @@ internal sealed class NsqdHttpApi
         }
 
         return name;
-    }
-
-    /// <summary>Cluster mode: publish on the local leader, else forward to the topic's leader (see ClientConnection).</summary>
-    private async ValueTask PublishInClusterAsync(ForwardedPublish forward, Func<Topic, ValueTask> publish)
-    {
-        var cluster = _server.Cluster!;
-        var time = _server.Options.Time;
-        var started = time.GetTimestamp();
-        while (true)
-        {
-            if (!_server.Broker.TryGetTopic(forward.Topic, out var topic) || topic.IsDeleting)
-            {
-                var ids = await cluster.EnsureTopicAsync(forward.Topic, CancellationToken.None).ConfigureAwait(false);
-                topic = ids.Length == 0 ? null : await _server.Broker.GetOrCreateTopicAsync(forward.Topic, ids).ConfigureAwait(false);
-            }
-
-            if (topic != null)
-            {
-                try
-                {
-                    await publish(topic).ConfigureAwait(false);
-                    return;
-                }
-                catch (NotLeaderException)
-                {
-                }
-            }
-
-            if (await cluster.ForwardAsync(forward, CancellationToken.None).ConfigureAwait(false))
-            {
-                return;
-            }
-
-            // Made leader while forwarding (see ClientConnection): publish here once the roles follow.
-            if (time.GetElapsedTime(started) > _server.Options.ReplicatedAckTimeout)
-            {
-                throw new ClusterRequestException(ClusterProtocol.NotLeader, $"this node was made leader of {forward.Topic} but does not lead it yet");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), time).ConfigureAwait(false);
-        }
     }
 
     private async Task<Topic> TopicFromQueryAsync(GoQuery q, int? partitions = null)

@@ -264,7 +264,7 @@ internal sealed partial class ClientConnection
                 {
                     // Cluster mode: consumers belong on a leader (lookupd lists only leaders), so a SUB elsewhere is
                     // refused with the error a subscriber of a node that lost leadership gets: rediscover.
-                    var local = await ClusterTopicAsync(cluster, topicName).ConfigureAwait(false);
+                    var local = await ClusterPublisher.LocalTopicAsync(_server, cluster, topicName, _closed.Token).ConfigureAwait(false);
                     if (local == null || !local.LeadsAnyPartition)
                     {
                         return new ProtocolError(ClusterProtocol.NotLeader, $"SUB failed this node does not lead a partition of {topicName}");
@@ -523,7 +523,7 @@ internal sealed partial class ClientConnection
         {
             // Cluster mode: the reply waits for the local leader or the leader this node forwards to.
             PubCounts.AddOrUpdate(topicName, count, (_, c) => c + count);
-            var replicated = PublishInClusterAsync(cluster, topicName, publish, forward());
+            var replicated = ClusterPublisher.PublishAsync(_server, cluster, forward(), publish, IsForwarder, _closed.Token);
             await _replies.Writer.WriteAsync(Reply.Published(command, replicated, body), _closed.Token).ConfigureAwait(false);
             return null;
         }
@@ -558,61 +558,6 @@ internal sealed partial class ClientConnection
         PubCounts.AddOrUpdate(topicName, count, (_, c) => c + count);
         await _replies.Writer.WriteAsync(Reply.Published(command, pending, body), _closed.Token).ConfigureAwait(false);
         return null;
-    }
-
-    /// <summary>
-    /// Cluster mode: publish on the local leader of a writable partition, else forward to the leader (one hop: a
-    /// forwarding node's own connection never forwards again, so a stale view cannot make a loop).
-    /// </summary>
-    private async ValueTask PublishInClusterAsync(IClusterNode cluster, string topicName, Func<Topic, ValueTask> publish, ForwardedPublish forward)
-    {
-        var started = _options.Time.GetTimestamp();
-        while (true)
-        {
-            var topic = await ClusterTopicAsync(cluster, topicName).ConfigureAwait(false);
-            if (topic != null)
-            {
-                try
-                {
-                    await publish(topic).ConfigureAwait(false);
-                    return;
-                }
-                catch (NotLeaderException) when (!IsForwarder)
-                {
-                }
-            }
-
-            if (IsForwarder)
-            {
-                throw new ClusterRequestException(ClusterProtocol.NotLeader, $"this node does not lead a writable partition of {topicName}");
-            }
-
-            if (await cluster.ForwardAsync(forward, _closed.Token).ConfigureAwait(false))
-            {
-                return;
-            }
-
-            // The state made this node the leader while we forwarded; its roles follow within moments.
-            if (_options.Time.GetElapsedTime(started) > _options.ReplicatedAckTimeout)
-            {
-                throw new ClusterRequestException(ClusterProtocol.NotLeader, $"this node was made leader of {topicName} but does not lead it yet");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), _options.Time, _closed.Token).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Cluster mode: the local topic when this node holds partitions of it (creating it cluster-wide first when
-    /// the cluster does not know it, as PUB and SUB do standalone), else null.</summary>
-    private async ValueTask<Topic?> ClusterTopicAsync(IClusterNode cluster, string name)
-    {
-        if (_server.Broker.TryGetTopic(name, out var local) && !local.IsDeleting)
-        {
-            return local;
-        }
-
-        var ids = await cluster.EnsureTopicAsync(name, _closed.Token).ConfigureAwait(false);
-        return ids.Length == 0 ? null : await _server.Broker.GetOrCreateTopicAsync(name, ids, _closed.Token).ConfigureAwait(false);
     }
 
     /// <summary>The connection is another node forwarding publishes (it identified as one).</summary>
