@@ -22,4 +22,9 @@ public sealed class ReplicationSettings
 
     /// <summary>Bound on connecting to a leader and on each request/response exchange beyond the long poll.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>DEBUG, UNSAFE: the leader's high watermark follows its own log end, so a publish is acknowledged once
+    /// the leader alone fsynced it (a broker that acknowledges before replicating). Exists so the chaos harness can show
+    /// that its checker catches exactly that bug (lost acknowledged messages after a leader failover).</summary>
+    public bool UnsafeAckOnLeaderOnly { get; init; }
 }

@@ -83,6 +83,9 @@ internal sealed class NsqdCommandLine
     [Option("replicated-ack-timeout", Default = "5s", HelpText = "cluster mode: a publish the in-sync replicas have not confirmed within this fails with E_NOT_ENOUGH_REPLICAS (and a forwarded one with the leader's answer or E_CLUSTER_UNAVAILABLE)")]
     public string ReplicatedAckTimeout { get; set; } = "5s";
 
+    [Option("debug-unsafe-ack-leader-only", Default = false, HelpText = "DEBUG, LOSES DATA: cluster mode acknowledges a publish once the leader alone fsynced it, before any replica has it (for the chaos harness's self-test only; never in production)")]
+    public bool DebugUnsafeAckLeaderOnly { get; set; }
+
     [Option("data-path", Default = "", HelpText = "path to store the partition logs, channel cursors and metadata (default: current directory)")]
     public string DataPath { get; set; } = "";
 
@@ -334,7 +337,11 @@ internal sealed class NsqdCommandLine
             LeaseTtl = ttl,
             RequestTimeout = options.ReplicatedAckTimeout,
             DefaultPartitions = options.TopicPartitions,
-            Replication = new ReplicationSettings { ReplicaLagTime = GoDuration.ParseFlag("replica-lag-time", ReplicaLagTime) },
+            Replication = new ReplicationSettings
+            {
+                ReplicaLagTime = GoDuration.ParseFlag("replica-lag-time", ReplicaLagTime),
+                UnsafeAckOnLeaderOnly = DebugUnsafeAckLeaderOnly,
+            },
         };
     }
 

@@ -170,17 +170,20 @@ public sealed class PartitionLeader : IDisposable
         lock (_lock)
         {
             var isr = Isr;
-            if (isr.Count < MinIsr)
-            {
-                return;
-            }
-
             target = Log.LogEnd;
-            foreach (var member in isr)
+            if (!_settings.UnsafeAckOnLeaderOnly) // the deliberate bug (see ReplicationSettings) skips both checks
             {
-                if (member != SelfId && _followers.TryGetValue(member, out var follower))
+                if (isr.Count < MinIsr)
                 {
-                    target = Math.Min(target, follower.LogEnd);
+                    return;
+                }
+
+                foreach (var member in isr)
+                {
+                    if (member != SelfId && _followers.TryGetValue(member, out var follower))
+                    {
+                        target = Math.Min(target, follower.LogEnd);
+                    }
                 }
             }
         }

@@ -57,6 +57,18 @@ public sealed class ReplicationTests : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task TheUnsafeDebugSetting_AcknowledgesOnTheLeadersFsyncAlone()
+    {
+        // The chaos harness's self-test needs a broker that acknowledges before replicating; this is that broker.
+        await using var leaderLog = OpenLog("leader");
+        using var leader = new PartitionLeader("t", leaderLog, "L", 1, ["L", "F"], ["L", "F"], minIsr: 2,
+            new ReplicationSettings { UnsafeAckOnLeaderOnly = true }, TimeProvider.System);
+
+        await leaderLog.AppendAsync(Body(0), 0).AsTask().WaitAsync(Bound); // no follower ever fetched
+        Assert.Equal(1, leaderLog.HighWatermark);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task AFollowerBelowTheLeadersLogStart_RestartsItsLogThere_AndCatchesUp()
     {
         // The leader's log starts at 1000 (retention deleted what came before while the follower was away); the
