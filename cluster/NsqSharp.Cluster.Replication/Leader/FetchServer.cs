@@ -156,21 +156,22 @@ public sealed class FetchServer(IReplicaLookup replicas, ILogger logger, IChanne
         }
 
         var log = leader!.Log;
-        if (request.FetchOffset > log.LogEnd || request.FetchOffset < log.StartOffset || request.MaxBytes <= 0 || request.MaxWaitMs < 0)
+        // Followers get what is written, synced or not (LogBound.Written): the leader's fsync overlaps their fetch.
+        if (request.FetchOffset > log.WrittenEnd || request.FetchOffset < log.StartOffset || request.MaxBytes <= 0 || request.MaxWaitMs < 0)
         {
             var code = request.MaxBytes <= 0 || request.MaxWaitMs < 0 ? ReplicationError.InvalidRequest : ReplicationError.OffsetOutOfRange;
-            await ReplicationCodec.WriteAsync(stream, new FetchResponse(code, leader.Epoch, log.HighWatermark, log.StartOffset, log.LogEnd, default), ct).ConfigureAwait(false);
+            await ReplicationCodec.WriteAsync(stream, new FetchResponse(code, leader.Epoch, log.HighWatermark, log.StartOffset, log.WrittenEnd, default), ct).ConfigureAwait(false);
             return;
         }
 
         leader.RecordFetch(request.ReplicaId, request.FetchOffset);
-        if (request.FetchOffset >= log.LogEnd && request.MaxWaitMs > 0)
+        if (request.FetchOffset >= log.WrittenEnd && request.MaxWaitMs > 0)
         {
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(Math.Min(request.MaxWaitMs, 30_000));
             try
             {
-                await log.WaitForDataAsync(request.FetchOffset, LogBound.LogEnd, wait.Token).ConfigureAwait(false);
+                await log.WaitForDataAsync(request.FetchOffset, LogBound.Written, wait.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -180,8 +181,8 @@ public sealed class FetchServer(IReplicaLookup replicas, ILogger logger, IChanne
         RawBatches? batches = null;
         try
         {
-            batches = log.ReadRawBatches(request.FetchOffset, Math.Min(request.MaxBytes, ReplicationCodec.MaxFetchBytes), LogBound.LogEnd);
-            await ReplicationCodec.WriteAsync(stream, new FetchResponse(ReplicationError.None, leader.Epoch, log.HighWatermark, log.StartOffset, log.LogEnd, batches.Bytes), ct).ConfigureAwait(false);
+            batches = log.ReadRawBatches(request.FetchOffset, Math.Min(request.MaxBytes, ReplicationCodec.MaxFetchBytes), LogBound.Written);
+            await ReplicationCodec.WriteAsync(stream, new FetchResponse(ReplicationError.None, leader.Epoch, log.HighWatermark, log.StartOffset, log.WrittenEnd, batches.Bytes), ct).ConfigureAwait(false);
         }
         catch (IOException e) when (log.Health is not null)
         {

@@ -39,6 +39,53 @@ public sealed class HighWatermarkTests : IDisposable
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task TheWrittenEnd_AdvancesBeforeTheSync_AndTruncationLowersIt()
+    {
+        // A leader serves its followers what is written before its own fsync finished (LogBound.Written); the written
+        // listener runs on the writer thread between the write and the sync, so it sees the gap itself.
+        await using var log = Open(follows: false);
+        var seen = new List<(long Written, long Syncs)>();
+        log.AddDataListener(LogBound.Written, () =>
+        {
+            lock (seen)
+            {
+                seen.Add((log.WrittenEnd, log.SyncCount));
+            }
+        });
+
+        long syncsBefore = log.SyncCount;
+        _ = log.AppendAsync(Body(0), 0).AsTask(); // waits for a high watermark that this test never raises
+        await WaitForLogEnd(log, 1);
+        lock (seen)
+        {
+            Assert.Equal((1L, syncsBefore), seen[0]); // written, and announced before the sync
+        }
+
+        Assert.Equal(1, log.LogEnd);
+        Assert.Equal(syncsBefore + 1, log.SyncCount);
+        Assert.Equal(1, log.WrittenEnd);
+        Assert.Equal(0, log.HighWatermark); // nothing acknowledged or readable by consumers on the written end alone
+        var records = new List<LogRecord>();
+        log.Read(0, 10, 1 << 20, LogBound.Written, records);
+        Assert.Single(records);
+
+        _ = log.AppendBatchAsync([Body(1), Body(2)], 0).AsTask();
+        await WaitForLogEnd(log, 3);
+        Assert.Equal(3, log.WrittenEnd);
+        Assert.Equal(1, await log.TruncateToAsync(1));
+        Assert.Equal(1, log.WrittenEnd);
+        Assert.Equal(1, log.LogEnd);
+    }
+
+    private static async Task WaitForLogEnd(PartitionLog log, long end)
+    {
+        while (log.LogEnd < end)
+        {
+            await log.WaitForDataAsync(log.LogEnd, LogBound.LogEnd, CancellationToken.None).WithTimeout();
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task OwnedHighWatermark_AppendsWaitForIt_ReadersSeeOnlyBelowIt()
     {
         await using var log = Open(follows: false);

@@ -27,9 +27,15 @@ public enum LogBound
     /// <see cref="LogEnd"/>; in a replicated partition the leader advances it as the in-sync replicas catch up.</summary>
     HighWatermark,
 
-    /// <summary>Everything appended and synced per <see cref="PartitionLogOptions.SyncMode"/>: what a leader serves to its
-    /// followers' fetches (and, on a follower, what it has copied).</summary>
+    /// <summary>Everything appended and synced per <see cref="PartitionLogOptions.SyncMode"/>: what the leader's own
+    /// copy counts toward the high watermark with (and, on a follower, what it has copied and reports).</summary>
     LogEnd,
+
+    /// <summary>Everything the writer has written to the file, synced or not yet (&gt;= LogEnd): what a leader serves
+    /// to its followers, so its fsync runs while they fetch and write instead of before (Kafka's followers read the
+    /// leader's page cache too). Safe because the high watermark still needs the leader's own LogEnd: nothing is
+    /// acknowledged or consumed until the leader has synced it as well.</summary>
+    Written,
 }
 
 /// <summary>Tuning and retention for one <see cref="PartitionLog"/>.</summary>

@@ -10,7 +10,9 @@ public sealed partial class PartitionLog
     private readonly Queue<AppendRequest> _awaitingHighWatermark = new();
     private readonly BoundWaiters _logEndWaiters = new();
     private readonly BoundWaiters _hwWaiters = new();
+    private readonly BoundWaiters _writtenWaiters = new();
     private long _logEnd;
+    private long _writtenEnd;
     private long _highWatermark;
 
     /// <summary>Offset after the last record appended and synced per <see cref="PartitionLogOptions.SyncMode"/>
@@ -28,8 +30,12 @@ public sealed partial class PartitionLog
     {
         LogBound.HighWatermark => Volatile.Read(ref _highWatermark),
         LogBound.LogEnd => Volatile.Read(ref _logEnd),
+        LogBound.Written => Volatile.Read(ref _writtenEnd),
         _ => throw new ArgumentOutOfRangeException(nameof(bound), bound, "unknown log bound"),
     };
+
+    /// <summary>Offset after the last record written to the file, synced or not (see <see cref="LogBound.Written"/>).</summary>
+    public long WrittenEnd => Volatile.Read(ref _writtenEnd);
 
     /// <summary>
     /// Raises the high watermark to <paramref name="offset"/>, clamped to <see cref="LogEnd"/> (a replication leader:
@@ -108,8 +114,22 @@ public sealed partial class PartitionLog
     {
         LogBound.HighWatermark => _hwWaiters,
         LogBound.LogEnd => _logEndWaiters,
+        LogBound.Written => _writtenWaiters,
         _ => throw new ArgumentOutOfRangeException(nameof(bound), bound, "unknown log bound"),
     };
+
+    /// <summary>Writer: everything below <paramref name="end"/> is in the file and its segment bytes are published
+    /// (not necessarily synced yet); wake the <see cref="LogBound.Written"/> waiters (a leader's follower fetches).</summary>
+    private void PublishWrittenEnd(long end)
+    {
+        if (end <= Volatile.Read(ref _writtenEnd))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _writtenEnd, end);
+        _writtenWaiters.Wake(_logger, _directory);
+    }
 
     /// <summary>Writer: everything below <paramref name="end"/> is written (and synced per SyncMode) and its segment bytes
     /// published; advance the log end (and the HW when it follows) and wake their waiters.</summary>
@@ -120,6 +140,7 @@ public sealed partial class PartitionLog
             return;
         }
 
+        PublishWrittenEnd(end); // the written end is never below the log end
         Volatile.Write(ref _logEnd, end);
         _logEndWaiters.Wake(_logger, _directory);
         if (_hwFollowsLogEnd)
@@ -202,7 +223,7 @@ public sealed partial class PartitionLog
         }
     }
 
-    /// <summary>Writer (truncation): lowers both bounds to at most <paramref name="end"/>, without waking anyone.</summary>
+    /// <summary>Writer (truncation): lowers the bounds to at most <paramref name="end"/>, without waking anyone.</summary>
     private void LowerBounds(long end)
     {
         lock (_hwLock)
@@ -215,6 +236,11 @@ public sealed partial class PartitionLog
             if (Volatile.Read(ref _logEnd) > end)
             {
                 Volatile.Write(ref _logEnd, end);
+            }
+
+            if (Volatile.Read(ref _writtenEnd) > end)
+            {
+                Volatile.Write(ref _writtenEnd, end);
             }
         }
     }
@@ -254,5 +280,6 @@ public sealed partial class PartitionLog
     {
         _logEndWaiters.Close();
         _hwWaiters.Close();
+        _writtenWaiters.Close();
     }
 }

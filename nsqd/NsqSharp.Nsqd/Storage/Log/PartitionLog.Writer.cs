@@ -339,6 +339,10 @@ public sealed partial class PartitionLog
             Volatile.Write(ref _nextOffset, next);
             ReturnBuffers(group, from, to);
 
+            // Written, not yet synced: a leader's followers may fetch it now, while this thread syncs.
+            segment.ReadableSize = position;
+            PublishWrittenEnd(next);
+
             _unsyncedMessages += messages;
             _dirty |= messages > 0;
             bool sync = _dirty && (_options.SyncMode == SyncMode.EveryAppend
@@ -353,8 +357,7 @@ public sealed partial class PartitionLog
             // The epoch of acknowledged data is in the checkpoint before the acknowledgement.
             PersistNewEpochs();
 
-            // Publish: segment bytes first, then the offsets readers bound themselves by (waking their waiters).
-            segment.ReadableSize = position;
+            // Publish the offsets readers bound themselves by (the segment bytes already are), waking their waiters.
             PublishLogEnd(next);
             CompleteAppends(group, from, to);
         }

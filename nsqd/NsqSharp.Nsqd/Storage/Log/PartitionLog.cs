@@ -73,6 +73,7 @@ public sealed partial class PartitionLog : IAsyncDisposable
         _active = segments[^1];
         _nextOffset = _active.NextOffset;
         _logEnd = _nextOffset;
+        _writtenEnd = _logEnd;
         _hwFollowsLogEnd = options.HighWatermarkFollowsLogEnd;
         _highWatermark = _hwFollowsLogEnd ? _logEnd : Math.Clamp(checkpointedHighWatermark ?? 0, segments[0].BaseOffset, _logEnd);
         _checkpointedHighWatermark = _hwFollowsLogEnd ? -1 : _highWatermark;
