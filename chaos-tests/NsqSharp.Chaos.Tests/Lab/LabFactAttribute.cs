@@ -20,6 +20,9 @@ public sealed class LabFactAttribute : FactAttribute
         }
     }
 
+    /// <summary>Whether the lab can be made here.</summary>
+    public static bool Supported => Support.Value.Namespaces;
+
     /// <summary>Under CI a missing lab fails the test (with the reason) instead of skipping it.</summary>
     public static void RequireSupport()
     {

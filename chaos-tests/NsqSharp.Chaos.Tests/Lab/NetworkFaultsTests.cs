@@ -12,7 +12,7 @@ public sealed class FaultLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (new LabFactAttribute().Skip == null)
+        if (LabFactAttribute.Supported)
         {
             Lab = await NetworkLab.CreateAsync(new LabOptions { Prefix = "nsqct-faults-", Members = ["n1", "n2", "n3"] });
         }

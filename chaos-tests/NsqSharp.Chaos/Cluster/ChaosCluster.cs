@@ -110,6 +110,8 @@ public sealed class ChaosCluster : IAsyncDisposable
     public static async Task<ChaosCluster> StartAsync(ChaosClusterOptions options, LabDescription? lab, LabNetworkAccess? access = null,
         CancellationToken ct = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Nodes, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Lookupds, 1, nameof(options)); // the controller runs in a lookupd
         var inLab = lab is { Mode: LabMode.Namespaces };
         access ??= LabNetworkAccess.Direct;
         var outDir = Path.GetFullPath(options.OutDir);

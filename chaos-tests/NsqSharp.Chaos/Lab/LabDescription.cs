@@ -84,6 +84,7 @@ public sealed record LabDescription
     public bool Has(string name) => Members.Any(m => m.Name == name);
 
     /// <summary>The namespace the workload runs in (the client member's).</summary>
+    [JsonIgnore]
     public string ClientNamespace => Member(ClientName).Namespace;
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

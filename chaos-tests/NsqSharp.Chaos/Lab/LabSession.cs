@@ -25,8 +25,8 @@ public sealed record LabSessionOptions
     public TextWriter? Log { get; init; } = Console.Error;
 
     /// <summary>
-    /// Forward this process's SIGINT and SIGTERM to the child (a second one kills it). On by default; the tests turn
-    /// it off, since it takes the signals of the whole process.
+    /// Forward this process's SIGINT and SIGTERM (and SIGHUP, as SIGTERM) to the child (a second one kills it). On by
+    /// default; the tests turn it off, since it takes the signals of the whole process.
     /// </summary>
     public bool ForwardSignals { get; init; } = true;
 
@@ -186,7 +186,8 @@ public static class LabSession
         var registrations = new List<PosixSignalRegistration>();
         if (options.ForwardSignals)
         {
-            foreach (var (posix, signal) in new[] { (PosixSignal.SIGINT, Native.SIGINT), (PosixSignal.SIGTERM, Native.SIGTERM) })
+            // SIGHUP (the terminal went away) stops the child as SIGTERM does: the lab must still come down.
+            foreach (var (posix, signal) in new[] { (PosixSignal.SIGINT, Native.SIGINT), (PosixSignal.SIGTERM, Native.SIGTERM), (PosixSignal.SIGHUP, Native.SIGTERM) })
             {
                 registrations.Add(PosixSignalRegistration.Create(posix, context =>
                 {

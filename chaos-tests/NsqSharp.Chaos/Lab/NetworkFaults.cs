@@ -165,8 +165,8 @@ public sealed class NetworkFaults
     }
 
     /// <summary>
-    /// Splits the members into a majority (the first n/2+1 in the order given: shuffle first for a random one) and the
-    /// minority (the rest), which cannot reach each other.
+    /// Splits the members into a majority (the first ones in the order given: shuffle first for a random split) and a
+    /// minority of max(1, (n-1)/2) (the rest: 1 of 2, 3 or 4, 2 of 5 or 6), which cannot reach each other.
     /// </summary>
     public async Task<LabPartition> PartitionHalvesAsync(IReadOnlyList<string> members)
     {
@@ -175,7 +175,7 @@ public sealed class NetworkFaults
             throw new ArgumentException("a partition needs at least two members", nameof(members));
         }
 
-        var majority = members.Take(members.Count / 2 + 1).ToList();
+        var majority = members.Take(members.Count - Math.Max(1, (members.Count - 1) / 2)).ToList();
         var minority = members.Skip(majority.Count).ToList();
         await PartitionAsync(majority, minority).ConfigureAwait(false);
         return new LabPartition(majority, minority);

@@ -221,13 +221,12 @@ public sealed partial class NetworkLab : IAsyncDisposable, IDisposable
 
             var swept = await SweepAsync(options.Prefix, shell).ConfigureAwait(false);
             var description = await BuildAsync(options, names, shell).ConfigureAwait(false);
-            var lab = new NetworkLab(description, shell, lockFile, lockPath) { Swept = swept };
             if (options.OutDir is { } o)
             {
                 description.Save(Path.Combine(o, "lab.json"));
             }
 
-            return lab;
+            return new NetworkLab(description, shell, lockFile, lockPath) { Swept = swept };
         }
         catch
         {
