@@ -2,16 +2,17 @@ namespace NsqSharp.Testing;
 
 /// <summary>
 /// A single-member etcd (Debian's etcd-server 3.4: `etcd` on PATH) for tests: a fresh data directory, client and
-/// peer URLs on free 127.0.0.1 ports, ready once it listens on both itself and GET /health says
-/// {"health":"true"}. The v3 API is reachable as JSON over HTTP at <see cref="ClientUrl"/> (POST /v3/kv/put,
-/// /v3/kv/range, ... with base64 keys and values). Killed and its data removed on dispose.
+/// peer URLs on free 127.0.0.1 ports (or where a <see cref="ServerPlacement"/> says), ready once it listens on both
+/// itself and GET /health says {"health":"true"}. The v3 API is reachable as JSON over HTTP at <see cref="ClientUrl"/>
+/// (POST /v3/kv/put, /v3/kv/range, ... with base64 keys and values). Killed and its data removed on dispose (unless
+/// started on a data path of the caller's).
 /// </summary>
 public sealed class EtcdProcess : TypedServer
 {
-    private EtcdProcess(ServerProcess server, TempDirectory data)
+    private EtcdProcess(ServerProcess server, TempDirectory? data, string dataPath)
         : base(server, data)
     {
-        DataPath = data.Path;
+        DataPath = dataPath;
     }
 
     /// <summary>The etcd executable on PATH, or null when etcd-server is not installed.</summary>
@@ -21,8 +22,8 @@ public sealed class EtcdProcess : TypedServer
 
     public int PeerPort => Server.Ports[1];
 
-    /// <summary>http://127.0.0.1:port, the base of the v3 JSON gateway and /health.</summary>
-    public string ClientUrl => $"http://127.0.0.1:{ClientPort}";
+    /// <summary>http://127.0.0.1:port (the placement's host), the base of the v3 JSON gateway and /health.</summary>
+    public string ClientUrl => $"http://{Host}:{ClientPort}";
 
     public string DataPath { get; }
 
@@ -43,31 +44,54 @@ public sealed class EtcdProcess : TypedServer
     {
         IReadOnlyList<string> args = [.. extraArgs];
         var (server, data) = await StartWithDataAsync("etcd", path => adjust(Spec(args, path))).ConfigureAwait(false);
-        return new EtcdProcess(server, data);
+        return new EtcdProcess(server, data, data.Path);
     }
 
-    /// <summary>How etcd is started: ports [client, peer]; one member named "test" with a new cluster.</summary>
-    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string dataPath) => new()
+    /// <summary>
+    /// Starts etcd where the placement says; with a data path, on that directory (created if missing, left in place
+    /// on dispose, as the chaos harness keeps it for inspection) instead of a fresh one.
+    /// </summary>
+    public static async Task<EtcdProcess> StartAsync(IEnumerable<string> extraArgs, ServerPlacement placement, string? dataPath = null)
     {
-        Name = "etcd",
-        Executable = Executable ?? throw new FileNotFoundException("etcd is not installed (apt-get install etcd-server)", "etcd"),
-        PortCount = 2,
-        Arguments = ports =>
-        [
-            "--name=test",
-            // A fresh directory per attempt: a start that lost the bind race may have written a member there.
-            $"--data-dir={Path.Combine(dataPath, $"member-{ports[0]}")}",
-            $"--listen-client-urls=http://127.0.0.1:{ports[0]}",
-            $"--advertise-client-urls=http://127.0.0.1:{ports[0]}",
-            $"--listen-peer-urls=http://127.0.0.1:{ports[1]}",
-            $"--initial-advertise-peer-urls=http://127.0.0.1:{ports[1]}",
-            $"--initial-cluster=test=http://127.0.0.1:{ports[1]}",
-            "--initial-cluster-state=new",
-            .. extraArgs,
-        ],
-        Probe = ServerSpec.HttpProbe(0, "/health", async r =>
-            r.IsSuccessStatusCode && (await r.Content.ReadAsStringAsync().ConfigureAwait(false)).Contains("\"health\":\"true\"", StringComparison.Ordinal)),
-    };
+        IReadOnlyList<string> args = [.. extraArgs];
+        if (dataPath != null)
+        {
+            Directory.CreateDirectory(dataPath);
+            return new EtcdProcess(await ServerProcess.StartAsync(Spec(args, dataPath, placement)).ConfigureAwait(false), null, dataPath);
+        }
+
+        var (server, data) = await StartWithDataAsync("etcd", path => Spec(args, path, placement)).ConfigureAwait(false);
+        return new EtcdProcess(server, data, data.Path);
+    }
+
+    /// <summary>How etcd is started: ports [client, peer] on the placement's host (default 127.0.0.1); one member named
+    /// "test" with a new cluster.</summary>
+    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string dataPath, ServerPlacement? placement = null)
+    {
+        var at = placement ?? ServerPlacement.Loopback;
+        return new()
+        {
+            Name = "etcd",
+            Executable = Executable ?? throw new FileNotFoundException("etcd is not installed (apt-get install etcd-server)", "etcd"),
+            PortCount = 2,
+            Arguments = ports =>
+            [
+                "--name=test",
+                // A fresh directory per attempt: a start that lost the bind race may have written a member there.
+                $"--data-dir={Path.Combine(dataPath, $"member-{ports[0]}")}",
+                $"--listen-client-urls=http://{at.Host}:{ports[0]}",
+                $"--advertise-client-urls=http://{at.Host}:{ports[0]}",
+                $"--listen-peer-urls=http://{at.Host}:{ports[1]}",
+                $"--initial-advertise-peer-urls=http://{at.Host}:{ports[1]}",
+                $"--initial-cluster=test=http://{at.Host}:{ports[1]}",
+                "--initial-cluster-state=new",
+                .. extraArgs,
+            ],
+            Probe = ServerSpec.HttpProbe(at.Host, 0, "/health", async r =>
+                r.IsSuccessStatusCode && (await r.Content.ReadAsStringAsync().ConfigureAwait(false)).Contains("\"health\":\"true\"", StringComparison.Ordinal)),
+            Placement = at,
+        };
+    }
 
     private static string? FindOnPath(string name)
     {

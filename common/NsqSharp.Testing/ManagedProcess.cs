@@ -20,6 +20,8 @@ public sealed class ManagedProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
+    private StreamWriter? _outputFile;
+    private int _openStreams = 2;
 
     static ManagedProcess()
     {
@@ -65,8 +67,10 @@ public sealed class ManagedProcess : IDisposable
     /// <summary>What it wrote to stderr alone (once it has exited, all of it).</summary>
     public string Stderr => Captured(_stderr);
 
+    /// <summary>Starts the process; with an output file, every line it writes is also appended there (unbounded, flushed
+    /// per line, after a header line naming the command), so it survives the process and this one.</summary>
     public static ManagedProcess Start(string fileName, IEnumerable<string> args, string? workingDirectory = null,
-        IDictionary<string, string>? environment = null)
+        IDictionary<string, string>? environment = null, string? outputFile = null)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -97,6 +101,21 @@ public sealed class ManagedProcess : IDisposable
         lock (Live)
         {
             Live.Add(managed);
+        }
+
+        if (outputFile != null)
+        {
+            // Before the reads begin, so no line comes ahead of the header.
+            try
+            {
+                managed._outputFile = new StreamWriter(new FileStream(outputFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+                managed._outputFile.WriteLine($"=== {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} pid {process.Id}: {fileName} {string.Join(' ', psi.ArgumentList)}");
+            }
+            catch
+            {
+                managed.Dispose();
+                throw;
+            }
         }
 
         process.BeginOutputReadLine();
@@ -192,6 +211,12 @@ public sealed class ManagedProcess : IDisposable
         }
 
         KillHard();
+        lock (_output)
+        {
+            _outputFile?.Dispose();
+            _outputFile = null;
+        }
+
         _process.Dispose();
     }
 
@@ -214,11 +239,22 @@ public sealed class ManagedProcess : IDisposable
     {
         if (line == null)
         {
+            lock (_output)
+            {
+                if (--_openStreams == 0 && _outputFile != null)
+                {
+                    _outputFile.WriteLine($"=== {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} end of output");
+                    _outputFile.Dispose();
+                    _outputFile = null;
+                }
+            }
+
             return;
         }
 
         lock (_output)
         {
+            _outputFile?.WriteLine(line);
             if (_output.Length < MaxCapturedChars)
             {
                 _output.AppendLine(line);

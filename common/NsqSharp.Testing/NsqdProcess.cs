@@ -20,9 +20,9 @@ public sealed class NsqdProcess : TypedServer
 
     public int HttpsPort => Server.Ports[2];
 
-    public string TcpAddress => $"127.0.0.1:{TcpPort}";
+    public string TcpAddress => $"{Host}:{TcpPort}";
 
-    public string HttpAddress => $"127.0.0.1:{HttpPort}";
+    public string HttpAddress => $"{Host}:{HttpPort}";
 
     public string HttpBase => $"http://{HttpAddress}";
 
@@ -38,38 +38,44 @@ public sealed class NsqdProcess : TypedServer
     /// Starts nsqd with the extra flags. With limits, under those resource limits (see <see cref="ProcessLimits"/>),
     /// so tests can take it to its descriptor or file-size limit without touching the test host's. With an
     /// executable, that one (upstream's nsqd, say) instead of ours. With a data path, on that directory (left in
-    /// place on dispose) instead of a fresh one.
+    /// place on dispose) instead of a fresh one. With a placement, where that says (default: 127.0.0.1, free ports).
     /// </summary>
     public static async Task<NsqdProcess> StartAsync(IEnumerable<string> extraArgs, ProcessLimits? limits = null,
-        string? executable = null, string? dataPath = null)
+        string? executable = null, string? dataPath = null, ServerPlacement? placement = null)
     {
         IReadOnlyList<string> args = [.. extraArgs];
         if (dataPath != null)
         {
-            return new NsqdProcess(await ServerProcess.StartAsync(Spec(args, dataPath, limits, executable)).ConfigureAwait(false), null, dataPath);
+            return new NsqdProcess(await ServerProcess.StartAsync(Spec(args, dataPath, limits, executable, placement)).ConfigureAwait(false), null, dataPath);
         }
 
-        var (server, data) = await StartWithDataAsync("nsqd", path => Spec(args, path, limits, executable)).ConfigureAwait(false);
+        var (server, data) = await StartWithDataAsync("nsqd", path => Spec(args, path, limits, executable, placement)).ConfigureAwait(false);
         return new NsqdProcess(server, data, data.Path);
     }
 
-    /// <summary>How nsqd is started: ports [tcp, http, https].</summary>
-    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string dataPath, ProcessLimits? limits = null, string? executable = null) => new()
+    /// <summary>How nsqd is started: ports [tcp, http, https], on the placement's host (default 127.0.0.1).</summary>
+    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string dataPath, ProcessLimits? limits = null, string? executable = null,
+        ServerPlacement? placement = null)
     {
-        Name = "nsqd",
-        Executable = executable ?? RepoPaths.Executable("nsqd"),
-        PortCount = 3,
-        Arguments = ports =>
-        [
-            .. LoopbackArgs(ports[0], ports[1]),
-            $"--https-address=127.0.0.1:{ports[2]}",
-            $"--data-path={dataPath}",
-            .. extraArgs,
-        ],
-        Listens = ports => HasTls(extraArgs) ? ports : ports.Take(2),
-        Probe = ServerSpec.HttpProbe(1, "/ping"),
-        Limits = limits,
-    };
+        var at = placement ?? ServerPlacement.Loopback;
+        return new()
+        {
+            Name = "nsqd",
+            Executable = executable ?? RepoPaths.Executable("nsqd"),
+            PortCount = 3,
+            Arguments = ports =>
+            [
+                .. ListenArgs(at.Host, ports[0], ports[1]),
+                $"--https-address={at.Host}:{ports[2]}",
+                $"--data-path={dataPath}",
+                .. extraArgs,
+            ],
+            Listens = ports => HasTls(extraArgs) ? ports : ports.Take(2),
+            Probe = ServerSpec.HttpProbe(at.Host, 1, "/ping"),
+            Limits = limits,
+            Placement = at,
+        };
+    }
 
     private static bool HasTls(IEnumerable<string> args) =>
         args.Any(a => a.TrimStart('-').StartsWith("tls-cert", StringComparison.Ordinal));
@@ -83,7 +89,8 @@ public sealed class NsqdProcess : TypedServer
 /// </summary>
 public sealed record ProcessLimits(int OpenFiles = 0, long FileSizeBytes = 0)
 {
-    internal ManagedProcess Start(string executable, IReadOnlyList<string> args, IDictionary<string, string>? environment)
+    internal ManagedProcess Start(string executable, IReadOnlyList<string> args, IDictionary<string, string>? environment,
+        ServerPlacement placement)
     {
         var prlimit = new List<string> { "prlimit" };
         if (OpenFiles > 0)
@@ -104,6 +111,6 @@ public sealed record ProcessLimits(int OpenFiles = 0, long FileSizeBytes = 0)
             env["DOTNET_EnableWriteXorExecute"] = "0";
         }
 
-        return ManagedProcess.Start("/bin/sh", ["-c", script, executable, .. args], environment: env);
+        return ServerProcess.Start(placement.Wrap("/bin/sh", ["-c", script, executable, .. args]), env, placement.OutputFile);
     }
 }

@@ -1,8 +1,9 @@
 namespace NsqSharp.Testing;
 
 /// <summary>
-/// Our nsqlookupd (or upstream's, given its path) as a real process on free 127.0.0.1 ports, ready once it
-/// listens on TCP and HTTP itself and GET /ping answers 200. Restartable on the same ports.
+/// Our nsqlookupd (or upstream's, given its path) as a real process on free 127.0.0.1 ports (or where a
+/// <see cref="ServerPlacement"/> says), ready once it listens on TCP and HTTP itself and GET /ping answers 200.
+/// Restartable on the same ports.
 /// </summary>
 public sealed class NsqlookupdProcess : TypedServer
 {
@@ -15,24 +16,30 @@ public sealed class NsqlookupdProcess : TypedServer
 
     public int HttpPort => Server.Ports[1];
 
-    public string TcpAddress => $"127.0.0.1:{TcpPort}";
+    public string TcpAddress => $"{Host}:{TcpPort}";
 
-    public string HttpAddress => $"127.0.0.1:{HttpPort}";
+    public string HttpAddress => $"{Host}:{HttpPort}";
 
     public string HttpBase => $"http://{HttpAddress}";
 
     public static Task<NsqlookupdProcess> StartAsync(params string[] extraArgs) => StartAsync(extraArgs, executable: null);
 
-    public static async Task<NsqlookupdProcess> StartAsync(IEnumerable<string> extraArgs, string? executable) =>
-        new(await ServerProcess.StartAsync(Spec([.. extraArgs], executable)).ConfigureAwait(false));
+    /// <summary>Starts nsqlookupd with the extra flags; with a placement, where that says (default: 127.0.0.1, free ports).</summary>
+    public static async Task<NsqlookupdProcess> StartAsync(IEnumerable<string> extraArgs, string? executable, ServerPlacement? placement = null) =>
+        new(await ServerProcess.StartAsync(Spec([.. extraArgs], executable, placement)).ConfigureAwait(false));
 
-    /// <summary>How nsqlookupd is started: ports [tcp, http].</summary>
-    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string? executable = null) => new()
+    /// <summary>How nsqlookupd is started: ports [tcp, http], on the placement's host (default 127.0.0.1).</summary>
+    public static ServerSpec Spec(IReadOnlyList<string> extraArgs, string? executable = null, ServerPlacement? placement = null)
     {
-        Name = "nsqlookupd",
-        Executable = executable ?? RepoPaths.Executable("nsqlookupd"),
-        PortCount = 2,
-        Arguments = ports => [.. LoopbackArgs(ports[0], ports[1]), .. extraArgs],
-        Probe = ServerSpec.HttpProbe(1, "/ping", r => Task.FromResult(r.IsSuccessStatusCode)),
-    };
+        var at = placement ?? ServerPlacement.Loopback;
+        return new()
+        {
+            Name = "nsqlookupd",
+            Executable = executable ?? RepoPaths.Executable("nsqlookupd"),
+            PortCount = 2,
+            Arguments = ports => [.. ListenArgs(at.Host, ports[0], ports[1]), .. extraArgs],
+            Probe = ServerSpec.HttpProbe(at.Host, 1, "/ping", r => Task.FromResult(r.IsSuccessStatusCode)),
+            Placement = at,
+        };
+    }
 }

@@ -37,28 +37,31 @@ public static class ProcessResources
     }
 
     /// <summary>
-    /// Whether the process itself holds a socket listening on the TCP port: a LISTEN entry of /proc/net/tcp{,6}
-    /// whose inode is one of the process's descriptors. Another process answering on the port does not count.
+    /// Whether the process itself holds a socket listening on the TCP port: a LISTEN entry of /proc/PID/net/tcp{,6}
+    /// (the tables of the process's own network namespace, the same as /proc/net's for a process in ours) whose
+    /// inode is one of the process's descriptors. Another process answering on the port does not count.
     /// </summary>
     public static bool ListensOn(int pid, int port)
     {
         var inodes = new HashSet<string>(StringComparer.Ordinal);
         var hexPort = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
-        foreach (var table in (ReadOnlySpan<string>)["/proc/net/tcp", "/proc/net/tcp6"])
+        foreach (var table in (ReadOnlySpan<string>)[$"/proc/{pid}/net/tcp", $"/proc/{pid}/net/tcp6"])
         {
-            if (!File.Exists(table))
+            try
             {
-                continue;
-            }
-
-            // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ..."
-            foreach (var line in File.ReadLines(table).Skip(1))
-            {
-                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length > 9 && fields[3] == "0A" && fields[1].EndsWith(hexPort, StringComparison.Ordinal))
+                // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ..."
+                foreach (var line in File.ReadLines(table).Skip(1))
                 {
-                    inodes.Add($"socket:[{fields[9]}]");
+                    var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (fields.Length > 9 && fields[3] == "0A" && fields[1].EndsWith(hexPort, StringComparison.Ordinal))
+                    {
+                        inodes.Add($"socket:[{fields[9]}]");
+                    }
                 }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // no IPv6, or the process is gone
             }
         }
 

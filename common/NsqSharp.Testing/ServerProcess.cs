@@ -4,7 +4,8 @@ namespace NsqSharp.Testing;
 
 /// <summary>
 /// How to start one server for a test: the executable, how many 127.0.0.1 ports it is given and its arguments
-/// for them, and when it is ready. A record, so a test can vary one field of a typed wrapper's spec.
+/// for them, and when it is ready. A record, so a test can vary one field of a typed wrapper's spec. Its
+/// <see cref="Placement"/> may put it elsewhere (the chaos harness's network namespaces).
 /// </summary>
 public sealed record ServerSpec
 {
@@ -43,14 +44,24 @@ public sealed record ServerSpec
     /// <summary>Where ports come from; the harness's own tests hand out a taken one first.</summary>
     public Func<int> ChoosePort { get; init; } = FreePort.Next;
 
+    /// <summary>
+    /// Where it runs and how it is reached (default: 127.0.0.1 and free ports). The typed wrappers' Spec methods
+    /// build <see cref="Arguments"/> and <see cref="Probe"/> for the placement's host, so set it through them.
+    /// </summary>
+    public ServerPlacement Placement { get; init; } = ServerPlacement.Loopback;
+
     /// <summary>A probe that is true once GET http://127.0.0.1:port/path answers with a status the check accepts.</summary>
     public static Func<IReadOnlyList<int>, HttpClient, Task<bool>> HttpProbe(int portIndex, string path,
+        Func<HttpResponseMessage, Task<bool>>? check = null) => HttpProbe("127.0.0.1", portIndex, path, check);
+
+    /// <summary>A probe that is true once GET http://host:port/path answers with a status the check accepts.</summary>
+    public static Func<IReadOnlyList<int>, HttpClient, Task<bool>> HttpProbe(string host, int portIndex, string path,
         Func<HttpResponseMessage, Task<bool>>? check = null) =>
         async (ports, http) =>
         {
             try
             {
-                using var response = await http.GetAsync($"http://127.0.0.1:{ports[portIndex]}{path}").ConfigureAwait(false);
+                using var response = await http.GetAsync($"http://{host}:{ports[portIndex]}{path}").ConfigureAwait(false);
                 return check == null || await check(response).ConfigureAwait(false);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -70,8 +81,8 @@ public sealed class ServerExitedException(string message, int exitCode, string o
 }
 
 /// <summary>
-/// One server process for a test: started on free 127.0.0.1 ports and waited for until it listens on them itself
-/// and its probe answers. Ports are chosen before the process binds them, so another process can take one in
+/// One server process for a test: started on free 127.0.0.1 ports (or as its <see cref="ServerSpec.Placement"/> says)
+/// and waited for until it listens on them itself and its probe answers. Ports are chosen before the process binds them, so another process can take one in
 /// between; the server then exits saying "address already in use", and the start is tried again with fresh ports
 /// (a bounded number of times). Restartable on the same ports; kill -9, SIGTERM and SIGSTOP/SIGCONT for fault
 /// injection; killed on dispose.
@@ -88,6 +99,12 @@ public sealed class ServerProcess : IDisposable, IAsyncDisposable
     }
 
     public IReadOnlyList<int> Ports { get; private set; } = [];
+
+    /// <summary>The address it listens on and is reached at (127.0.0.1 unless placed elsewhere).</summary>
+    public string Host => _spec.Placement.Host;
+
+    /// <summary>Where it runs (see <see cref="ServerPlacement"/>).</summary>
+    public ServerPlacement Placement => _spec.Placement;
 
     /// <summary>How many starts the first start took: 1, or more after lost bind races.</summary>
     public int Attempts { get; private set; }
@@ -106,13 +123,15 @@ public sealed class ServerProcess : IDisposable, IAsyncDisposable
             while (true)
             {
                 server.Attempts++;
-                server.Ports = [.. Enumerable.Range(0, spec.PortCount).Select(_ => spec.ChoosePort())];
+                server.Ports = spec.Placement.Ports is { } fixedPorts
+                    ? [.. fixedPorts.Take(spec.PortCount)]
+                    : [.. Enumerable.Range(0, spec.PortCount).Select(_ => spec.ChoosePort())];
                 try
                 {
                     await server.RestartAsync().ConfigureAwait(false);
                     return server;
                 }
-                catch (ServerExitedException e) when (server.Attempts < spec.MaxAttempts && spec.IsBindFailure(e.Output))
+                catch (ServerExitedException e) when (server.Attempts < spec.MaxAttempts && spec.Placement.Ports == null && spec.IsBindFailure(e.Output))
                 {
                     // Lost the bind race: another process took a port between our choice and the bind.
                 }
@@ -131,8 +150,8 @@ public sealed class ServerProcess : IDisposable, IAsyncDisposable
         _process?.Dispose();
         var args = _spec.Arguments(Ports).ToList();
         _process = _spec.Limits is { } limits
-            ? limits.Start(_spec.Executable, args, _spec.Environment)
-            : ManagedProcess.Start(_spec.Executable, args, environment: _spec.Environment);
+            ? limits.Start(_spec.Executable, args, _spec.Environment, _spec.Placement)
+            : Start(_spec.Placement.Wrap(_spec.Executable, args), _spec.Environment, _spec.Placement.OutputFile);
         await WaitUntilReadyAsync(_process).ConfigureAwait(false);
     }
 
@@ -155,10 +174,15 @@ public sealed class ServerProcess : IDisposable, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    internal static ManagedProcess Start((string File, IReadOnlyList<string> Args) command, IDictionary<string, string>? environment,
+        string? outputFile) =>
+        ManagedProcess.Start(command.File, command.Args, environment: environment, outputFile: outputFile);
+
     private async Task WaitUntilReadyAsync(ManagedProcess process)
     {
         var listens = (_spec.Listens?.Invoke(Ports) ?? Ports).ToList();
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = _spec.Placement.ProbeClient?.Invoke() ?? new HttpClient();
+        http.Timeout = TimeSpan.FromSeconds(2);
         var elapsed = Stopwatch.StartNew();
         while (true)
         {

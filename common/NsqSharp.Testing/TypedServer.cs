@@ -21,6 +21,9 @@ public abstract class TypedServer : IDisposable, IAsyncDisposable
 
     public string Output => Server.Output;
 
+    /// <summary>The address it listens on and announces (127.0.0.1 unless placed elsewhere, see <see cref="ServerPlacement"/>).</summary>
+    public string Host => Server.Host;
+
     /// <summary>Waits (polling, bounded) until the process has written <paramref name="text"/>.</summary>
     /// <exception cref="TimeoutException">Not written within the timeout; carries the output so far.</exception>
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)
@@ -71,9 +74,10 @@ public abstract class TypedServer : IDisposable, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>nsqd's and nsqlookupd's listeners on loopback, upstream's flag names, and 127.0.0.1 as the address they announce.</summary>
-    private protected static string[] LoopbackArgs(int tcpPort, int httpPort) =>
-        [$"--tcp-address=127.0.0.1:{tcpPort}", $"--http-address=127.0.0.1:{httpPort}", "--broadcast-address=127.0.0.1"];
+    /// <summary>nsqd's and nsqlookupd's listeners on the host (127.0.0.1 by default), upstream's flag names, and the host as
+    /// the address they announce.</summary>
+    private protected static string[] ListenArgs(string host, int tcpPort, int httpPort) =>
+        [$"--tcp-address={host}:{tcpPort}", $"--http-address={host}:{httpPort}", $"--broadcast-address={host}"];
 
     /// <summary>Starts the spec made for a fresh data directory; the directory goes if the start fails.</summary>
     private protected static async Task<(ServerProcess Server, TempDirectory Data)> StartWithDataAsync(string prefix, Func<string, ServerSpec> spec)
