@@ -27,7 +27,7 @@ internal static class Histories
     public static string[] Deq(object process, object value, long time, string extra = "") =>
         [DeqInvoke(process, time), DeqOk(process, value, time + 1, extra)];
 
-    public static string Nemesis(string f, string what, long time) => $"{{'process':'nemesis','type':'info','f':'{f}','value':'{what}','time':{time}}}";
+    public static string NemesisLine(string f, string what, long time) => $"{{'process':'nemesis','type':'info','f':'{f}','value':'{what}','time':{time}}}";
 
     private static string Json(object v) => v is string s ? $"'{s}'" : Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!;
 }

@@ -17,7 +17,7 @@ public sealed class CheckCommandTests : IDisposable
     [Fact]
     public void ValidHistoryExitsZeroWritesTheReportAndPrintsTheJsonLast()
     {
-        var history = Write([Enq(0, "invoke", 1, 0), Enq(0, "ok", 1, 5), Nemesis("start", "kill n1", 6), Nemesis("stop", "kill n1", 7), .. Deq(1, 1, 10)]);
+        var history = Write([Enq(0, "invoke", 1, 0), Enq(0, "ok", 1, 5), NemesisLine("start", "kill n1", 6), NemesisLine("stop", "kill n1", 7), .. Deq(1, 1, 10)]);
         var outDir = Path.Combine(_dir.Path, "out", "run1");
 
         var (code, stdout, stderr) = Run(history, outDir);

@@ -13,11 +13,11 @@ public sealed class NodeViewTests
         var r = Check([
             Enq(0, "invoke", 1, 10), Enq(0, "ok", 1, 11, ",'node':'n2'"),
             Enq(1, "invoke", 2, 12), Enq(1, "ok", 2, 13, ",'node':'n2'"),
-            Nemesis("start", "partition n1 | n2 n3", 14),
+            NemesisLine("start", "partition n1 | n2 n3", 14),
             Enq(2, "invoke", 3, 15, ",'node':'n1'"), Enq(2, "ok", 3, 16),
             Enq(3, "invoke", 4, 17), Enq(3, "ok", 4, 18, ",'node':'n1'"),
             Enq(0, "invoke", 5, 19), Enq(0, "ok", 5, 20, ",'node':'n2'"),
-            Nemesis("stop", "partition n1 | n2 n3", 21),
+            NemesisLine("stop", "partition n1 | n2 n3", 21),
             .. Deq(4, 1, 30, ",'node':'n2'"), .. Deq(4, 2, 32, ",'node':'n3'"), .. Deq(4, 5, 34, ",'node':'n2'"),
             .. Deq(5, 77, 36, ",'node':'n1'")]);
 

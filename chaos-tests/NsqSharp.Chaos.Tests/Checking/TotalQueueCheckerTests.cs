@@ -124,9 +124,9 @@ public sealed class TotalQueueCheckerTests
     {
         var r = Check(
             "{'process':'nemesis','type':'invoke','f':'start','value':'kill-leader','time':5}",
-            Nemesis("start", "kill-leader n2", 6),
-            Nemesis("stop", "kill-leader n2", 7),
-            Nemesis("start", "partition n1 | n2 n3", 8));
+            NemesisLine("start", "kill-leader n2", 6),
+            NemesisLine("stop", "kill-leader n2", 7),
+            NemesisLine("start", "partition n1 | n2 n3", 8));
 
         Assert.True(r.Valid);
         Assert.Equal((2L, 4L, 0L), (r.Faults, r.Ops, r.Attempted));

@@ -11,7 +11,7 @@ public sealed class OpPairerTests
     public void CompletionPairsWithItsProcesssInvoke()
     {
         var pairer = new OpPairer();
-        var ops = HistoryReader.ReadText(Text(Enq(0, "invoke", 1, 1), Enq(1, "invoke", 2, 2), Enq(0, "ok", 1, 3), Nemesis("start", "x", 4))).ToList();
+        var ops = HistoryReader.ReadText(Text(Enq(0, "invoke", 1, 1), Enq(1, "invoke", 2, 2), Enq(0, "ok", 1, 3), NemesisLine("start", "x", 4))).ToList();
 
         Assert.Null(pairer.Pair(ops[0]));
         Assert.Null(pairer.Pair(ops[1]));

@@ -50,9 +50,9 @@ public sealed class ReportTests
     {
         var (result, timeline) = HistoryCheck.Run(HistoryReader.ReadText(Text(
             Enq(0, "invoke", 1, 0), Enq(0, "ok", 1, Second / 10, ",'node':'n2'"),
-            Nemesis("start", "kill n1 | n2", Second),
+            NemesisLine("start", "kill n1 | n2", Second),
             Enq(0, "invoke", 2, Second + 1), Enq(0, "ok", 2, Second + 2, ",'node':'n1'"),
-            Nemesis("stop", "kill n1 | n2", 2 * Second),
+            NemesisLine("stop", "kill n1 | n2", 2 * Second),
             DeqInvoke(1, 3 * Second), DeqOk(1, 1, 3 * Second, ",'node':'n2'"))));
         return (result, timeline);
     }

@@ -32,7 +32,7 @@ public sealed class TimelineRecorderTests
     public void StopsPairWithTheirStartAndThroughputIsMeasuredAroundEachFault()
     {
         // One ack every 100 ms for 10 s, none between 4 s and 6 s while "kill n1" lasts.
-        var lines = new List<string> { Nemesis("start", "kill n1", 4 * Second), Nemesis("start", "pause n2", 9 * Second) };
+        var lines = new List<string> { NemesisLine("start", "kill n1", 4 * Second), NemesisLine("start", "pause n2", 9 * Second) };
         for (var i = 0; i < 100; i++)
         {
             var time = i * 100 * Milli;
@@ -43,7 +43,7 @@ public sealed class TimelineRecorderTests
             }
         }
 
-        lines.Insert(42, Nemesis("stop", "kill n1", 6 * Second));
+        lines.Insert(42, NemesisLine("stop", "kill n1", 6 * Second));
         var t = Timeline([.. lines]);
 
         Assert.Equal([new FaultWindow("kill n1", 4, 6), new FaultWindow("pause n2", 9, null)], t.Faults);
