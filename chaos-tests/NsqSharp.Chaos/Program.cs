@@ -58,7 +58,15 @@ if (child is null)
     // Parent: make the lab, run this same command inside it, tear the lab down.
     string[] childArgs = [.. rest.Where(a => !a.StartsWith("--seed=", StringComparison.Ordinal) && !a.StartsWith("--out=", StringComparison.Ordinal)),
         $"--seed={seed}", $"--out={outDir}"];
-    return await LabSession.RunInLabAsync(childArgs, new LabSessionOptions { OutDir = outDir, ForceLoopback = options.Loopback });
+    try
+    {
+        return await LabSession.RunInLabAsync(childArgs, new LabSessionOptions { OutDir = outDir, ForceLoopback = options.Loopback });
+    }
+    catch (InvalidOperationException e)
+    {
+        Console.Error.WriteLine($"nsq_chaos: {e.Message}"); // e.g. another run holds the lab
+        return 2;
+    }
 }
 
 using (child)

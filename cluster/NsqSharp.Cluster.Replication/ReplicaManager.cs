@@ -204,8 +204,21 @@ public sealed class ReplicaManager : IReplicaLookup, IPartitionRoles, IAsyncDisp
         var replica = new Replica(ReplicaRole.Follower, state.LeaderEpoch, state.Leader, null, stop, null);
         replica.Run = Task.Run(async () =>
         {
-            await follower.RunAsync(stop.Token).ConfigureAwait(false);
-            replica.Ended = !stop.IsCancellationRequested; // fenced or not led there any more: wait for the next state
+            try
+            {
+                await follower.RunAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                // Never a silently dead follower (the chaos harness found one): end this one, and the next pass of the
+                // apply loop (a state change or the ISR tick) starts a fresh follower.
+                _logger.LogError(e, "{Topic}/{Partition}: following {Leader} in epoch {Epoch} failed; starting again", topic, partition,
+                    state.Leader, state.LeaderEpoch);
+            }
+            finally
+            {
+                replica.Ended = !stop.IsCancellationRequested; // fenced, failed or not led there any more: the next state decides
+            }
         });
         return replica;
     }

@@ -24,8 +24,13 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
     /// <summary>Cursor requests per sync at most (each applies at least one channel unless none changed).</summary>
     private const int MaxCursorRounds = 16;
 
+    private static readonly TimeSpan PersistentFailure = TimeSpan.FromSeconds(10);
+
     private long _fetches;
     private long _cursorsApplied;
+    private long _failingSince;
+    private long _fetchesAtFailure;
+    private long _lastWarning;
 
     public string Topic { get; } = topic;
 
@@ -65,7 +70,20 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
             }
             catch (Exception e) when (e is IOException or SocketException or InvalidDataException or OperationCanceledException or TimeoutException)
             {
-                logger.LogDebug("{Topic}/{Partition}: fetch from {Leader} failed: {Reason}", Topic, Log.Partition, Leader, e.Message);
+                // Expected now and then (a leader restarting); a follower that keeps failing must say so, not stall quietly.
+                var now = Stopwatch.GetTimestamp();
+                _failingSince = _failingSince == 0 || Interlocked.Read(ref _fetches) != _fetchesAtFailure ? now : _failingSince;
+                _fetchesAtFailure = Interlocked.Read(ref _fetches);
+                if (Stopwatch.GetElapsedTime(_failingSince, now) >= PersistentFailure && Stopwatch.GetElapsedTime(_lastWarning, now) >= PersistentFailure)
+                {
+                    _lastWarning = now;
+                    logger.LogWarning("{Topic}/{Partition}: fetching from {Leader} in epoch {Epoch} has failed for {Seconds:F0} s: {Reason}", Topic,
+                        Log.Partition, Leader, LeaderEpoch, Stopwatch.GetElapsedTime(_failingSince, now).TotalSeconds, e.Message);
+                }
+                else
+                {
+                    logger.LogDebug("{Topic}/{Partition}: fetch from {Leader} failed: {Reason}", Topic, Log.Partition, Leader, e.Message);
+                }
             }
 
             try
@@ -126,7 +144,8 @@ public sealed class PartitionFollower(string topic, PartitionLog log, string sel
 
                     continue;
                 case ReplicationError.UnknownLeaderEpoch or ReplicationError.StorageError:
-                    return null; // the leader has not seen this epoch yet, or its disk failed: retry after a pause
+                    // The leader has not seen this epoch yet, or its disk failed: retry after a pause (logged if it lasts).
+                    throw new IOException($"the leader answered {response.Error}");
                 default:
                     return response.Error;
             }
