@@ -31,7 +31,8 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v iptables >/dev/n
     local name=$1 expect=$2 rc; shift 2
     SKIP_BUILD=1 chaos-tests/run.sh "$@" --out="$chaos_out/$name" > "$chaos_out/$name.out" 2> "$chaos_out/$name.log"; rc=$?
     local last; last=$(tail -n 1 "$chaos_out/$name.out") # stdout's last line is the checker's JSON object
-    if { [ "$expect" = valid ] && [ $rc -eq 0 ]; } || { [ "$expect" = caught ] && [ $rc -eq 1 ] && ! grep -q '"lost":0,' <<<"$last"; }; then
+    # (a run that injected no fault proves nothing: it fails too)
+    if { [ "$expect" = valid ] && [ $rc -eq 0 ] && ! grep -q '"faults":0,' <<<"$last"; } || { [ "$expect" = caught ] && [ $rc -eq 1 ] && ! grep -q '"lost":0,' <<<"$last"; }; then
       echo "  Passed chaos $name: $last" | cut -c1-220; passed=$((passed + 1))
     else
       echo "  Failed chaos $name (exit $rc, expected $expect): $last" | cut -c1-400 | tee -a "$failures"

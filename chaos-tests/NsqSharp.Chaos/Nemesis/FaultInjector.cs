@@ -108,9 +108,10 @@ internal sealed class FaultInjector(ChaosCluster cluster, NetworkFaults? network
                 return Started("kill-etcd", cluster.Etcd.RestartAsync);
             case FaultKind.KillController:
             {
-                var controller = cluster.MemberOfCandidate(await cluster.ControllerAsync(ct).ConfigureAwait(false));
+                var controller = await cluster.ControllerAsync(ct).ConfigureAwait(false); // the lookupd member's name
                 if (controller is null)
                 {
+                    log.WriteLine("nemesis: no lookupd says it is the controller now; fault skipped");
                     return null;
                 }
 

@@ -18,12 +18,14 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
 {
     private const string Topic = "chaos";
     private static readonly TimeSpan HealthyBound = TimeSpan.FromSeconds(60);
+    private int _planned;
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
         Directory.CreateDirectory(run.OutDir);
         var historyPath = Path.Combine(run.OutDir, "history.jsonl");
         var schedule = FaultSchedule.Plan(run.Scenario.Faults, run.Time, run.Seed, run.LeaseTtl);
+        _planned = schedule.Count;
         log.WriteLine($"nsq_chaos: scenario {run.Scenario.Name}, {run.Time.TotalSeconds:F0} s, seed {run.Seed}, {lab.Mode} " +
             $"({schedule.Count} faults planned)");
         var options = new ChaosClusterOptions
@@ -65,6 +67,7 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
             var active = await injector.StartAsync(fault, stop).ConfigureAwait(false);
             if (active is null)
             {
+                log.WriteLine($"nemesis: {Elapsed(started)} {fault.Kind.Slug()} does not apply now; skipped");
                 continue;
             }
 
@@ -158,7 +161,7 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
             $"report in {run.OutDir}");
         var line = CheckResultJson.Line(result);
         stdout.WriteLine(string.Concat(line.AsSpan(0, line.Length - 1),
-            $",\"scenario\":\"{run.Scenario.Name}\",\"seed\":{run.Seed},\"mode\":\"{lab.Mode.ToString().ToLowerInvariant()}\"}}"));
+            $",\"faults_planned\":{_planned},\"scenario\":\"{run.Scenario.Name}\",\"seed\":{run.Seed},\"mode\":\"{lab.Mode.ToString().ToLowerInvariant()}\"}}"));
         return result.Valid ? CheckCommand.Valid : CheckCommand.Invalid;
     }
 
