@@ -32,7 +32,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v iptables >/dev/n
     SKIP_BUILD=1 chaos-tests/run.sh "$@" --out="$chaos_out/$name" > "$chaos_out/$name.out" 2> "$chaos_out/$name.log"; rc=$?
     local last; last=$(tail -n 1 "$chaos_out/$name.out") # stdout's last line is the checker's JSON object
     # (a run that injected no fault proves nothing: it fails too)
-    if { [ "$expect" = valid ] && [ $rc -eq 0 ] && ! grep -q '"faults":0,' <<<"$last"; } || { [ "$expect" = caught ] && [ $rc -eq 1 ] && ! grep -q '"lost":0,' <<<"$last"; }; then
+    if { [ "$expect" = valid ] && [ $rc -eq 0 ] && ! grep -Eq '^\{"valid":true,"acked":[0-9]+,"lost":0,"unexpected":0,"duplicated":[0-9]+,"recovered":[0-9]+,"faults":0,' <<<"$last"; } || { [ "$expect" = caught ] && [ $rc -eq 1 ] && grep -Eq '^\{"valid":false,"acked":[0-9]+,"lost":[1-9]' <<<"$last"; }; then
       echo "  Passed chaos $name: $last" | cut -c1-220; passed=$((passed + 1))
     else
       echo "  Failed chaos $name (exit $rc, expected $expect): $last" | cut -c1-400 | tee -a "$failures"
