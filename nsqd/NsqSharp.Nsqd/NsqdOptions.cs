@@ -111,6 +111,8 @@ public sealed class NsqdOptions
         HandleCache = handles,
         // Replicated: the partition's leader advances the high watermark as its ISR catches up (acks wait for it).
         HighWatermarkFollowsLogEnd = !Replicated || ephemeral,
+        TruncateAtCorruption = Replicated, // a replica re-fetches a damaged tail rather than keep a hole
+
         SegmentBytes = MaxBytesPerFile,
         SyncMode = ephemeral ? SyncMode.Interval : SyncEvery > 0 ? SyncMode.EveryN : SyncMode.EveryAppend,
         SyncEvery = SyncEvery > 0 ? SyncEvery : 2500,

@@ -94,6 +94,15 @@ public sealed class PartitionLogOptions
     /// </summary>
     public bool HighWatermarkFollowsLogEnd { get; init; } = true;
 
+    /// <summary>
+    /// Recovery of the last segment cuts the log at its first damaged batch instead of skipping that batch and keeping
+    /// the ones after it. A replica must (Kafka does the same): a skipped batch is a hole that the leader's copy does
+    /// not have, which the replica would carry on as if whole and, once leader, serve without those messages; cut
+    /// there, the follower fetches that part again from the leader. Standalone there is no other copy, so the default
+    /// keeps what can be kept. (The chaos harness's bit-flip fault found the hole.)
+    /// </summary>
+    public bool TruncateAtCorruption { get; init; }
+
     internal void Validate()
     {
         if (SegmentBytes <= 0 || SegmentBytes > MaxSegmentBytes)

@@ -207,19 +207,35 @@ public sealed partial class PartitionLog
 
         long validEnd;
         var epochs = new EpochScan(corruption, previous: epochCache.EpochAt(scanOffset - 1)) { Record = true };
-        using (var walker = new BatchWalker(segment, handle, length, scanFrom, scanOffset, long.MaxValue, useAnchors: false, corruption, RecoveryReadAhead))
+        // A replica's acknowledged data always has its epoch in the checkpoint first (written before the ack), so a batch
+        // of a later epoch starts an unacknowledged tail, or carries a damaged epoch field (not covered by the CRC: the
+        // chaos harness's bit flip made epoch 37 into 134217765, and the follower then truncated its whole log). Cut there.
+        long checkpointedEpoch = options.TruncateAtCorruption && epochCache.Entries is [.., var lastEntry] ? lastEntry.Epoch : long.MaxValue;
+        long cutPosition = -1, cutOffset = -1;
+        using (var walker = new BatchWalker(segment, handle, length, scanFrom, scanOffset, long.MaxValue, useAnchors: false, corruption, RecoveryReadAhead)
+        {
+            StopAtDamage = options.TruncateAtCorruption,
+        })
         {
             while (walker.MoveNext())
             {
+                if (walker.Header.LeaderEpoch > checkpointedEpoch)
+                {
+                    (cutPosition, cutOffset) = (walker.Position, walker.Offset);
+                    logger.LogWarning("partition log {Path}: batch at byte {Position} (offset {Offset}) has leader epoch {Epoch}, past the checkpoint's {Checkpointed}: an unacknowledged or damaged tail; cutting it (the leader has it)",
+                        segment.LogPath, walker.Position, walker.Offset, walker.Header.LeaderEpoch, checkpointedEpoch);
+                    break;
+                }
+
                 segment.OnBatch(walker.Position, walker.Offset, walker.Header.MaxTimestampNs, options.IndexIntervalBytes);
                 epochs.OnBatch(segment, walker);
             }
 
-            validEnd = walker.ValidEnd;
-            segment.NextOffset = walker.ExpectedOffset;
+            validEnd = cutPosition >= 0 ? cutPosition : walker.ValidEnd;
+            segment.NextOffset = cutPosition >= 0 ? cutOffset : walker.ExpectedOffset;
             segment.Size = validEnd;
             segment.ReadableSize = validEnd;
-            if (validEnd < length)
+            if (validEnd < length && cutPosition < 0)
             {
                 logger.LogWarning(
                     "partition log {Path}: {Problem} at byte {Position}; truncating {Bytes} bytes of torn/corrupt tail (log ends at offset {End})",

@@ -76,6 +76,10 @@ internal sealed class BatchWalker : IDisposable
         _pooled = true;
     }
 
+    /// <summary>End the walk at the first damaged batch (reported as <see cref="TailDamage"/>) instead of skipping it:
+    /// recovery of a replica's last segment (<see cref="PartitionLogOptions.TruncateAtCorruption"/>).</summary>
+    public bool StopAtDamage { get; init; }
+
     /// <summary>Bytes read when the window moves; raise it once the caller knows how much it wants.</summary>
     public int ReadAhead { get; set; }
 
@@ -130,6 +134,13 @@ internal sealed class BatchWalker : IDisposable
             {
                 Accept(_position, header, header.Length);
                 return true;
+            }
+
+            if (StopAtDamage)
+            {
+                TailDamage = _position;
+                TailProblem = problem;
+                return false;
             }
 
             switch (Resync(_position, header, problem))
