@@ -38,13 +38,6 @@ public sealed class LabClusterFactAttribute : FactAttribute
 {
     public LabClusterFactAttribute()
     {
-        if (new LabFactAttribute().Skip is { } skip)
-        {
-            Skip = skip;
-        }
-        else if (EtcdProcess.Executable == null && !TestEnvironment.UnderCi)
-        {
-            Skip = "etcd is not installed (apt-get install etcd-server)";
-        }
+        Skip = new LabFactAttribute().Skip ?? new EtcdFactAttribute().Skip;
     }
 }

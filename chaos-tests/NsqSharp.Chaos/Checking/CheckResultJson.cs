@@ -10,7 +10,9 @@ namespace NsqSharp.Chaos.Checking;
 /// </summary>
 public static class CheckResultJson
 {
-    public static string Line(CheckResult r)
+    /// <param name="r">The result.</param>
+    /// <param name="more">Fields of the caller's appended last (a scenario run adds its name, seed and mode).</param>
+    public static string Line(CheckResult r, Action<Utf8JsonWriter>? more = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -48,6 +50,7 @@ public static class CheckResultJson
             Strings(json, "unexpected_sample", r.UnexpectedSample.Select(v => v.Value));
             Strings(json, "duplicated_sample", r.DuplicatedSample.Select(v => v.Value));
             Strings(json, "order_violation_sample", r.OrderViolationSample.Select(v => v.ToString()));
+            more?.Invoke(json);
             json.WriteEndObject();
         }
 

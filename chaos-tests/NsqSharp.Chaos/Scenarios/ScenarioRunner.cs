@@ -18,14 +18,12 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
 {
     private const string Topic = "chaos";
     private static readonly TimeSpan HealthyBound = TimeSpan.FromSeconds(60);
-    private int _planned;
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
         Directory.CreateDirectory(run.OutDir);
         var historyPath = Path.Combine(run.OutDir, "history.jsonl");
         var schedule = FaultSchedule.Plan(run.Scenario.Faults, run.Time, run.Seed, run.LeaseTtl);
-        _planned = schedule.Count;
         log.WriteLine($"nsq_chaos: scenario {run.Scenario.Name}, {run.Time.TotalSeconds:F0} s, seed {run.Seed}, {lab.Mode} " +
             $"({schedule.Count} faults planned)");
         var options = new ChaosClusterOptions
@@ -47,7 +45,7 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
             await workload.StopAndDrainAsync().ConfigureAwait(false);
         }
 
-        return Judge(historyPath);
+        return Judge(historyPath, schedule.Count);
     }
 
     private async Task RunScheduleAsync(ChaosCluster cluster, HistoryWriter history, IReadOnlyList<ScheduledFault> schedule, CancellationToken stop)
@@ -140,7 +138,7 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
         log.WriteLine($"nsq_chaos: the cluster did not become healthy within {bound.TotalSeconds:F0} s; going on");
     }
 
-    private int Judge(string historyPath)
+    private int Judge(string historyPath, int faultsPlanned)
     {
         HistoryCheckOutcome outcome;
         try
@@ -156,12 +154,19 @@ internal sealed class ScenarioRunner(ScenarioRun run, LabDescription lab, Networ
         ReportFiles.Write(run.OutDir, outcome.Result, outcome.Timeline, Path.GetFileName(historyPath));
         PrependRunSection(Path.Combine(run.OutDir, ReportFiles.MarkdownName));
         var result = outcome.Result;
-        stdout.WriteLine($"{run.Scenario.Name}: {(result.Valid ? "valid" : "INVALID")}: {result.Acked} acknowledged, {result.Lost} lost, " +
-            $"{result.Unexpected} unexpected, {result.Duplicated} duplicated, {result.Recovered} recovered, {result.Faults} faults; " +
-            $"report in {run.OutDir}");
-        var line = CheckResultJson.Line(result);
-        stdout.WriteLine(string.Concat(line.AsSpan(0, line.Length - 1),
-            $",\"faults_planned\":{_planned},\"scenario\":\"{run.Scenario.Name}\",\"seed\":{run.Seed},\"mode\":\"{lab.Mode.ToString().ToLowerInvariant()}\"}}"));
+        foreach (var line in CheckSummary.Lines(result))
+        {
+            stdout.WriteLine(line);
+        }
+
+        stdout.WriteLine($"{run.Scenario.Name}: report in {run.OutDir}");
+        stdout.WriteLine(CheckResultJson.Line(result, json =>
+        {
+            json.WriteNumber("faults_planned", faultsPlanned);
+            json.WriteString("scenario", run.Scenario.Name);
+            json.WriteNumber("seed", run.Seed);
+            json.WriteString("mode", lab.Mode.ToString().ToLowerInvariant());
+        }));
         return result.Valid ? CheckCommand.Valid : CheckCommand.Invalid;
     }
 
