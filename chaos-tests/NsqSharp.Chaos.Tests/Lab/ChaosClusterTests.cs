@@ -74,8 +74,11 @@ public sealed class ChaosClusterTests
         // SIGSTOP/SIGCONT reach it too.
         cluster[leader].Pause();
         Assert.True(cluster[leader].IsPaused);
+        // A signal is delivered asynchronously: the state changes a moment after kill() returns.
+        await WaitUntilAsync(() => Task.FromResult(ProcessState(cluster[leader].Pid) == 'T'));
         Assert.Equal('T', ProcessState(cluster[leader].Pid));
         cluster[leader].Resume();
+        await WaitUntilAsync(() => Task.FromResult(ProcessState(cluster[leader].Pid) != 'T'));
         Assert.NotEqual('T', ProcessState(cluster[leader].Pid));
     }
 
