@@ -32,4 +32,12 @@ internal sealed record WorkloadOptions
     public TimeSpan DrainIdle { get; init; } = TimeSpan.FromSeconds(20);
 
     public TimeSpan DrainMax { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Whether the drain is over. Quiet time counts from the drain's start at the earliest: consumers that
+    /// start with the drain have dequeued nothing before it, and the run's length is no silence of theirs.</summary>
+    public bool DrainIsOver(int missing, TimeSpan sinceLastDequeue, TimeSpan sinceDrainStart)
+    {
+        var quiet = sinceLastDequeue < sinceDrainStart ? sinceLastDequeue : sinceDrainStart;
+        return (missing == 0 && quiet >= DrainQuiet) || quiet >= DrainIdle || sinceDrainStart >= DrainMax;
+    }
 }

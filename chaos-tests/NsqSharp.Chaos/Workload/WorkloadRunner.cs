@@ -96,9 +96,8 @@ internal sealed class WorkloadRunner(WorkloadTarget target, WorkloadOptions opti
         while (true)
         {
             var missing = _tracker.Missing;
-            var quiet = _tracker.SinceLastDequeue;
             var elapsed = TimeProvider.System.GetElapsedTime(started);
-            if ((missing == 0 && quiet >= options.DrainQuiet) || quiet >= options.DrainIdle || elapsed >= options.DrainMax)
+            if (options.DrainIsOver(missing, _tracker.SinceLastDequeue, elapsed))
             {
                 log.WriteLine($"workload: drain ended after {elapsed.TotalSeconds:F1} s, {missing} acknowledged values not seen");
                 break;
