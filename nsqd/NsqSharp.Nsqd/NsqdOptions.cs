@@ -48,6 +48,9 @@ public sealed class NsqdOptions
 
     // Storage and durability.
     public long MaxBytesPerFile { get; set; } = 100 * 1024 * 1024;
+
+    /// <summary>--preallocate-segments: see <see cref="PartitionLogOptions.PreallocateSegments"/>.</summary>
+    public bool PreallocateSegments { get; set; }
     /// <summary>0 (default): every publish is acknowledged only after fsync. N &gt; 0: fsync every N messages or SyncTimeout.</summary>
     public int SyncEvery { get; set; }
     public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(2);
@@ -114,6 +117,7 @@ public sealed class NsqdOptions
         TruncateAtCorruption = Replicated, // a replica re-fetches a damaged tail rather than keep a hole
 
         SegmentBytes = MaxBytesPerFile,
+        PreallocateSegments = PreallocateSegments && !ephemeral,
         SyncMode = ephemeral ? SyncMode.Interval : SyncEvery > 0 ? SyncMode.EveryN : SyncMode.EveryAppend,
         SyncEvery = SyncEvery > 0 ? SyncEvery : 2500,
         SyncTimeout = SyncTimeout,

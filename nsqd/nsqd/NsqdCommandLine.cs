@@ -13,7 +13,7 @@ internal sealed class NsqdCommandLine
     /// <summary>Flags that Go treats as booleans (a bare "-snappy" means true).</summary>
     public static readonly IReadOnlySet<string> BooleanFlags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "snappy", "deflate", "verbose", "version", "statsd-mem-stats", "statsd-exclude-ephemeral",
+        "snappy", "deflate", "verbose", "preallocate-segments", "version", "statsd-mem-stats", "statsd-exclude-ephemeral",
     };
 
     /// <summary>Upstream's config-file names that differ from the flag names (the cfg tags of nsqd's Options).</summary>
@@ -103,6 +103,9 @@ internal sealed class NsqdCommandLine
 
     [Option("max-bytes-per-file", Default = 104857600L, HelpText = "number of bytes per log segment before rolling")]
     public long MaxBytesPerFile { get; set; }
+
+    [Option("preallocate-segments", Default = false, HelpText = "roll into log segments written full of zeros ahead of time (in the background): about halves fsync latency on ext4, at the cost of one extra write of each segment and up to --max-bytes-per-file of spare disk per busy partition")]
+    public bool PreallocateSegments { get; set; }
 
     [Option("sync-every", Default = 0, HelpText = "0 (default): acknowledge a publish only after fsync. N > 0: relaxed durability, fsync every N messages or --sync-timeout")]
     public int SyncEvery { get; set; }
@@ -274,6 +277,7 @@ internal sealed class NsqdCommandLine
             Deflate = ParseBool("deflate", Deflate),
             MaxDeflateLevel = MaxDeflateLevel,
             MaxBytesPerFile = MaxBytesPerFile,
+            PreallocateSegments = PreallocateSegments,
             MaxOpenSegments = MaxOpenSegments,
             SyncEvery = SyncEvery,
             SyncTimeout = GoDuration.ParseFlag("sync-timeout", SyncTimeout),

@@ -103,6 +103,14 @@ public sealed class PartitionLogOptions
     /// </summary>
     public bool TruncateAtCorruption { get; init; }
 
+    /// <summary>
+    /// Roll into segment files written full of zeros ahead of time (in the background, once the active segment is half
+    /// full) instead of empty ones: an fdatasync then flushes only data, not a new file size through the journal, which
+    /// about halves its latency on ext4 (PartitionLog.Preallocation.cs). Costs one zero-fill write of SegmentBytes per
+    /// segment and up to SegmentBytes of spare disk per busy log.
+    /// </summary>
+    public bool PreallocateSegments { get; init; }
+
     internal void Validate()
     {
         if (SegmentBytes <= 0 || SegmentBytes > MaxSegmentBytes)

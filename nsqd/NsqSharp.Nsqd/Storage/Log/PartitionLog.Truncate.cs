@@ -134,6 +134,7 @@ public sealed partial class PartitionLog
         kept[index] = replacement;
         Volatile.Write(ref _segments, kept);
         _active = replacement;
+        _activePreallocated = false; // its file is cut at the new end just below
         long highWatermark = HighWatermark;
         Volatile.Write(ref _nextOffset, newEnd);
         LowerBounds(newEnd);

@@ -145,6 +145,15 @@ public sealed partial class PartitionLog
 
         try
         {
+            using (SegmentLease lease = _active.File.Acquire())
+            {
+                if (RandomAccess.GetLength(lease.Handle) > _active.Size)
+                {
+                    TrimToData(lease.Handle, _active); // the indexes describe the file's exact length
+                    NativeFile.FlushData(lease.Handle);
+                }
+            }
+
             _active.WriteIndexes(_active.Size);
             _epochs.PersistIfDirty();
         }
@@ -237,6 +246,10 @@ public sealed partial class PartitionLog
             long messages = 0;
             gather.Clear();
             _newEpochs?.Clear();
+            if (position > 0 && SpareWaitsForEarlyRoll)
+            {
+                segment = RollDuringRun(segment, ref lease, ref position, ref writeStart, next, gather); // this run goes into the spare
+            }
 
             for (int i = from; i < to; i++)
             {
@@ -360,6 +373,7 @@ public sealed partial class PartitionLog
             // Publish the offsets readers bound themselves by (the segment bytes already are), waking their waiters.
             PublishLogEnd(next);
             CompleteAppends(group, from, to);
+            MaybeStartSpare();
         }
         catch (Exception e) when (opening && IsTransientOpenFailure(e))
         {
@@ -546,6 +560,7 @@ public sealed partial class PartitionLog
     /// </summary>
     private LogSegment Roll(LogSegment old, SafeFileHandle oldHandle, long baseOffset, out SegmentLease lease)
     {
+        TrimToData(oldHandle, old); // a preallocated segment's spare room goes before it closes (synced just below)
         NativeFile.FlushData(oldHandle);
         Interlocked.Increment(ref _syncCount);
         old.ReadableSize = old.Size;
@@ -554,7 +569,10 @@ public sealed partial class PartitionLog
         old.File.Writable = false; // reopened read-only from now on
 
         var segment = new LogSegment(_directory, baseOffset, _handles, writable: true);
-        SafeFileHandle handle = File.OpenHandle(segment.LogPath, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        bool preallocated = TryTakeSpare(segment.LogPath);
+        _activePreallocated = preallocated;
+        SafeFileHandle handle = File.OpenHandle(segment.LogPath, preallocated ? FileMode.Open : FileMode.Create, FileAccess.ReadWrite,
+            FileShare.ReadWrite | FileShare.Delete);
         try
         {
             NativeFile.FlushDirectory(_directory);

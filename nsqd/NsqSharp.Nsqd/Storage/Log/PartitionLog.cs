@@ -186,6 +186,7 @@ public sealed partial class PartitionLog : IAsyncDisposable
         await Task.Yield(); // never run the close on the disposer's lock
         Signal();
         await _writerStopped.Task.ConfigureAwait(false);
+        await StopSpareAsync().ConfigureAwait(false);
         TaskCompletionSource? space;
         lock (_queueLock)
         {
