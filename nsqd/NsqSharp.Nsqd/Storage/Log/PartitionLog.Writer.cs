@@ -145,13 +145,11 @@ public sealed partial class PartitionLog
 
         try
         {
-            using (SegmentLease lease = _active.File.Acquire())
+            if (_activePreallocated) // only then can the file be longer than its data; no handle is taken otherwise
             {
-                if (RandomAccess.GetLength(lease.Handle) > _active.Size)
-                {
-                    TrimToData(lease.Handle, _active); // the indexes describe the file's exact length
-                    NativeFile.FlushData(lease.Handle);
-                }
+                using SegmentLease lease = _active.File.Acquire();
+                TrimToData(lease.Handle, _active); // the indexes describe the file's exact length
+                NativeFile.FlushData(lease.Handle);
             }
 
             _active.WriteIndexes(_active.Size);
