@@ -51,6 +51,7 @@ public sealed class NsqdOptions
 
     /// <summary>--preallocate-segments: see <see cref="PartitionLogOptions.PreallocateSegments"/>.</summary>
     public bool PreallocateSegments { get; set; }
+
     /// <summary>0 (default): every publish is acknowledged only after fsync. N &gt; 0: fsync every N messages or SyncTimeout.</summary>
     public int SyncEvery { get; set; }
     public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(2);

@@ -39,12 +39,8 @@ public sealed partial class PartitionLog
     /// </summary>
     private void MaybeStartSpare()
     {
-        if (!_options.PreallocateSegments || _spareStop)
-        {
-            return;
-        }
-
-        if (_spareFill is not null || (_activePreallocated && _active.Size < _options.SegmentBytes / 2))
+        if (!_options.PreallocateSegments || _spareStop || _spareFill is not null
+            || (_activePreallocated && _active.Size < _options.SegmentBytes / 2))
         {
             return;
         }
@@ -104,18 +100,24 @@ public sealed partial class PartitionLog
         return true;
     }
 
-    /// <summary>Writer: cut a segment's file to its data (the rest is spare zeros), before it is closed or indexed.</summary>
-    private static void TrimToData(SafeFileHandle handle, LogSegment segment)
+    /// <summary>Writer: cut the active segment's file to its data when it is a spare (the rest is zeros), before it
+    /// is closed or indexed; the caller syncs. Any other segment's file already ends at its data.</summary>
+    private void TrimSpareRoom(SafeFileHandle handle)
     {
-        if (RandomAccess.GetLength(handle) > segment.Size)
+        if (_activePreallocated)
         {
-            RandomAccess.SetLength(handle, segment.Size);
+            RandomAccess.SetLength(handle, _active.Size);
         }
     }
 
     /// <summary>Closing, after the writer stopped: end a fill in progress and remove the spare.</summary>
     private async Task StopSpareAsync()
     {
+        if (!_options.PreallocateSegments)
+        {
+            return;
+        }
+
         _spareStop = true;
         if (_spareFill is { } fill)
         {

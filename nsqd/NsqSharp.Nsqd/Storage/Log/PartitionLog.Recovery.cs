@@ -235,13 +235,14 @@ public sealed partial class PartitionLog
             segment.NextOffset = cutPosition >= 0 ? cutOffset : walker.ExpectedOffset;
             segment.Size = validEnd;
             segment.ReadableSize = validEnd;
-            if (validEnd < length && cutPosition < 0 && LooksPreallocated(handle, validEnd, length))
+            bool droppedTail = validEnd < length && cutPosition < 0;
+            if (droppedTail && LooksPreallocated(handle, validEnd, length))
             {
                 // A crash in a preallocated segment (PartitionLog.Preallocation.cs): its spare room, no damage.
                 logger.LogInformation("partition log {Path}: dropping {Bytes} bytes of preallocated space after the last batch (log ends at offset {End})",
                     segment.LogPath, length - validEnd, walker.ExpectedOffset);
             }
-            else if (validEnd < length && cutPosition < 0)
+            else if (droppedTail)
             {
                 logger.LogWarning(
                     "partition log {Path}: {Problem} at byte {Position}; truncating {Bytes} bytes of torn/corrupt tail (log ends at offset {End})",

@@ -145,10 +145,10 @@ public sealed partial class PartitionLog
 
         try
         {
-            if (_activePreallocated) // only then can the file be longer than its data; no handle is taken otherwise
+            if (_activePreallocated) // the indexes describe the file's exact length; no handle is taken otherwise
             {
                 using SegmentLease lease = _active.File.Acquire();
-                TrimToData(lease.Handle, _active); // the indexes describe the file's exact length
+                TrimSpareRoom(lease.Handle);
                 NativeFile.FlushData(lease.Handle);
             }
 
@@ -558,7 +558,7 @@ public sealed partial class PartitionLog
     /// </summary>
     private LogSegment Roll(LogSegment old, SafeFileHandle oldHandle, long baseOffset, out SegmentLease lease)
     {
-        TrimToData(oldHandle, old); // a preallocated segment's spare room goes before it closes (synced just below)
+        TrimSpareRoom(oldHandle); // old is the active segment: its spare room goes before it closes (synced just below)
         NativeFile.FlushData(oldHandle);
         Interlocked.Increment(ref _syncCount);
         old.ReadableSize = old.Size;
