@@ -51,7 +51,17 @@ public sealed class KillNineDurabilityTests(ITestOutputHelper output)
 
         Assert.True(acked.Count > 100, $"too few messages were acknowledged to prove anything ({acked.Count})");
         var drainClock = System.Diagnostics.Stopwatch.StartNew();
-        var received = await DrainAsync(nsqd.TcpPort, acked.Count, TimeSpan.FromSeconds(60));
+        HashSet<string> received;
+        try
+        {
+            received = await DrainAsync(nsqd.TcpPort, acked.Count, TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            output.WriteLine($"drain failed after {drainClock.ElapsedMilliseconds} ms; nsqd's output:\n{nsqd.Output}");
+            throw;
+        }
+
         output.WriteLine($"drained {received.Count} in {drainClock.ElapsedMilliseconds} ms");
         var missing = acked.Keys.Where(k => !received.Contains(k)).Take(10).ToList();
         Assert.True(missing.Count == 0, $"{acked.Count - received.Count(acked.ContainsKey)} acknowledged messages lost, e.g. {string.Join(", ", missing)}");
