@@ -32,7 +32,8 @@ nodes=() lookupds=() etcds=()
 # Stops the nodes first (they hand their leases back to etcd, so nothing waits for a TTL), then lookupd, then etcd.
 stop_all() { for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
 stop() {
-  trap - INT TERM EXIT
+  trap '' INT TERM # a second Ctrl-C must not end the script half-way and leave lookupd and etcd running
+  trap - EXIT
   stop_all "${nodes[@]}"
   stop_all "${lookupds[@]}"
   stop_all "${etcds[@]}"
